@@ -1,0 +1,100 @@
+/*
+ * control.c: the stats socket (see control.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "log.h"
+
+int
+control_open(const char *path, mode_t mode)
+{
+	struct sockaddr_un sun;
+	char dir[sizeof(sun.sun_path)];
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	strcpy(dir, path);
+	if (mkdir(dirname(dir), 0755) == -1 && errno != EEXIST)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (unlink(path) == -1 && errno != ENOENT)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    chmod(path, mode) == -1 || listen(fd, 16) == -1)
+		goto fail;
+	return fd;
+fail:
+	{
+		int saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	return -1;
+}
+
+/*
+ * There is one answer, but read the request ("stats\n") first: closing a
+ * UNIX socket with unread data makes the client's read fail with
+ * ECONNRESET.  Wait briefly, so a silent client cannot stall the main thread.
+ */
+static void
+control_read_request(int c)
+{
+	struct pollfd p = { .fd = c, .events = POLLIN };
+	char buf[256];
+
+	if (poll(&p, 1, 200) == 1)
+		while (recv(c, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			;
+}
+
+void
+control_serve(int fd, const char *text, size_t len)
+{
+	for (int i = 0; i < 16; i++) {
+		int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		ssize_t k;
+
+		if (c == -1) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("control socket: accept");
+			return;
+		}
+		control_read_request(c);
+		k = send(c, text, len, MSG_NOSIGNAL);
+		if (k != (ssize_t)len)
+			log_debug("control socket: short answer (%zd of %zu)", k, len);
+		close(c);
+	}
+}
+
+void
+control_close(int fd, const char *path)
+{
+	if (fd == -1)
+		return;
+	close(fd);
+	if (path != NULL && unlink(path) == -1 && errno != ENOENT)
+		log_warn("%s", path);
+}

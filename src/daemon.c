@@ -1,0 +1,143 @@
+/*
+ * daemon.c: detaching, pidfile, privilege drop, descriptor limit.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+
+static int detach_fd = -1;   /* write end of the pipe to the waiting parent */
+
+void
+daemon_detach(void)
+{
+	int p[2], devnull;
+	pid_t pid;
+	unsigned char status;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		fatal("pipe");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid > 0) {
+		/* The original process: wait for the daemon's word. */
+		close(p[1]);
+		if (read(p[0], &status, 1) != 1)
+			status = 70;	/* died before saying anything */
+		_exit(status);
+	}
+	close(p[0]);
+	if (setsid() == -1)
+		fatal("setsid");
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid > 0)
+		_exit(0);	/* the session leader goes; we can never reacquire a tty */
+	if (chdir("/") == -1)
+		fatal("chdir /");
+	umask(022);
+	if ((devnull = open("/dev/null", O_RDWR)) == -1)
+		fatal("/dev/null");
+	dup2(devnull, STDIN_FILENO);
+	dup2(devnull, STDOUT_FILENO);
+	dup2(devnull, STDERR_FILENO);
+	if (devnull > STDERR_FILENO)
+		close(devnull);
+	detach_fd = p[1];
+}
+
+void
+daemon_detach_done(int status)
+{
+	unsigned char c = (unsigned char)status;
+
+	if (detach_fd == -1)
+		return;
+	if (write(detach_fd, &c, 1) != 1)
+		log_warn("telling the parent we started");
+	close(detach_fd);
+	detach_fd = -1;
+}
+
+int
+daemon_pidfile_write(const char *path)
+{
+	char buf[32];
+	int fd, n;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd == -1)
+		return -1;
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (write(fd, buf, (size_t)n) != n) {
+		int saved = errno;
+		close(fd);
+		errno = saved ? saved : EIO;
+		return -1;
+	}
+	return close(fd);
+}
+
+void
+daemon_pidfile_remove(const char *path)
+{
+	if (path != NULL && unlink(path) == -1 && errno != ENOENT)
+		log_warn("%s", path);
+}
+
+int
+daemon_drop_privileges(const char *user, char *err, size_t errlen)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0) {
+		snprintf(err, errlen, "not root: cannot switch to user %s", user);
+		return -1;
+	}
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		snprintf(err, errlen, "unknown user %s%s%s", user,
+		    errno ? ": " : "", errno ? strerror(errno) : "");
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
+		snprintf(err, errlen, "cannot switch to user %s: %s", user, strerror(errno));
+		return -1;
+	}
+	/* Checked: there must be no way back. */
+	if (setuid(0) != -1 || geteuid() != pw->pw_uid || getegid() != pw->pw_gid) {
+		snprintf(err, errlen, "privileges of user %s were not fully dropped", user);
+		return -1;
+	}
+	return 0;
+}
+
+long
+daemon_raise_nofile(long want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return -1;
+	if ((rlim_t)want > rl.rlim_cur) {
+		rl.rlim_cur = (rl.rlim_max == RLIM_INFINITY || (rlim_t)want < rl.rlim_max) ?
+		    (rlim_t)want : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			return -1;
+	}
+	return (long)rl.rlim_cur;
+}

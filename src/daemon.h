@@ -1,0 +1,30 @@
+/*
+ * daemon.h: becoming a daemon without systemd: detaching (double fork,
+ * setsid, chdir /, stdio to /dev/null), the pidfile, dropping privileges,
+ * and the descriptor limit.
+ */
+#ifndef UPCASE_DAEMON_H
+#define UPCASE_DAEMON_H
+
+#include <stdbool.h>
+
+/*
+ * Detach.  The original process waits until the daemon calls
+ * daemon_detach_done() and exits with its status (0 once serving), so the
+ * shell that started us sees start-up errors.  Returns in the daemon.
+ */
+void daemon_detach(void);
+/* In the daemon: report start-up status to the waiting parent (once). */
+void daemon_detach_done(int status);
+
+/* Write our pid; -1 with errno if the file cannot be written. */
+int  daemon_pidfile_write(const char *path);
+void daemon_pidfile_remove(const char *path);
+
+/* Switch to user (and its groups) if we are root.  -1 with a reason in err. */
+int  daemon_drop_privileges(const char *user, char *err, size_t errlen);
+
+/* Raise RLIMIT_NOFILE's soft limit towards want (at most the hard limit); returns the new soft limit. */
+long daemon_raise_nofile(long want);
+
+#endif

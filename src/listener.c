@@ -1,0 +1,240 @@
+/*
+ * listener.c: opening, reusing and closing listening sockets.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "listener.h"
+#include "log.h"
+#include "notify.h"
+
+static int
+listener_socket(int family, int type, const struct sockaddr *sa, socklen_t len,
+    bool dualstack, int backlog)
+{
+	int fd, one = 1, v6only = dualstack ? 0 : 1;
+
+	fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (type == SOCK_STREAM)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) == -1)
+		goto fail;
+	if (bind(fd, sa, len) == -1)
+		goto fail;
+	if (type == SOCK_STREAM && listen(fd, backlog) == -1)
+		goto fail;
+	return fd;
+fail:
+	{
+		int saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	return -1;
+}
+
+/* "*": IPv6 dual-stack, or IPv4 where the kernel has no IPv6. */
+static int
+listener_open_one(const char *address, uint16_t port, int type, int backlog)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
+
+	if (strcmp(address, "*") == 0) {
+		addr_parse_numeric("::", port, &ss, &len);
+		fd = listener_socket(AF_INET6, type, (struct sockaddr *)&ss, len, true, backlog);
+		if (fd != -1 || (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL))
+			return fd;
+		addr_parse_numeric("0.0.0.0", port, &ss, &len);
+		return listener_socket(AF_INET, type, (struct sockaddr *)&ss, len, false, backlog);
+	}
+	if (addr_parse_numeric(address, port, &ss, &len) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	return listener_socket(ss.ss_family, type, (struct sockaddr *)&ss, len, false, backlog);
+}
+
+static void
+listener_name(struct listener *l)
+{
+	const char *proto = l->type == SOCK_STREAM ? "tcp" : "udp";
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char a[64];
+
+	if (l->address != NULL && strcmp(l->address, "*") == 0)
+		snprintf(l->name, sizeof(l->name), "%s *:%u", proto, l->port);
+	else if (getsockname(l->fd, (struct sockaddr *)&ss, &len) == 0)
+		snprintf(l->name, sizeof(l->name), "%s %s", proto,
+		    addr_format((struct sockaddr *)&ss, len, a, sizeof(a)));
+	else
+		snprintf(l->name, sizeof(l->name), "%s fd %d", proto, l->fd);
+}
+
+static int
+listener_take(struct listener_set *old, const char *address, uint16_t port, int type)
+{
+	if (old == NULL || old->activated)
+		return -1;
+	for (size_t i = 0; i < old->n; i++) {
+		struct listener *l = &old->v[i];
+
+		if (l->fd != -1 && l->type == type && l->port == port &&
+		    strcmp(l->address, address) == 0) {
+			int fd = l->fd;
+			l->fd = -1;
+			return fd;
+		}
+	}
+	return -1;
+}
+
+/* Put back sockets moved out of old when the new set fails. */
+static void
+listener_give_back(struct listener_set *out, struct listener_set *old)
+{
+	for (size_t i = 0; i < out->n; i++) {
+		struct listener *l = &out->v[i];
+		bool returned = false;
+
+		for (size_t j = 0; old != NULL && j < old->n && !returned; j++) {
+			struct listener *o = &old->v[j];
+
+			if (o->fd == -1 && o->type == l->type && o->port == l->port &&
+			    strcmp(o->address, l->address) == 0) {
+				o->fd = l->fd;
+				l->fd = -1;
+				returned = true;
+			}
+		}
+	}
+	listener_set_close(out);
+}
+
+static int
+listener_add(struct listener_set *out, const struct conf *c, const struct conf_listener *cl,
+    int type, struct listener_set *old, char *err, size_t errlen)
+{
+	struct listener *l = &out->v[out->n];
+
+	l->type = type;
+	l->port = cl->port;
+	l->address = strdup(cl->address);
+	if (l->address == NULL)
+		fatal("strdup");
+	l->fd = listener_take(old, cl->address, cl->port, type);
+	if (l->fd == -1)
+		l->fd = listener_open_one(cl->address, cl->port, type, c->backlog);
+	if (l->fd == -1) {
+		snprintf(err, errlen, "%s:%d: cannot listen on %s port %u (%s): %s",
+		    c->path ? c->path : "config", cl->line, cl->address, cl->port,
+		    type == SOCK_STREAM ? "tcp" : "udp", strerror(errno));
+		free(l->address);
+		return -1;
+	}
+	listener_name(l);
+	out->n++;
+	return 0;
+}
+
+int
+listener_set_open(struct listener_set *out, const struct conf *c,
+    struct listener_set *old, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	out->v = calloc(2 * c->nlisteners + 1, sizeof(*out->v));
+	if (out->v == NULL)
+		fatal("calloc");
+	for (size_t i = 0; i < c->nlisteners; i++) {
+		const struct conf_listener *cl = &c->listeners[i];
+
+		if ((cl->tcp && listener_add(out, c, cl, SOCK_STREAM, old, err, errlen) == -1) ||
+		    (cl->udp && listener_add(out, c, cl, SOCK_DGRAM, old, err, errlen) == -1)) {
+			listener_give_back(out, old);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+listener_set_activated(struct listener_set *out, char *err, size_t errlen)
+{
+	int tcp[WORKER_MAX_LISTENERS], udp[WORKER_MAX_LISTENERS];
+	size_t ntcp, nudp;
+	int n = notify_listen_fds(tcp, &ntcp, udp, &nudp, WORKER_MAX_LISTENERS, err, errlen);
+
+	memset(out, 0, sizeof(*out));
+	if (n <= 0)
+		return n;
+	out->v = calloc(ntcp + nudp, sizeof(*out->v));
+	if (out->v == NULL)
+		fatal("calloc");
+	out->activated = true;
+	for (size_t i = 0; i < ntcp + nudp; i++) {
+		struct listener *l = &out->v[out->n++];
+
+		l->fd = i < ntcp ? tcp[i] : udp[i - ntcp];
+		l->type = i < ntcp ? SOCK_STREAM : SOCK_DGRAM;
+		listener_name(l);
+	}
+	return 1;
+}
+
+void
+listener_set_close(struct listener_set *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->v[i].fd != -1)
+			close(s->v[i].fd);
+		free(s->v[i].address);
+	}
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+listener_set_fds(const struct listener_set *s, int type, struct worker_params *p)
+{
+	p->nlfds = 0;
+	for (size_t i = 0; i < s->n && p->nlfds < WORKER_MAX_LISTENERS; i++)
+		if (s->v[i].type == type && s->v[i].fd != -1)
+			p->lfds[p->nlfds++] = s->v[i].fd;
+}
+
+void
+listener_set_backlog(const struct listener_set *s, int backlog)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].type == SOCK_STREAM && !s->activated &&
+		    listen(s->v[i].fd, backlog) == -1)
+			log_warn("%s: listen", s->v[i].name);
+}
+
+void
+listener_set_describe(const struct listener_set *s, char *buf, size_t buflen)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < s->n && len < buflen; i++) {
+		int n = snprintf(buf + len, buflen - len, "%s%s", i ? ", " : "", s->v[i].name);
+		if (n < 0)
+			break;
+		len += (size_t)n;
+	}
+}

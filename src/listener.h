@@ -1,0 +1,48 @@
+/*
+ * listener.h: the set of listening sockets, owned by the main thread.
+ * Opened from the config, or taken from systemd (socket activation).  On
+ * reload a new set is built, reusing the sockets of listeners that stay.
+ */
+#ifndef UPCASE_LISTENER_H
+#define UPCASE_LISTENER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "worker.h"
+
+struct listener {
+	int      fd;
+	int      type;          /* SOCK_STREAM or SOCK_DGRAM */
+	char    *address;       /* as in the config ("*", "::1"); NULL if activated */
+	uint16_t port;
+	char     name[80];      /* "tcp [::1]:12000", for logs */
+};
+
+struct listener_set {
+	struct listener *v;
+	size_t   n;
+	bool     activated;     /* from LISTEN_FDS: never re-opened on reload */
+};
+
+/*
+ * Open every listener of c.  Sockets of old (may be NULL) that match
+ * (address, port, type) are moved into out, not re-opened.  Returns 0, or
+ * -1 with "address: reason" in err (nothing of old is touched then).
+ */
+int  listener_set_open(struct listener_set *out, const struct conf *c,
+    struct listener_set *old, char *err, size_t errlen);
+/* Take sockets from systemd.  Returns 1 if activated, 0 if not, -1 on error. */
+int  listener_set_activated(struct listener_set *out, char *err, size_t errlen);
+/* Close every socket still in the set and free it. */
+void listener_set_close(struct listener_set *s);
+/* The fds of one type, into p->lfds. */
+void listener_set_fds(const struct listener_set *s, int type, struct worker_params *p);
+/* listen(2) again with a new backlog (Linux applies it to a listening socket). */
+void listener_set_backlog(const struct listener_set *s, int backlog);
+/* "tcp 127.0.0.1:12000, udp 127.0.0.1:12000" */
+void listener_set_describe(const struct listener_set *s, char *buf, size_t buflen);
+
+#endif

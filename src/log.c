@@ -1,0 +1,161 @@
+/*
+ * log.c: logging to syslog(3) or to stderr in the foreground, in the style
+ * of OpenBSD's log.c.  Thread-safe: the settings are written by the main
+ * thread (start-up, reload) and read with relaxed atomics by everyone.
+ * When stderr is the systemd journal, lines carry "<N>" priority prefixes.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+
+#include "log.h"
+
+static int log_to_stderr = 1;
+static int log_journal;          /* stderr is the journal: prefix "<N>" */
+static int log_level = LOG_INFO;
+
+static const struct {
+	const char *name;
+	int value;
+} log_levels[] = {
+	{ "err", LOG_ERR }, { "error", LOG_ERR },
+	{ "warning", LOG_WARNING }, { "warn", LOG_WARNING },
+	{ "notice", LOG_NOTICE },
+	{ "info", LOG_INFO },
+	{ "debug", LOG_DEBUG },
+};
+
+static const struct {
+	const char *name;
+	int value;
+} log_facilities[] = {
+	{ "daemon", LOG_DAEMON }, { "user", LOG_USER },
+	{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 },
+	{ "local2", LOG_LOCAL2 }, { "local3", LOG_LOCAL3 },
+	{ "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
+};
+
+void
+log_init(const char *ident, int to_stderr, int facility)
+{
+	__atomic_store_n(&log_to_stderr, to_stderr, __ATOMIC_RELAXED);
+	log_journal = to_stderr && getenv("JOURNAL_STREAM") != NULL;
+	if (!to_stderr)
+		openlog(ident, LOG_PID | LOG_NDELAY, facility);
+}
+
+void
+log_setfacility(int facility)
+{
+	if (!__atomic_load_n(&log_to_stderr, __ATOMIC_RELAXED)) {
+		closelog();
+		openlog(NULL, LOG_PID | LOG_NDELAY, facility);
+	}
+}
+
+void
+log_setlevel(int level)
+{
+	__atomic_store_n(&log_level, level, __ATOMIC_RELAXED);
+}
+
+int
+log_getlevel(void)
+{
+	return __atomic_load_n(&log_level, __ATOMIC_RELAXED);
+}
+
+static void
+log_vwrite(int pri, const char *fmt, va_list ap, int with_errno)
+{
+	char msg[1024];
+	int saved = errno;
+
+	if (pri > __atomic_load_n(&log_level, __ATOMIC_RELAXED))
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (with_errno) {
+		size_t len = strlen(msg);
+		snprintf(msg + len, sizeof(msg) - len, ": %s", strerror(saved));
+	}
+	if (__atomic_load_n(&log_to_stderr, __ATOMIC_RELAXED)) {
+		if (log_journal)
+			fprintf(stderr, "<%d>%s\n", pri, msg);
+		else
+			fprintf(stderr, "upcased: %s\n", msg);
+	} else
+		syslog(pri, "%s", msg);
+	errno = saved;
+}
+
+#define LOG_FN(name, pri, with_errno)				\
+void								\
+name(const char *fmt, ...)					\
+{								\
+	va_list ap;						\
+	va_start(ap, fmt);					\
+	log_vwrite(pri, fmt, ap, with_errno);			\
+	va_end(ap);						\
+}
+
+LOG_FN(log_warn, LOG_WARNING, 1)
+LOG_FN(log_warnx, LOG_WARNING, 0)
+LOG_FN(log_notice, LOG_NOTICE, 0)
+LOG_FN(log_info, LOG_INFO, 0)
+LOG_FN(log_debug, LOG_DEBUG, 0)
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_CRIT, fmt, ap, 1);
+	va_end(ap);
+	exit(70);	/* EX_SOFTWARE */
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_CRIT, fmt, ap, 0);
+	va_end(ap);
+	exit(70);
+}
+
+int
+log_level_from_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++)
+		if (strcasecmp(name, log_levels[i].name) == 0)
+			return log_levels[i].value;
+	return -1;
+}
+
+const char *
+log_level_name(int level)
+{
+	for (size_t i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++)
+		if (log_levels[i].value == level)
+			return log_levels[i].name;
+	return "?";
+}
+
+int
+log_facility_from_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof(log_facilities) / sizeof(log_facilities[0]); i++)
+		if (strcasecmp(name, log_facilities[i].name) == 0)
+			return log_facilities[i].value;
+	return -1;
+}

@@ -1,0 +1,28 @@
+/*
+ * proto.h: the protocol constants that the daemon and the client share.
+ *
+ * TCP: a byte stream, every byte sent comes back transformed, in order,
+ * no framing.  UDP: one datagram in, one datagram out.
+ */
+#ifndef UPCASE_PROTO_H
+#define UPCASE_PROTO_H
+
+#define UPCASE_DEFAULT_PORT      12000
+#define UPCASE_DEFAULT_PORT_STR  "12000"
+
+/* Largest UDP payload: 65535 - 8 (UDP header) - 20 (IPv4 header). */
+#define UPCASE_UDP_MAX_PAYLOAD4  65507
+/* IPv6 (no jumbograms): 65535 - 8 (UDP header); the IPv6 header is not counted. */
+#define UPCASE_UDP_MAX_PAYLOAD6  65527
+
+/* Exit codes, from sysexits(3). */
+#define UPCASE_EX_OK          0
+#define UPCASE_EX_USAGE       64
+#define UPCASE_EX_UNAVAILABLE 69
+#define UPCASE_EX_SOFTWARE    70
+#define UPCASE_EX_OSERR       71
+#define UPCASE_EX_IOERR       74
+#define UPCASE_EX_TEMPFAIL    75
+#define UPCASE_EX_CONFIG      78
+
+#endif

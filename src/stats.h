@@ -1,0 +1,67 @@
+/*
+ * stats.h: operator counters.  Each worker owns one struct stats and is
+ * its only writer (relaxed atomic adds, no locks on the hot path); the main
+ * thread sums them on demand.  Gauges (connections open) are derived.
+ */
+#ifndef UPCASE_STATS_H
+#define UPCASE_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum stat_id {
+	STAT_TCP_ACCEPTED,          /* connections accepted and served */
+	STAT_TCP_CLOSED,            /* connections closed (any reason) */
+	STAT_TCP_REFUSED_MAXCONN,   /* closed at once: max_connections reached */
+	STAT_TCP_REFUSED_SHUTDOWN,  /* closed at once: shutting down */
+	STAT_TCP_ACCEPT_ERRORS,     /* accept(2) failures, EMFILE/ENFILE included */
+	STAT_TCP_IDLE_TIMEOUTS,     /* closed by idle_timeout */
+	STAT_TCP_RESETS,            /* closed on a read/write error */
+	STAT_TCP_BYTES_IN,
+	STAT_TCP_BYTES_OUT,
+	STAT_UDP_DATAGRAMS_IN,
+	STAT_UDP_DATAGRAMS_OUT,
+	STAT_UDP_DROPPED_TOOLARGE,  /* reply would exceed the largest UDP payload */
+	STAT_UDP_DROPPED_SENDFAIL,  /* sendmmsg failed (buffer full, unreachable) */
+	STAT_UDP_BYTES_IN,
+	STAT_UDP_BYTES_OUT,
+	STAT_RELOADS,
+	STAT_RELOAD_FAILURES,
+	STAT__COUNT
+};
+
+struct stats {
+	uint64_t v[STAT__COUNT];
+};
+
+/* The owner adds; anyone may read. */
+static inline void
+stats_add(struct stats *s, enum stat_id id, uint64_t n)
+{
+	__atomic_store_n(&s->v[id], __atomic_load_n(&s->v[id], __ATOMIC_RELAXED) + n,
+	    __ATOMIC_RELAXED);
+}
+
+static inline uint64_t
+stats_get(const struct stats *s, enum stat_id id)
+{
+	return __atomic_load_n(&s->v[id], __ATOMIC_RELAXED);
+}
+
+/* Add every counter of src into dst (dst is the reader's private copy). */
+void stats_sum_into(struct stats *dst, const struct stats *src);
+
+/* Prometheus-style metric name, e.g. "upcased_tcp_connections_accepted_total". */
+const char *stats_name(enum stat_id id);
+
+/*
+ * Write "name value\n" lines for every counter plus the derived gauge
+ * upcased_tcp_connections_open into buf; returns the length (truncated to
+ * buflen - 1 if needed, always NUL-terminated).
+ */
+size_t stats_format(const struct stats *total, char *buf, size_t buflen);
+
+/* One line for the log and systemd's STATUS=. */
+size_t stats_summary(const struct stats *total, char *buf, size_t buflen);
+
+#endif

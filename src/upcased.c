@@ -1,0 +1,476 @@
+/*
+ * upcased.c: the daemon's main thread: command line, start-up, the signal
+ * loop (reload, stats, shutdown), systemd notifications, and the one exit
+ * path.  The work itself happens in the TCP pool (tcp.c) and the UDP
+ * worker (udp.c); see worker.h for who owns what.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "control.h"
+#include "daemon.h"
+#include "listener.h"
+#include "log.h"
+#include "notify.h"
+#include "proto.h"
+#include "stats.h"
+#include "tcp.h"
+#include "udp.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define DEFAULT_CONF SYSCONFDIR "/upcased.conf"
+#define FD_RESERVE   64     /* descriptors beyond max_connections for listeners, logs, ... */
+
+struct options {
+	const char *conf_path;
+	bool foreground;
+	bool test;
+	bool debug;
+};
+
+/* Everything the main thread owns.  Workers see none of it directly. */
+struct upcased {
+	struct options opt;
+	struct conf *conf;
+	struct listener_set listeners;
+	struct tcp_pool *tcp;
+	struct udp_worker *udp;
+	int sigfd;
+	int ctlfd;
+	struct stats reload_stats;        /* reloads and failures (main thread only) */
+	uint64_t wd_interval_ms;           /* 0: no watchdog */
+	uint64_t wd_last_ms;
+	uint64_t *beats;                   /* workers' heartbeats at the last ping */
+	bool wd_stuck_logged;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: upcased [-dfhtV] [-c file]\n"
+	    "Serve upper-casing over TCP and UDP (port %d by default).\n"
+	    "\n"
+	    "  -c, --config FILE  configuration file (default %s)\n"
+	    "  -f, --foreground   do not detach; log to stderr\n"
+	    "  -t, --test         check the configuration, print \"configuration OK\"\n"
+	    "                     or the error, exit 0 or %d; opens no socket\n"
+	    "  -d, --debug        log at debug level (overrides log.level)\n"
+	    "  -h, --help         show this help\n"
+	    "  -V, --version      show the version\n"
+	    "\n"
+	    "Signals: HUP reloads the configuration, TERM/INT stop gracefully,\n"
+	    "USR1 logs the counters.  See upcased(8) and upcased.conf(5).\n",
+	    UPCASE_DEFAULT_PORT, DEFAULT_CONF, UPCASE_EX_CONFIG);
+}
+
+static void
+parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "config",     required_argument, NULL, 'c' },
+		{ "foreground", no_argument,       NULL, 'f' },
+		{ "test",       no_argument,       NULL, 't' },
+		{ "debug",      no_argument,       NULL, 'd' },
+		{ "help",       no_argument,       NULL, 'h' },
+		{ "version",    no_argument,       NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	o->conf_path = DEFAULT_CONF;
+	while ((ch = getopt_long(argc, argv, "c:fdthV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': o->conf_path = optarg; break;
+		case 'f': o->foreground = true; break;
+		case 't': o->test = true; break;
+		case 'd': o->debug = true; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("upcased %s\n", PACKAGE_VERSION); exit(0);
+		default:  usage(stderr); exit(UPCASE_EX_USAGE);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "upcased: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		exit(UPCASE_EX_USAGE);
+	}
+}
+
+/* ------------------------------------------------------------ settings to workers */
+
+static void
+worker_params_from(struct worker_params *p, const struct conf *c,
+    const struct listener_set *ls, int type)
+{
+	memset(p, 0, sizeof(*p));
+	p->max_connections = c->max_connections;
+	p->idle_timeout = c->idle_timeout;
+	p->charset = c->charset;
+	listener_set_fds(ls, type, p);
+}
+
+static int
+tcp_thread_count(const struct conf *c)
+{
+	long n;
+
+	if (c->tcp_threads > 0)
+		return c->tcp_threads;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)(n < CONF_MAX_THREADS ? n : CONF_MAX_THREADS) : 1;
+}
+
+static void
+upcased_check_nofile(const struct conf *c)
+{
+	long want = (long)c->max_connections + FD_RESERVE;
+	long got = daemon_raise_nofile(want);
+
+	if (got != -1 && got < want)
+		log_warnx("descriptor limit %ld is below max_connections %d + %d: "
+		    "raise LimitNOFILE (systemd) or ulimit -n", got, c->max_connections, FD_RESERVE);
+}
+
+/* ------------------------------------------------------------ stats */
+
+static void
+upcased_stats(const struct upcased *d, struct stats *total)
+{
+	memset(total, 0, sizeof(*total));
+	tcp_pool_stats(d->tcp, total);
+	udp_worker_stats(d->udp, total);
+	stats_sum_into(total, &d->reload_stats);
+}
+
+static void
+upcased_update_status(const struct upcased *d)
+{
+	struct stats t;
+	char buf[256];
+
+	upcased_stats(d, &t);
+	stats_summary(&t, buf, sizeof(buf));
+	notify_status(buf);
+}
+
+static void
+upcased_log_stats(const struct upcased *d)
+{
+	struct stats t;
+	char buf[2048];
+
+	upcased_stats(d, &t);
+	stats_format(&t, buf, sizeof(buf));
+	for (char *p = buf; *p; p++)
+		if (*p == '\n')
+			*p = p[1] ? ';' : '\0';
+	log_info("stats: %s", buf);
+}
+
+static void
+upcased_serve_control(const struct upcased *d)
+{
+	struct stats t;
+	char buf[4096];
+	size_t len;
+
+	upcased_stats(d, &t);
+	len = stats_format(&t, buf, sizeof(buf));
+	control_serve(d->ctlfd, buf, len);
+}
+
+/* ------------------------------------------------------------ reload */
+
+/* Settings that need a restart: warn, and keep the running value. */
+static void
+reload_keep_restart_only(const struct conf *old, struct conf *new)
+{
+#define KEEP_STR(f, name)						\
+	if ((old->f == NULL) != (new->f == NULL) ||			\
+	    (old->f != NULL && strcmp(old->f, new->f) != 0)) {		\
+		log_warnx("reload: %s changed; it takes effect on restart", name); \
+		free(new->f);						\
+		new->f = old->f ? strdup(old->f) : NULL;		\
+	}
+	if (old->tcp_threads != new->tcp_threads) {
+		log_warnx("reload: tcp.threads changed; it takes effect on restart");
+		new->tcp_threads = old->tcp_threads;
+	}
+	if (old->control_mode != new->control_mode) {
+		log_warnx("reload: control_mode changed; it takes effect on restart");
+		new->control_mode = old->control_mode;
+	}
+	KEEP_STR(user, "user");
+	KEEP_STR(pidfile, "pidfile");
+	KEEP_STR(control_socket, "control_socket");
+#undef KEEP_STR
+}
+
+static void
+upcased_reload(struct upcased *d)
+{
+	char err[512], desc[1024];
+	struct conf *nc;
+	struct listener_set nls;
+	struct worker_params tp, up;
+
+	notify_reloading();
+	log_info("reloading %s", d->opt.conf_path);
+	if ((nc = conf_load(d->opt.conf_path, err, sizeof(err))) == NULL) {
+		log_warnx("reload failed, keeping the running configuration: %s", err);
+		goto fail;
+	}
+	reload_keep_restart_only(d->conf, nc);
+	if (d->listeners.activated)
+		nls = d->listeners;	/* systemd owns the sockets: keep them */
+	else if (listener_set_open(&nls, nc, &d->listeners, err, sizeof(err)) == -1) {
+		log_warnx("reload failed, keeping the running configuration: %s", err);
+		conf_free(nc);
+		goto fail;
+	}
+	log_setlevel(d->opt.debug ? LOG_DEBUG : nc->log_level);
+	if (nc->log_facility != d->conf->log_facility)
+		log_setfacility(nc->log_facility);
+	upcased_check_nofile(nc);
+	worker_params_from(&tp, nc, &nls, SOCK_STREAM);
+	worker_params_from(&up, nc, &nls, SOCK_DGRAM);
+	tcp_pool_apply(d->tcp, &tp);
+	udp_worker_apply(d->udp, &up);
+	/* Every worker has let go of the old sockets: close those that went away. */
+	if (!d->listeners.activated) {
+		listener_set_close(&d->listeners);
+		d->listeners = nls;
+		listener_set_backlog(&d->listeners, nc->backlog);
+	}
+	conf_free(d->conf);
+	d->conf = nc;
+	stats_add(&d->reload_stats, STAT_RELOADS, 1);
+	listener_set_describe(&d->listeners, desc, sizeof(desc));
+	log_info("configuration reloaded; listening on %s", desc);
+	notify_ready();
+	upcased_update_status(d);
+	return;
+fail:
+	stats_add(&d->reload_stats, STAT_RELOAD_FAILURES, 1);
+	notify_ready();
+	upcased_update_status(d);
+}
+
+/* ------------------------------------------------------------ watchdog */
+
+/* Ping only while every worker's loop is turning: a wedged worker stops the pings. */
+static void
+upcased_watchdog(struct upcased *d, uint64_t now)
+{
+	int n = tcp_pool_nthreads(d->tcp);
+	bool alive = true;
+
+	if (d->wd_interval_ms == 0 || now - d->wd_last_ms < d->wd_interval_ms)
+		return;
+	for (int i = 0; i <= n; i++) {
+		uint64_t b = i < n ? tcp_pool_heartbeat(d->tcp, i) : udp_worker_heartbeat(d->udp);
+
+		if (b == d->beats[i]) {
+			alive = false;
+			if (!d->wd_stuck_logged)
+				log_warnx("%s worker %d made no progress: withholding the watchdog ping",
+				    i < n ? "tcp" : "udp", i);
+		}
+		d->beats[i] = b;
+	}
+	d->wd_stuck_logged = !alive;
+	d->wd_last_ms = now;
+	if (alive)
+		notify_watchdog();
+}
+
+/* ------------------------------------------------------------ start and stop */
+
+static int
+upcased_signals(void)
+{
+	sigset_t set;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	/* Blocked before any thread starts, so only the signalfd sees them. */
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		fatal("sigprocmask");
+	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		fatal("signalfd");
+	return fd;
+}
+
+static void
+upcased_open_listeners(struct upcased *d)
+{
+	char err[512];
+	int r = listener_set_activated(&d->listeners, err, sizeof(err));
+
+	if (r == -1)
+		fatalx("socket activation: %s", err);
+	if (r == 1) {
+		log_info("using %zu sockets passed by systemd; the listen setting is not used",
+		    d->listeners.n);
+		return;
+	}
+	if (listener_set_open(&d->listeners, d->conf, NULL, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		exit(UPCASE_EX_OSERR);
+	}
+}
+
+static void
+upcased_open_control(struct upcased *d)
+{
+	const char *path = d->conf->control_socket;
+
+	d->ctlfd = -1;
+	if (path == NULL)
+		return;
+	d->ctlfd = control_open(path, d->conf->control_mode);
+	if (d->ctlfd == -1)
+		log_warn("control socket %s (upcase --stats will not work)", path);
+}
+
+static void
+upcased_start(struct upcased *d)
+{
+	struct worker_params tp, up;
+	char err[512], desc[1024];
+
+	d->sigfd = upcased_signals();
+	upcased_check_nofile(d->conf);
+	upcased_open_listeners(d);
+	if (!d->opt.foreground) {
+		daemon_detach();
+		log_init("upcased", 0, d->conf->log_facility);	/* stderr is gone now */
+	}
+	if (d->conf->pidfile && daemon_pidfile_write(d->conf->pidfile) == -1)
+		fatal("pidfile %s", d->conf->pidfile);
+	upcased_open_control(d);
+	if (d->conf->user && daemon_drop_privileges(d->conf->user, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	worker_params_from(&tp, d->conf, &d->listeners, SOCK_STREAM);
+	worker_params_from(&up, d->conf, &d->listeners, SOCK_DGRAM);
+	d->tcp = tcp_pool_create(tcp_thread_count(d->conf), &tp);
+	d->udp = udp_worker_create(&up);
+	d->beats = calloc((size_t)tcp_pool_nthreads(d->tcp) + 1, sizeof(*d->beats));
+	if (d->beats == NULL)
+		fatal("calloc");
+	d->wd_interval_ms = notify_watchdog_interval() / 1000;
+	listener_set_describe(&d->listeners, desc, sizeof(desc));
+	log_info("upcased %s started: %d tcp workers, 1 udp worker, charset %s; listening on %s",
+	    PACKAGE_VERSION, tcp_pool_nthreads(d->tcp),
+	    transform_charset_name(d->conf->charset), desc);
+	notify_ready();
+	upcased_update_status(d);
+	daemon_detach_done(0);
+}
+
+static void
+upcased_stop(struct upcased *d)
+{
+	uint64_t deadline = worker_now_ms() + (uint64_t)d->conf->shutdown_timeout * 1000;
+
+	notify_stopping();
+	log_info("shutting down: finishing open connections (at most %d s)",
+	    d->conf->shutdown_timeout);
+	udp_worker_stop(d->udp);
+	tcp_pool_drain(d->tcp, deadline);
+	upcased_log_stats(d);
+	tcp_pool_destroy(d->tcp);
+	udp_worker_destroy(d->udp);
+	listener_set_close(&d->listeners);
+	control_close(d->ctlfd, d->conf->control_socket);
+	daemon_pidfile_remove(d->conf->pidfile);
+	close(d->sigfd);
+	free(d->beats);
+	conf_free(d->conf);
+	log_info("stopped");
+}
+
+/* Returns when asked to stop. */
+static void
+upcased_loop(struct upcased *d)
+{
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = d->sigfd, .events = POLLIN },
+			{ .fd = d->ctlfd, .events = POLLIN },
+		};
+		struct signalfd_siginfo si;
+		int timeout = 1000;
+
+		if (d->wd_interval_ms && d->wd_interval_ms < 1000)
+			timeout = (int)d->wd_interval_ms;
+		if (poll(p, d->ctlfd == -1 ? 1 : 2, timeout) == -1 && errno != EINTR)
+			fatal("poll");
+		if (p[1].revents & POLLIN)
+			upcased_serve_control(d);
+		while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
+			switch (si.ssi_signo) {
+			case SIGHUP:
+				upcased_reload(d);
+				break;
+			case SIGUSR1:
+				upcased_log_stats(d);
+				break;
+			case SIGTERM:
+			case SIGINT:
+				log_info("received %s", strsignal((int)si.ssi_signo));
+				return;
+			}
+		}
+		upcased_update_status(d);
+		upcased_watchdog(d, worker_now_ms());
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct upcased d;
+	char err[512];
+
+	memset(&d, 0, sizeof(d));
+	parse_options(argc, argv, &d.opt);
+	d.conf = conf_load(d.opt.conf_path, err, sizeof(err));
+	if (d.conf == NULL) {
+		fprintf(stderr, "upcased: %s\n", err);
+		return UPCASE_EX_CONFIG;
+	}
+	if (d.opt.test) {
+		printf("configuration OK\n");
+		conf_free(d.conf);
+		return 0;
+	}
+	/* stderr until we detach, so start-up errors reach the person starting us */
+	log_init("upcased", 1, d.conf->log_facility);
+	log_setlevel(d.opt.debug ? LOG_DEBUG : d.conf->log_level);
+	upcased_start(&d);
+	upcased_loop(&d);
+	upcased_stop(&d);
+	return 0;
+}

@@ -1,0 +1,214 @@
+"""harness.py: start the real upcased on a free loopback port and talk to it.
+
+Every process a test starts is stopped by its PID.  Only loopback addresses
+are used.  Paths to the binaries come from the environment that make check
+sets (UPCASED, UPCASE); run by hand, they default to the build tree.
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.environ.get("TOP_SRCDIR", os.path.dirname(HERE))
+UPCASED = os.environ.get("UPCASED", os.path.join(TOP, "src", "upcased"))
+UPCASE = os.environ.get("UPCASE", os.path.join(TOP, "src", "upcase"))
+
+
+def py_upper(data: bytes) -> bytes:
+    """The reference transformation: Python's str.upper(), invalid bytes unchanged."""
+    return data.decode("utf-8", "surrogateescape").upper().encode("utf-8", "surrogateescape")
+
+
+def free_port(host="127.0.0.1"):
+    """A port free for both TCP and UDP on host."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(100):
+        t = socket.socket(fam, socket.SOCK_STREAM)
+        t.bind((host, 0))
+        port = t.getsockname()[1]
+        u = socket.socket(fam, socket.SOCK_DGRAM)
+        try:
+            u.bind((host, port))
+        except OSError:
+            t.close()
+            continue
+        t.close()
+        u.close()
+        return port
+    raise RuntimeError("no free port")
+
+
+def make_conf(port, listen=None, extra="", address="127.0.0.1"):
+    """A config text: listeners on address:port (tcp+udp) unless listen is given."""
+    if listen is None:
+        listen = '{ address = "%s"; port = %d; tcp = true; udp = true; }' % (address, port)
+    return (
+        "listen = ( %s );\n"
+        'control_socket = "";\n'
+        "%s\n" % (listen, extra)
+    )
+
+
+class Daemon:
+    """upcased in the foreground with a config written to a temp dir."""
+
+    def __init__(self, conf_text=None, port=None, extra="", args=(), env=None,
+                 wait=True, address="127.0.0.1"):
+        self.dir = tempfile.mkdtemp(prefix="upcase-test-")
+        self.port = port or free_port(address if address != "*" else "127.0.0.1")
+        self.address = "127.0.0.1" if address in ("*", "0.0.0.0") else address
+        if address == "::":
+            self.address = "::1"
+        self.conf_path = os.path.join(self.dir, "upcased.conf")
+        if conf_text is None:
+            conf_text = make_conf(self.port, extra=extra, address=address)
+        self.write_conf(conf_text)
+        self.log_path = os.path.join(self.dir, "upcased.log")
+        self.log = open(self.log_path, "wb")
+        e = dict(os.environ)
+        if env:
+            e.update(env)
+        self.proc = subprocess.Popen(
+            [UPCASED, "-f", "-c", self.conf_path] + list(args),
+            stdout=self.log, stderr=subprocess.STDOUT, env=e)
+        self.pid = self.proc.pid
+        if wait:
+            self.wait_ready()
+
+    def write_conf(self, text):
+        with open(self.conf_path, "w") as f:
+            f.write(text)
+
+    def wait_ready(self, timeout=10.0):
+        fam = socket.AF_INET6 if ":" in self.address else socket.AF_INET
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("upcased exited early (%s):\n%s" % (self.proc.returncode, self.read_log()))
+            s = socket.socket(fam, socket.SOCK_STREAM)
+            try:
+                s.connect((self.address, self.port))
+                s.close()
+                return
+            except OSError:
+                s.close()
+                time.sleep(0.02)
+        raise RuntimeError("upcased not ready:\n" + self.read_log())
+
+    def read_log(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, needle, timeout=10.0, after=0):
+        """Wait until needle appears in the log (past offset after); return the log."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.read_log()
+            if needle in text[after:]:
+                return text
+            time.sleep(0.02)
+        raise AssertionError("log never showed %r:\n%s" % (needle, self.read_log()))
+
+    def signal(self, sig):
+        os.kill(self.pid, sig)
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def hwm_kib(self):
+        with open("/proc/%d/status" % self.pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self, sig=signal.SIGTERM, timeout=20.0):
+        """Stop by PID; return the exit code."""
+        if self.proc.poll() is None:
+            os.kill(self.pid, sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait()
+                raise AssertionError("upcased did not stop within %ss:\n%s" % (timeout, self.read_log()))
+        self.log.close()
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+            self.proc.wait()
+        if not self.log.closed:
+            self.log.close()
+        if exc[0] is not None:
+            sys.stderr.write("---- upcased log ----\n" + self.read_log() + "\n")
+        return False
+
+
+def tcp_roundtrip(port, data, host="127.0.0.1", timeout=10.0):
+    """Send data, shut down the write side, read everything back."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect((host, port))
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        return recv_all(s)
+
+
+def recv_all(s):
+    chunks = []
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        chunks.append(b)
+    return b"".join(chunks)
+
+
+def recv_exactly(s, n):
+    chunks = []
+    got = 0
+    while got < n:
+        b = s.recv(min(65536, n - got))
+        if not b:
+            break
+        chunks.append(b)
+        got += len(b)
+    return b"".join(chunks)
+
+
+def udp_roundtrip(port, data, host="127.0.0.1", timeout=5.0):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(data, (host, port))
+        reply, _ = s.recvfrom(70000)
+        return reply
+
+
+def raise_nofile(want):
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    new = min(max(soft, want), hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+    return new
+
+
+def run(cmd, input=None, timeout=30, env=None):
+    """Run a command; return (returncode, stdout bytes, stderr bytes)."""
+    p = subprocess.run(cmd, input=input, capture_output=True, timeout=timeout, env=env)
+    return p.returncode, p.stdout, p.stderr
