@@ -1,0 +1,711 @@
+/*
+ * test_conf.c: unit tests of conf.c, the upcased.conf parser.  Every error
+ * case checks the whole message, line number included.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conf.h"
+
+#define NAME "t.conf"
+
+static char errbuf[1024];
+
+/* Load text, which must fail, and return the message. */
+static const char *
+load_err(const char *text)
+{
+	struct conf *c;
+
+	memset(errbuf, 0, sizeof(errbuf));
+	c = conf_load_string(text, NAME, errbuf, sizeof(errbuf));
+	if (c != NULL) {
+		conf_free(c);
+		fail_msg("accepted: %s", text);
+	}
+	return errbuf;
+}
+
+static struct conf *
+load_ok(const char *text)
+{
+	struct conf *c;
+
+	errbuf[0] = '\0';
+	c = conf_load_string(text, NAME, errbuf, sizeof(errbuf));
+	if (c == NULL)
+		fail_msg("rejected: %s\n  with: %s", text, errbuf);
+	return c;
+}
+
+static void
+expect_err(const char *text, const char *want)
+{
+	assert_string_equal(load_err(text), want);
+}
+
+static void
+assert_defaults(const struct conf *c)
+{
+	assert_int_equal(c->nlisteners, 1);
+	assert_string_equal(c->listeners[0].address, "*");
+	assert_int_equal(c->listeners[0].port, CONF_DEFAULT_PORT);
+	assert_true(c->listeners[0].tcp);
+	assert_true(c->listeners[0].udp);
+	assert_int_equal(c->tcp_threads, 0);
+	assert_int_equal(c->max_connections, CONF_DEFAULT_MAX_CONNECTIONS);
+	assert_int_equal(c->idle_timeout, CONF_DEFAULT_IDLE_TIMEOUT);
+	assert_int_equal(c->backlog, CONF_DEFAULT_BACKLOG);
+	assert_int_equal(c->shutdown_timeout, CONF_DEFAULT_SHUTDOWN_TIMEOUT);
+	assert_int_equal(c->charset, TRANSFORM_UTF8);
+	assert_int_equal(c->log_level, LOG_INFO);
+	assert_int_equal(c->log_facility, LOG_DAEMON);
+	assert_null(c->user);
+	assert_null(c->pidfile);
+	assert_string_equal(c->control_socket, CONF_DEFAULT_CONTROL_SOCKET);
+	assert_int_equal(c->control_mode, CONF_DEFAULT_CONTROL_MODE);
+}
+
+static void
+test_defaults(void **state)
+{
+	struct conf *c;
+
+	(void)state;
+	assert_non_null(c = conf_default());
+	assert_defaults(c);
+	conf_free(c);
+
+	c = load_ok("");
+	assert_defaults(c);
+	assert_string_equal(c->path, NAME);
+	conf_free(c);
+
+	c = load_ok("# only a comment, and no newline at the end");
+	assert_defaults(c);
+	conf_free(c);
+
+	/* Empty groups leave their settings at the defaults. */
+	c = load_ok("tcp = { };\nlog = { };\nlisten = ( { } );\n");
+	assert_defaults(c);
+	conf_free(c);
+	conf_free(NULL);
+}
+
+static void
+test_full(void **state)
+{
+	struct conf *c;
+
+	(void)state;
+	c = load_ok(
+	    "# every setting, none at its default\n"
+	    "listen = (\n"
+	    "  { address = \"127.0.0.1\"; port = 7; tcp = true; udp = false; },\n"
+	    "  { address = \"::1\"; port = 65535; tcp = false; },\n"
+	    "  { port = 1; }\n"
+	    ");\n"
+	    "tcp = { threads = 8; };\n"
+	    "max_connections = 12345;\n"
+	    "idle_timeout = 60;\n"
+	    "backlog = 128;\n"
+	    "shutdown_timeout = 0;\n"
+	    "charset = \"ascii\";\n"
+	    "log = { level = \"debug\"; facility = \"local3\"; };\n"
+	    "user = \"nobody\";\n"
+	    "pidfile = \"/run/upcased.pid\";\n"
+	    "control_socket = \"\";\n"
+	    "control_mode = \"0600\";\n");
+	assert_int_equal(c->nlisteners, 3);
+	assert_string_equal(c->listeners[0].address, "127.0.0.1");
+	assert_int_equal(c->listeners[0].port, 7);
+	assert_true(c->listeners[0].tcp);
+	assert_false(c->listeners[0].udp);
+	assert_int_equal(c->listeners[0].line, 3);
+	assert_string_equal(c->listeners[1].address, "::1");
+	assert_int_equal(c->listeners[1].port, 65535);
+	assert_false(c->listeners[1].tcp);
+	assert_true(c->listeners[1].udp);
+	assert_int_equal(c->listeners[1].line, 4);
+	assert_string_equal(c->listeners[2].address, "*");
+	assert_int_equal(c->listeners[2].port, 1);
+	assert_true(c->listeners[2].tcp && c->listeners[2].udp);
+	assert_int_equal(c->tcp_threads, 8);
+	assert_int_equal(c->max_connections, 12345);
+	assert_int_equal(c->idle_timeout, 60);
+	assert_int_equal(c->backlog, 128);
+	assert_int_equal(c->shutdown_timeout, 0);
+	assert_int_equal(c->charset, TRANSFORM_ASCII);
+	assert_int_equal(c->log_level, LOG_DEBUG);
+	assert_int_equal(c->log_facility, LOG_LOCAL3);
+	assert_string_equal(c->user, "nobody");
+	assert_string_equal(c->pidfile, "/run/upcased.pid");
+	assert_null(c->control_socket);
+	assert_int_equal(c->control_mode, 0600);
+	conf_free(c);
+}
+
+static void
+test_log_names(void **state)
+{
+	static const struct { const char *name; int value; } levels[] = {
+		{ "err", LOG_ERR }, { "warning", LOG_WARNING },
+		{ "notice", LOG_NOTICE }, { "info", LOG_INFO },
+		{ "debug", LOG_DEBUG },
+	}, facilities[] = {
+		{ "daemon", LOG_DAEMON }, { "user", LOG_USER },
+		{ "local0", LOG_LOCAL0 }, { "local7", LOG_LOCAL7 },
+	};
+	char text[128];
+	struct conf *c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		snprintf(text, sizeof(text), "log = { level = \"%s\"; };", levels[i].name);
+		c = load_ok(text);
+		assert_int_equal(c->log_level, levels[i].value);
+		conf_free(c);
+	}
+	for (i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++) {
+		snprintf(text, sizeof(text), "log = { facility = \"%s\"; };", facilities[i].name);
+		c = load_ok(text);
+		assert_int_equal(c->log_facility, facilities[i].value);
+		conf_free(c);
+	}
+	expect_err("log = {\n level = \"verbose\";\n};",
+	    NAME ":2: log.level must be one of err, warning, notice, info, debug");
+	expect_err("log = { level = \"crit\"; };",
+	    NAME ":1: log.level must be one of err, warning, notice, info, debug");
+	expect_err("\nlog = { facility = \"kern\"; };",
+	    NAME ":2: log.facility must be one of daemon, user, local0 to local7");
+	expect_err("log = \"info\";",
+	    NAME ":1: log must be a group, such as "
+	    "{ level = \"info\"; facility = \"daemon\"; }");
+}
+
+/* One integer setting: the text around its value (on line 2), its range. */
+struct int_case {
+	const char *before, *after;
+	const char *name;    /* as messages name it */
+	long long   min, max;
+	size_t      off;     /* where the value lands in struct conf, or -1 */
+};
+
+static const struct int_case int_cases[] = {
+	{ "\nmax_connections = ", ";", "max_connections", 1,
+	    CONF_MAX_CONNECTIONS_MAX, offsetof(struct conf, max_connections) },
+	{ "\nidle_timeout = ", ";", "idle_timeout", 1, CONF_IDLE_TIMEOUT_MAX,
+	    offsetof(struct conf, idle_timeout) },
+	{ "\nbacklog = ", ";", "backlog", 1, CONF_BACKLOG_MAX,
+	    offsetof(struct conf, backlog) },
+	{ "\nshutdown_timeout = ", ";", "shutdown_timeout", 0,
+	    CONF_SHUTDOWN_TIMEOUT_MAX, offsetof(struct conf, shutdown_timeout) },
+	{ "tcp = {\n threads = ", "; };", "tcp.threads", 0, CONF_MAX_THREADS,
+	    offsetof(struct conf, tcp_threads) },
+	{ "listen = (\n { port = ", "; } );", "listen.port", 1, 65535,
+	    (size_t)-1 },
+};
+
+static int
+int_value(const struct conf *c, const struct int_case *ic)
+{
+	if (ic->off == (size_t)-1)
+		return c->listeners[0].port;
+	return *(const int *)(const void *)((const char *)c + ic->off);
+}
+
+static void
+check_int(const struct int_case *ic, long long v, bool ok)
+{
+	char text[256], want[256];
+	struct conf *c;
+
+	snprintf(text, sizeof(text), "%s%lld%s", ic->before, v, ic->after);
+	if (ok) {
+		c = load_ok(text);
+		assert_int_equal(int_value(c, ic), v);
+		conf_free(c);
+		return;
+	}
+	snprintf(want, sizeof(want), NAME ":2: %s must be between %lld and %lld",
+	    ic->name, ic->min, ic->max);
+	expect_err(text, want);
+}
+
+static void
+test_int_ranges(void **state)
+{
+	const struct int_case *ic;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(int_cases) / sizeof(int_cases[0]); i++) {
+		ic = &int_cases[i];
+		check_int(ic, ic->min, true);
+		check_int(ic, ic->max, true);
+		check_int(ic, ic->min - 1, false);
+		check_int(ic, ic->max + 1, false);
+		check_int(ic, -1000000000, false);
+	}
+}
+
+static void
+test_int_types(void **state)
+{
+	static const char *const bad[] = { "1.0", "\"10\"", "true", "[ 1 ]", "{ }" };
+	const struct int_case *ic;
+	char text[256], want[256];
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < sizeof(int_cases) / sizeof(int_cases[0]); i++) {
+		ic = &int_cases[i];
+		snprintf(want, sizeof(want), NAME ":2: %s must be an integer", ic->name);
+		for (j = 0; j < sizeof(bad) / sizeof(bad[0]); j++) {
+			snprintf(text, sizeof(text), "%s%s%s", ic->before, bad[j], ic->after);
+			expect_err(text, want);
+		}
+	}
+}
+
+/*
+ * libconfig 1.5 truncates decimal and hex literals that do not fit an int
+ * (4294979296 would read as 12000): they must still be out of range.
+ */
+static void
+test_int_overflow(void **state)
+{
+	struct conf *c;
+
+	(void)state;
+	expect_err("listen = ( { port = 4294979296; } );",
+	    NAME ":1: listen.port must be between 1 and 65535");
+	expect_err("listen = ( { port = 1; },\n { port = 4294967297; } );",
+	    NAME ":2: listen.port must be between 1 and 65535");
+	expect_err("idle_timeout = 0x10000012C;",
+	    NAME ":1: idle_timeout must be between 1 and 86400");
+	expect_err("backlog: -4294966272;",
+	    NAME ":1: backlog must be between 1 and 65535");
+	expect_err("max_connections = 99999999999999999999;",
+	    NAME ":1: max_connections must be between 1 and 1000000");
+	/* int64 literals are accepted and range-checked like the others. */
+	expect_err("tcp = { threads = 4294967300L; };",
+	    NAME ":1: tcp.threads must be between 0 and 1024");
+	c = load_ok("backlog = 100L;");
+	assert_int_equal(c->backlog, 100);
+	conf_free(c);
+	c = load_ok("backlog = 0x100;");
+	assert_int_equal(c->backlog, 256);
+	conf_free(c);
+	/* A huge number in a comment or a string is not a value. */
+	c = load_ok("backlog = 5; # backlog = 99999999999\n"
+	    "user = \"idle_timeout = 99999999999\"; idle_timeout = 7; "
+	    "/* idle_timeout = 99999999999 */\n"
+	    "tcp = { threads = 1; }; // threads = 99999999999");
+	assert_int_equal(c->backlog, 5);
+	assert_int_equal(c->idle_timeout, 7);
+	assert_int_equal(c->tcp_threads, 1);
+	assert_string_equal(c->user, "idle_timeout = 99999999999");
+	conf_free(c);
+}
+
+static void
+test_other_types(void **state)
+{
+	(void)state;
+	expect_err("\n\ncharset = 8;", NAME ":3: charset must be a string");
+	expect_err("user = 0;", NAME ":1: user must be a string");
+	expect_err("user = [ \"a\" ];", NAME ":1: user must be a string");
+	expect_err("pidfile = true;", NAME ":1: pidfile must be a string");
+	expect_err("control_socket = 1.5;", NAME ":1: control_socket must be a string");
+	expect_err("log = { level = 6; };", NAME ":1: log.level must be a string");
+	expect_err("log = { facility = 3; };", NAME ":1: log.facility must be a string");
+	expect_err("listen = ( {\n address = 127; } );",
+	    NAME ":2: listen.address must be a string");
+	expect_err("listen = ( {\n\n tcp = 1; } );",
+	    NAME ":3: listen.tcp must be true or false");
+	expect_err("listen = ( { udp = \"yes\"; } );",
+	    NAME ":1: listen.udp must be true or false");
+	expect_err("tcp = 4;", NAME ":1: tcp must be a group, such as { threads = 0; }");
+	expect_err("tcp = ( );", NAME ":1: tcp must be a group, such as { threads = 0; }");
+	expect_err("charset = \"latin1\";", NAME ":1: charset must be \"utf-8\" or \"ascii\"");
+}
+
+static void
+test_charset(void **state)
+{
+	struct conf *c;
+
+	(void)state;
+	c = load_ok("charset = \"utf-8\";");
+	assert_int_equal(c->charset, TRANSFORM_UTF8);
+	conf_free(c);
+	c = load_ok("charset = \"ascii\";");
+	assert_int_equal(c->charset, TRANSFORM_ASCII);
+	conf_free(c);
+}
+
+static void
+test_unknown(void **state)
+{
+	(void)state;
+	expect_err("backlog = 5;\nidle_timout = 3;",
+	    NAME ":2: unknown setting 'idle_timout' (did you mean 'idle_timeout'?)");
+	expect_err("\n\nfrobnicate = true;", NAME ":3: unknown setting 'frobnicate'");
+	expect_err("threads = 4;", NAME ":1: unknown setting 'threads'");
+	expect_err("tcp = {\n  treads = 4;\n};",
+	    NAME ":2: unknown setting 'tcp.treads' (did you mean 'tcp.threads'?)");
+	expect_err("tcp = { threads = 1; nodelay = true; };",
+	    NAME ":1: unknown setting 'tcp.nodelay'");
+	expect_err("log = {\n level = \"info\";\n levl = \"x\"; };",
+	    NAME ":3: unknown setting 'log.levl' (did you mean 'log.level'?)");
+	expect_err("listen = (\n { port = 1; },\n { adress = \"::1\"; } );",
+	    NAME ":3: unknown setting 'listen.adress' (did you mean 'listen.address'?)");
+	expect_err("listen = ( { port = 1; ssl = true; } );",
+	    NAME ":1: unknown setting 'listen.ssl'");
+	/* Unknown names are caught even when another setting is also wrong. */
+	expect_err("bakclog = 0;\nbacklog = 0;",
+	    NAME ":1: unknown setting 'bakclog' (did you mean 'backlog'?)");
+}
+
+static void
+test_syntax(void **state)
+{
+	(void)state;
+	expect_err("backlog = 5;\nidle_timeout = ;\n", NAME ":2: syntax error");
+	expect_err("backlog = 5;\nidle_timeout 6;\n", NAME ":2: syntax error");
+	expect_err("log = { level = \"info\";\n", NAME ":2: syntax error");
+	expect_err("backlog = 5;\n\nbacklog = 6;\n", NAME ":3: duplicate setting name");
+}
+
+static void
+test_addresses(void **state)
+{
+	static const char *const good[] = {
+		"*", "0.0.0.0", "127.0.0.1", "192.0.2.255", "::", "::1",
+		"fe80::1", "2001:db8::42", "::ffff:127.0.0.1",
+	};
+	static const char *const bad[] = {
+		"localhost", "", "1.2.3", "256.1.1.1", "::g", "127.0.0.1:80",
+		"[::1]", "**", " 127.0.0.1", "fe80::1%lo",
+	};
+	char text[256], want[512];
+	struct conf *c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text), "listen = ( { address = \"%s\"; } );", good[i]);
+		c = load_ok(text);
+		assert_string_equal(c->listeners[0].address, good[i]);
+		conf_free(c);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "listen = (\n{ port = 5;\n address = \"%s\"; } );", bad[i]);
+		snprintf(want, sizeof(want), NAME ":3: listen.address must be \"*\" "
+		    "or a numeric IPv4 or IPv6 address, not \"%s\" (host names "
+		    "are not resolved)", bad[i]);
+		expect_err(text, want);
+	}
+}
+
+static void
+test_listen_shape(void **state)
+{
+	char text[8192];
+	struct conf *c;
+	size_t len;
+	int i;
+
+	(void)state;
+	expect_err("backlog = 1;\nlisten = ( );",
+	    NAME ":2: listen must have between 1 and 64 entries");
+	expect_err("listen = { port = 1; };",
+	    NAME ":1: listen must be a list of groups, such as "
+	    "( { address = \"*\"; port = 12000; } )");
+	expect_err("listen = [ 1, 2 ];",
+	    NAME ":1: listen must be a list of groups, such as "
+	    "( { address = \"*\"; port = 12000; } )");
+	expect_err("listen = ( { port = 1; },\n 5 );",
+	    NAME ":2: listen entries must be groups, such as { port = 12000; }");
+	expect_err("listen = (\n { port = 1; tcp = false; udp = false; } );",
+	    NAME ":2: listen entry has neither tcp nor udp enabled");
+
+	/* CONF_MAX_LISTENERS is fine, one more is not. */
+	len = (size_t)snprintf(text, sizeof(text), "listen = (\n");
+	for (i = 0; i < CONF_MAX_LISTENERS; i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+		    "%s{ address = \"127.0.0.1\"; port = %d; }\n", i ? "," : "", 1000 + i);
+	snprintf(text + len, sizeof(text) - len, ");\n");
+	c = load_ok(text);
+	assert_int_equal(c->nlisteners, CONF_MAX_LISTENERS);
+	assert_int_equal(c->listeners[CONF_MAX_LISTENERS - 1].port,
+	    1000 + CONF_MAX_LISTENERS - 1);
+	assert_int_equal(c->listeners[CONF_MAX_LISTENERS - 1].line, CONF_MAX_LISTENERS + 1);
+	conf_free(c);
+	snprintf(text + len, sizeof(text) - len, ",{ port = 1; }\n);\n");
+	expect_err(text, NAME ":1: listen must have between 1 and 64 entries");
+}
+
+static void
+test_duplicates(void **state)
+{
+	struct conf *c;
+
+	(void)state;
+	expect_err("listen = (\n { port = 5; },\n { port = 6; },\n { port = 5; } );",
+	    NAME ":4: duplicate listener * port 5 tcp (first on line 2)");
+	expect_err("listen = (\n { address = \"::1\"; port = 5; tcp = false; },\n"
+	    " { address = \"0:0::1\"; port = 5; } );",
+	    NAME ":3: duplicate listener 0:0::1 port 5 udp (first on line 2)");
+	expect_err("listen = (\n { address = \"127.0.0.1\"; udp = false; },\n"
+	    " { address = \"127.0.0.1\"; tcp = true; udp = false; } );",
+	    NAME ":3: duplicate listener 127.0.0.1 port 12000 tcp (first on line 2)");
+	/* Another port, protocol or address is a different listener. */
+	c = load_ok("listen = (\n"
+	    " { address = \"127.0.0.1\"; port = 5; udp = false; },\n"
+	    " { address = \"127.0.0.1\"; port = 5; tcp = false; },\n"
+	    " { address = \"127.0.0.1\"; port = 6; },\n"
+	    " { address = \"::1\"; port = 5; },\n"
+	    " { address = \"*\"; port = 7; } );");
+	assert_int_equal(c->nlisteners, 5);
+	conf_free(c);
+}
+
+static void
+test_paths(void **state)
+{
+	char text[512], path[200];
+	struct conf *c;
+
+	(void)state;
+	c = load_ok("user = \"\";\npidfile = \"\";\ncontrol_socket = \"\";");
+	assert_null(c->user);
+	assert_null(c->pidfile);
+	assert_null(c->control_socket);
+	conf_free(c);
+	c = load_ok("user = \"upcased\";\npidfile = \"/run/u.pid\";\n"
+	    "control_socket = \"/tmp/u.sock\";");
+	assert_string_equal(c->user, "upcased");
+	assert_string_equal(c->pidfile, "/run/u.pid");
+	assert_string_equal(c->control_socket, "/tmp/u.sock");
+	conf_free(c);
+	expect_err("\npidfile = \"run/upcased.pid\";",
+	    NAME ":2: pidfile must be an absolute path or \"\"");
+	expect_err("control_socket = \"upcased.sock\";",
+	    NAME ":1: control_socket must be an absolute path or \"\"");
+
+	/* sun_path holds 107 bytes and the NUL. */
+	memset(path, 'a', sizeof(path));
+	path[0] = '/';
+	path[107] = '\0';
+	snprintf(text, sizeof(text), "control_socket = \"%s\";", path);
+	c = load_ok(text);
+	assert_int_equal(strlen(c->control_socket), 107);
+	conf_free(c);
+	path[107] = 'a';
+	path[108] = '\0';
+	snprintf(text, sizeof(text), "control_socket = \"%s\";", path);
+	expect_err(text, NAME ":1: control_socket must be shorter than 108 bytes");
+}
+
+static void
+test_control_mode(void **state)
+{
+	static const struct { const char *text; mode_t mode; } good[] = {
+		{ "0660", 0660 }, { "0600", 0600 }, { "0777", 0777 },
+		{ "0000", 0 }, { "0", 0 }, { "644", 0644 }, { "0007", 07 },
+	};
+	static const char *const bad_digits[] = {
+		"", "0x1ff", "0888", "rw-rw----", "07777", "-0660", "0660 ",
+	};
+	char text[128], want[256];
+	struct conf *c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text), "control_mode = \"%s\";", good[i].text);
+		c = load_ok(text);
+		assert_int_equal(c->control_mode, good[i].mode);
+		conf_free(c);
+	}
+	snprintf(want, sizeof(want), NAME ":2: control_mode must be a string "
+	    "of octal digits, such as \"0660\"");
+	for (i = 0; i < sizeof(bad_digits) / sizeof(bad_digits[0]); i++) {
+		snprintf(text, sizeof(text), "\ncontrol_mode = \"%s\";", bad_digits[i]);
+		expect_err(text, want);
+	}
+	/* An integer would be read as decimal: 0660 is 660. */
+	expect_err("\ncontrol_mode = 0660;", want);
+	expect_err("control_mode = \"1000\";",
+	    NAME ":1: control_mode must be between 0000 and 0777");
+	expect_err("control_mode = \"4755\";",
+	    NAME ":1: control_mode must be between 0000 and 0777");
+}
+
+/* A scratch directory, removed by the test that made it. */
+static char tmpdir[64];
+
+static void
+write_file(const char *name, const char *text, char *path, size_t pathlen)
+{
+	FILE *f;
+
+	snprintf(path, pathlen, "%s/%s", tmpdir, name);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void
+test_load_file(void **state)
+{
+	char path[256], inc[256], want[512];
+	struct conf *c;
+	FILE *f;
+	int i;
+
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_conf.XXXXXX");
+	assert_non_null(mkdtemp(tmpdir));
+
+	write_file("good.conf", "backlog = 77;\n", path, sizeof(path));
+	assert_non_null(c = conf_load(path, errbuf, sizeof(errbuf)));
+	assert_int_equal(c->backlog, 77);
+	assert_string_equal(c->path, path);
+	conf_free(c);
+
+	write_file("bad.conf", "# a comment\nbacklog = 77;\nbacklog2 = 1;\n", path, sizeof(path));
+	assert_null(conf_load(path, errbuf, sizeof(errbuf)));
+	snprintf(want, sizeof(want), "%s:3: unknown setting 'backlog2' "
+	    "(did you mean 'backlog'?)", path);
+	assert_string_equal(errbuf, want);
+
+	/* Relative @include paths are relative to the including file. */
+	write_file("inc.conf", "idle_timeout = 9;\n", inc, sizeof(inc));
+	write_file("main.conf", "backlog = 3;\n@include \"inc.conf\"\n", path, sizeof(path));
+	assert_non_null(c = conf_load(path, errbuf, sizeof(errbuf)));
+	assert_int_equal(c->backlog, 3);
+	assert_int_equal(c->idle_timeout, 9);
+	conf_free(c);
+	write_file("inc.conf", "\nidle_timeout = 0;\n", inc, sizeof(inc));
+	assert_null(conf_load(path, errbuf, sizeof(errbuf)));
+	assert_string_equal(errbuf, "inc.conf:2: idle_timeout must be between 1 and 86400");
+
+	assert_int_equal(unlink(inc), 0);
+	assert_int_equal(unlink(path), 0);
+
+	/* A NUL byte would hide the rest of the file from libconfig. */
+	write_file("nul.conf", "backlog = 1;\n", path, sizeof(path));
+	assert_non_null(f = fopen(path, "a"));
+	assert_int_equal(fwrite("\0backlog = 0;\n", 1, 14, f), 14);
+	assert_int_equal(fclose(f), 0);
+	assert_null(conf_load(path, errbuf, sizeof(errbuf)));
+	snprintf(want, sizeof(want), "%s: contains a NUL byte", path);
+	assert_string_equal(errbuf, want);
+	assert_int_equal(unlink(path), 0);
+
+	/* 1 MiB is the most; this one is a valid file, only too big. */
+	write_file("big.conf", "backlog = 1;\n", path, sizeof(path));
+	assert_non_null(f = fopen(path, "a"));
+	for (i = 0; i < 1024 * 1024 / 64; i++)
+		fputs("# a comment line, 64 bytes long ...............................\n", f);
+	assert_int_equal(fclose(f), 0);
+	assert_null(conf_load(path, errbuf, sizeof(errbuf)));
+	snprintf(want, sizeof(want), "%s: larger than 1048576 bytes", path);
+	assert_string_equal(errbuf, want);
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/good.conf", tmpdir);
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/bad.conf", tmpdir);
+	assert_int_equal(unlink(path), 0);
+
+	/* A directory, and a missing file: the path exactly as given. */
+	assert_null(conf_load(tmpdir, errbuf, sizeof(errbuf)));
+	snprintf(want, sizeof(want), "%s: %s", tmpdir, strerror(EISDIR));
+	assert_string_equal(errbuf, want);
+	assert_int_equal(rmdir(tmpdir), 0);
+	assert_null(conf_load(path, errbuf, sizeof(errbuf)));
+	snprintf(want, sizeof(want), "%s: %s", path, strerror(ENOENT));
+	assert_string_equal(errbuf, want);
+	assert_null(conf_load("no/such.conf", errbuf, sizeof(errbuf)));
+	snprintf(want, sizeof(want), "no/such.conf: %s", strerror(ENOENT));
+	assert_string_equal(errbuf, want);
+}
+
+/* A small error buffer gets a truncated, still NUL-terminated message. */
+static void
+test_small_buffer(void **state)
+{
+	char small[8];
+
+	(void)state;
+	memset(small, 'x', sizeof(small));
+	assert_null(conf_load_string("backlog = 0;", NAME, small, sizeof(small)));
+	assert_string_equal(small, "t.conf:");
+	assert_null(conf_load_string("backlog = ;", NAME, small, sizeof(small)));
+	assert_string_equal(small, "t.conf:");
+}
+
+static void
+test_shipped(void **state)
+{
+	const char *top = getenv("TOP_SRCDIR");
+	char path[PATH_MAX];
+	struct conf *c;
+
+	(void)state;
+	if (top == NULL || *top == '\0')
+		skip();
+	snprintf(path, sizeof(path), "%s/etc/upcased.conf", top);
+	c = conf_load(path, errbuf, sizeof(errbuf));
+	if (c == NULL)
+		fail_msg("%s", errbuf);
+	/* The sample shows the defaults. */
+	assert_defaults(c);
+	conf_free(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_log_names),
+		cmocka_unit_test(test_int_ranges),
+		cmocka_unit_test(test_int_types),
+		cmocka_unit_test(test_int_overflow),
+		cmocka_unit_test(test_other_types),
+		cmocka_unit_test(test_charset),
+		cmocka_unit_test(test_unknown),
+		cmocka_unit_test(test_syntax),
+		cmocka_unit_test(test_addresses),
+		cmocka_unit_test(test_listen_shape),
+		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_paths),
+		cmocka_unit_test(test_control_mode),
+		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_small_buffer),
+		cmocka_unit_test(test_shipped),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
