@@ -100,7 +100,8 @@ class Daemon:
         raise RuntimeError("upcased not ready:\n" + self.read_log())
 
     def read_log(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
 
@@ -114,7 +115,7 @@ class Daemon:
             time.sleep(0.02)
         raise AssertionError("log never showed %r:\n%s" % (needle, self.read_log()))
 
-    def signal(self, sig):
+    def send_signal(self, sig):
         os.kill(self.pid, sig)
 
     def rss_kib(self):
@@ -167,6 +168,25 @@ def tcp_roundtrip(port, data, host="127.0.0.1", timeout=10.0):
         s.sendall(data)
         s.shutdown(socket.SHUT_WR)
         return recv_all(s)
+
+
+def fill_until_stalled(s, settle=0.5, limit=30.0):
+    """Send on a non-blocking socket until the peer has stopped taking data
+    for settle seconds (its buffers and ours are full).  Returns bytes sent."""
+    s.setblocking(False)
+    sent = 0
+    chunk = b"a" * 65536
+    last_progress = time.monotonic()
+    deadline = last_progress + limit
+    while time.monotonic() < deadline:
+        try:
+            sent += s.send(chunk)
+            last_progress = time.monotonic()
+        except BlockingIOError:
+            if time.monotonic() - last_progress >= settle:
+                return sent
+            time.sleep(0.01)
+    raise AssertionError("peer never stopped reading")
 
 
 def recv_all(s):
