@@ -38,6 +38,7 @@ class IdleTimeout(unittest.TestCase):
 class MaxConnections(unittest.TestCase):
     def test_limit_enforced_and_counted(self):
         with Daemon(extra="max_connections = 5;") as d:
+            time.sleep(0.5)    # let the server see the readiness probe's close
             held = [socket.create_connection(("127.0.0.1", d.port), timeout=5) for _ in range(5)]
             for s in held:                           # all five are really served
                 s.sendall(b"in")

@@ -1,0 +1,411 @@
+"""The upcase client, black box, against the real daemon on loopback.
+
+Covers the three modes (TEXT, prompt on a terminal, stream), UDP, IPv6,
+host names, --stats, the exit codes of upcase(1) and its error messages.
+"""
+import os
+import random
+import re
+import select
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import harness
+from harness import Daemon, py_upper, run
+
+UPCASE = harness.UPCASE
+PROMPT = b"Input lowercase sentence:"
+
+
+def mixed_data(size, seed):
+    """size bytes of text: ASCII, multibyte UTF-8 (some of it growing when
+    upper-cased), invalid and truncated sequences, newlines."""
+    rng = random.Random(seed)
+    tokens = [
+        b"hello", b"world", b" ", b" ", b"\n", b"\r\n", b"\t",
+        "straße".encode(), "ﬃ".encode(), "ΐ".encode(), "ǅ".encode(),
+        "ς".encode(), "𐐨".encode(), "日本語".encode(), "déjà vu".encode(),
+        "ı i".encode(), b"\xff", b"\xfe", b"\xc3", b"\xe2\x82",
+        b"\xed\xa0\x80", b"\xc0\x80", b"\xf4\x90\x80\x80", b"\x00",
+    ]
+    out = bytearray()
+    while len(out) < size:
+        out += b"".join(rng.choices(tokens, k=4096))
+        out += bytes(rng.randrange(256) for _ in range(64))
+    return bytes(out[:size])
+
+
+def vm_hwm_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Pty:
+    """The client on a pseudo-terminal, as a person at a terminal runs it."""
+
+    def __init__(self, args):
+        self.master, slave = os.openpty()
+        self.proc = subprocess.Popen([UPCASE] + args, stdin=slave,
+                                     stdout=slave, stderr=slave)
+        os.close(slave)
+        self.seen = b""
+
+    def read_until(self, needle, timeout=10.0):
+        """Read until needle shows up after what was already consumed."""
+        deadline = time.monotonic() + timeout
+        while needle not in self.seen:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no %r on the terminal; saw %r" % (needle, self.seen))
+            r, _, _ = select.select([self.master], [], [], left)
+            if r:
+                try:
+                    chunk = os.read(self.master, 4096)
+                except OSError:       # EIO: the client closed the terminal
+                    chunk = b""
+                if not chunk:
+                    raise AssertionError("terminal closed; saw %r" % self.seen)
+                self.seen += chunk
+        i = self.seen.index(needle) + len(needle)
+        before, self.seen = self.seen[:i], self.seen[i:]
+        return before
+
+    def type(self, data):
+        os.write(self.master, data)
+
+    def finish(self, timeout=10.0):
+        """Wait for the exit; return (code, rest of the output)."""
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        rest = self.seen
+        while select.select([self.master], [], [], 0.1)[0]:
+            try:
+                chunk = os.read(self.master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            rest += chunk
+        os.close(self.master)
+        return code, rest
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class ClientIPv4(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon()
+        cls.addr = ["-H", "127.0.0.1", "-p", str(cls.d.port)]
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.d.stop() == 0, cls.d.read_log()
+
+    def upcase(self, *args, input=None, timeout=60):
+        return run([UPCASE] + self.addr + list(args), input=input, timeout=timeout)
+
+    def test_text_words_joined_by_single_spaces(self):
+        code, out, err = self.upcase("hello", "wörld  two", "straße")
+        self.assertEqual((code, err), (0, b""))
+        self.assertEqual(out, py_upper("hello wörld  two straße".encode()) + b"\n")
+        self.assertEqual(out, "HELLO WÖRLD  TWO STRASSE\n".encode())
+
+    def test_text_that_starts_with_a_dash(self):
+        code, out, _ = self.upcase("--", "-n", "x")
+        self.assertEqual((code, out), (0, b"-N X\n"))
+
+    def test_pipe_two_lines(self):
+        code, out, err = self.upcase(input=b"a\nb\n")
+        self.assertEqual((code, out, err), (0, b"A\nB\n", b""))
+
+    def test_pipe_adds_nothing(self):
+        code, out, _ = self.upcase(input=b"no newline at the end")
+        self.assertEqual((code, out), (0, b"NO NEWLINE AT THE END"))
+        code, out, _ = self.upcase(input=b"")
+        self.assertEqual((code, out), (0, b""))
+
+    def test_pipe_5mib_mixed_utf8(self):
+        data = mixed_data(5 * 1024 * 1024, seed=12000)
+        want = py_upper(data)
+        self.assertNotEqual(want, data)
+        code, out, err = self.upcase(input=data, timeout=120)
+        self.assertEqual((code, err), (0, b""))
+        self.assertEqual(len(out), len(want))
+        self.assertTrue(out == want, "stream output differs from py_upper()")
+
+    def test_stream_memory_is_bounded(self):
+        # The whole input goes through before stdin closes; had the client
+        # kept it, its peak RSS would exceed the input's size.
+        data = mixed_data(5 * 1024 * 1024, seed=1)
+        p = subprocess.Popen([UPCASE] + self.addr, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE)
+        chunks = []
+        reader = threading.Thread(target=lambda: chunks.extend(iter(lambda: p.stdout.read(65536), b"")))
+        reader.start()
+        try:
+            for i in range(0, len(data), 65536):
+                p.stdin.write(data[i:i + 65536])
+            p.stdin.flush()
+            hwm = vm_hwm_kib(p.pid)
+            p.stdin.close()
+            reader.join(60)
+            self.assertEqual(p.wait(60), 0)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+        self.assertEqual(b"".join(chunks), py_upper(data))
+        self.assertGreater(hwm, 0)
+        self.assertLess(hwm * 1024, len(data) * 0.8, "client held the stream in memory")
+
+    def test_waiting_on_the_user_is_not_a_timeout(self):
+        # -t is for the server: a slow writer on stdin or a slow reader on
+        # stdout must not make the client give up.
+        p = subprocess.Popen([UPCASE, "-t", "0.3"] + self.addr, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE)
+        try:
+            p.stdin.write(b"a\n")
+            p.stdin.flush()
+            time.sleep(0.8)
+            p.stdin.write(b"b\n")
+            p.stdin.close()
+            self.assertEqual(p.stdout.read(), b"A\nB\n")
+            self.assertEqual(p.wait(10), 0)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+        data = b"slow reader " * 100000
+        p = subprocess.Popen([UPCASE, "-t", "0.3"] + self.addr, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE)
+        writer = threading.Thread(target=lambda: (p.stdin.write(data), p.stdin.close()))
+        writer.start()
+        try:
+            time.sleep(1.0)
+            self.assertEqual(p.stdout.read(), data.upper())
+            self.assertEqual(p.wait(10), 0)
+        finally:
+            writer.join(10)
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+
+    def test_udp_lines(self):
+        code, out, err = self.upcase("-u", input="hello\nstraße\n\nlast".encode())
+        self.assertEqual((code, err), (0, b""))
+        self.assertEqual(out, "HELLO\nSTRASSE\n\nLAST\n".encode())
+
+    def test_udp_text(self):
+        code, out, _ = self.upcase("-u", "udp", "ǅ")
+        self.assertEqual((code, out), (0, py_upper("udp ǅ".encode()) + b"\n"))
+
+    def test_udp_largest_datagram_and_one_more(self):
+        n = 65507  # UPCASE_UDP_MAX_PAYLOAD4
+        code, out, _ = self.upcase("-u", input=b"a" * n + b"\n")
+        self.assertEqual((code, out), (0, b"A" * n + b"\n"))
+        code, out, err = self.upcase("-u", input=b"ok\n" + b"a" * (n + 1) + b"\n")
+        self.assertEqual(code, 64)
+        self.assertEqual(out, b"OK\n")
+        self.assertIn(b"line 2", err)
+
+    def test_host_name_localhost(self):
+        code, out, err = run([UPCASE, "-H", "localhost:%d" % self.d.port, "by", "name"])
+        self.assertEqual((code, out, err), (0, b"BY NAME\n", b""))
+        code, out, _ = run([UPCASE, "-u", "-H", "localhost", "-p", str(self.d.port), "udp"])
+        self.assertEqual((code, out), (0, b"UDP\n"))
+
+    def test_interactive_on_a_terminal(self):
+        t = Pty(self.addr)
+        try:
+            t.read_until(PROMPT)
+            t.type(b"hello world\n")
+            self.assertIn(b"HELLO WORLD", t.read_until(PROMPT))
+            t.type("straße\n".encode())
+            self.assertIn(b"STRASSE", t.read_until(PROMPT))
+            t.type(b"\x04")                     # Ctrl-D
+            code, _ = t.finish()
+            self.assertEqual(code, 0)
+        finally:
+            t.kill()
+
+    def test_interactive_quiet_udp(self):
+        t = Pty(["-q", "-u"] + self.addr)
+        try:
+            t.type(b"abc\n")
+            t.read_until(b"ABC")
+            t.type(b"\x04")
+            code, rest = t.finish()
+            self.assertEqual(code, 0)
+            self.assertNotIn(PROMPT, rest)
+        finally:
+            t.kill()
+
+    def test_stats_from_the_control_socket(self):
+        sockdir = tempfile.mkdtemp(prefix="upcase-ctl-")
+        path = os.path.join(sockdir, "upcased.sock")
+        port = harness.free_port()
+        conf = ('listen = ( { address = "127.0.0.1"; port = %d; tcp = true; udp = true; } );\n'
+                'control_socket = "%s";\n' % (port, path))
+        with Daemon(conf_text=conf, port=port) as d:
+            for _ in range(500):
+                if os.path.exists(path):
+                    break
+                time.sleep(0.01)
+            code, out, _ = run([UPCASE, "-u", "-H", "127.0.0.1", "-p", str(port), "x"])
+            self.assertEqual((code, out), (0, b"X\n"))
+            code, out, err = run([UPCASE, "--stats", "-S", path])
+            self.assertEqual((code, err), (0, b""))
+            lines = out.decode().splitlines()
+            self.assertTrue(lines)
+            stats = {}
+            for line in lines:
+                self.assertRegex(line, r"^[a-z_]+ [0-9]+$")
+                name, value = line.split()
+                stats[name] = int(value)
+            udp_in = [v for k, v in stats.items() if "udp_datagrams_in" in k]
+            self.assertEqual(len(udp_in), 1, out)
+            self.assertGreaterEqual(udp_in[0], 1)
+            self.assertEqual(d.stop(), 0)
+        os.rmdir(sockdir)
+
+
+class ClientIPv6(unittest.TestCase):
+    def test_ipv6_brackets_tcp_and_udp(self):
+        with Daemon(address="::1") as d:
+            hp = "[::1]:%d" % d.port
+            code, out, err = run([UPCASE, "-H", hp, "over", "ipv6"])
+            self.assertEqual((code, out, err), (0, b"OVER IPV6\n", b""))
+            code, out, _ = run([UPCASE, "-u", "-H", hp], input=b"a\nb\n")
+            self.assertEqual((code, out), (0, b"A\nB\n"))
+            code, out, _ = run([UPCASE, "-6", "-H", "::1", "-p", str(d.port)], input=b"bare\n")
+            self.assertEqual((code, out), (0, b"BARE\n"))
+            self.assertEqual(d.stop(), 0)
+
+
+class ClientErrors(unittest.TestCase):
+    def test_connection_refused(self):
+        port = harness.free_port()
+        code, out, err = run([UPCASE, "-H", "127.0.0.1", "-p", str(port), "hi"])
+        self.assertEqual((code, out), (69, b""))
+        self.assertEqual(err.count(b"\n"), 1)
+        self.assertIn(b"127.0.0.1:%d" % port, err)
+        self.assertIn(b"refused", err.lower())
+        self.assertTrue(err.startswith(b"upcase: "))
+
+    def test_unanswered_udp_port(self):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
+            sink.bind(("127.0.0.1", 0))
+            port = sink.getsockname()[1]
+            start = time.monotonic()
+            code, out, err = run([UPCASE, "-u", "-t", "0.2", "--retries", "2",
+                                  "-H", "127.0.0.1", "-p", str(port), "anyone"])
+            elapsed = time.monotonic() - start
+            self.assertEqual((code, out), (75, b""))
+            self.assertIn(b"127.0.0.1:%d" % port, err)
+            self.assertGreaterEqual(elapsed, 0.5)
+            sink.setblocking(False)
+            got = []
+            while True:
+                try:
+                    got.append(sink.recv(100))
+                except BlockingIOError:
+                    break
+            self.assertEqual(got, [b"anyone"] * 3)     # 1 try + 2 retries
+
+    def test_udp_port_unreachable_is_refused(self):
+        # Nothing bound: loopback answers with ICMP port unreachable, which
+        # the connected socket reports; no need to wait for the timeout.
+        port = harness.free_port()
+        start = time.monotonic()
+        code, out, err = run([UPCASE, "-u", "-t", "3", "-H", "127.0.0.1", "-p", str(port), "x"])
+        self.assertEqual((code, out), (69, b""))
+        self.assertIn(b"127.0.0.1:%d" % port, err)
+        self.assertIn(b"refused", err.lower())
+        self.assertLess(time.monotonic() - start, 3)
+
+    def test_silent_tcp_server_times_out(self):
+        # The kernel accepts the connection; nobody ever answers.
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as lsock:
+            lsock.bind(("127.0.0.1", 0))
+            lsock.listen(4)
+            port = lsock.getsockname()[1]
+            code, _, err = run([UPCASE, "-t", "0.3", "-H", "127.0.0.1", "-p", str(port), "hi"])
+            self.assertEqual(code, 75)
+            self.assertIn(b"127.0.0.1:%d" % port, err)
+
+    def test_reset_mid_stream(self):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as lsock:
+            lsock.bind(("127.0.0.1", 0))
+            lsock.listen(1)
+            lsock.settimeout(10)
+            port = lsock.getsockname()[1]
+
+            def reset_one():
+                c, _ = lsock.accept()
+                c.recv(16)
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                c.close()
+            t = threading.Thread(target=reset_one)
+            t.start()
+            code, _, err = run([UPCASE, "-H", "127.0.0.1", "-p", str(port)], input=b"x" * 100000)
+            t.join(10)
+            self.assertEqual(code, 74)
+            self.assertIn(b"127.0.0.1:%d" % port, err)
+
+    def test_stats_without_a_socket(self):
+        path = os.path.join(tempfile.gettempdir(), "upcase-no-such-dir-%d" % os.getpid(), "s.sock")
+        code, out, err = run([UPCASE, "--stats", "-S", path])
+        self.assertEqual((code, out), (69, b""))
+        self.assertIn(path.encode(), err)
+
+    def test_bad_usage(self):
+        bad = [
+            ["-x"], ["--bogus"], ["-p"], ["-p", "0"], ["-p", "65536"], ["-p", "12x"],
+            ["-t", "0"], ["-t", "-1"], ["-t", "soon"], ["--retries", "-1"],
+            ["-H", "[::1"], ["-H", "[::1]x"], ["-H", "host:"], ["-H", ":80"],
+            ["-H", "localhost:1", "-p", "2"], ["-4", "-6"], ["-4", "-H", "::1"],
+            ["--stats", "text"], ["--stats", "-u"], ["-S", "/x"],
+        ]
+        for args in bad:
+            code, out, err = run([UPCASE] + args, input=b"")
+            self.assertEqual(code, 64, args)
+            self.assertEqual(out, b"", args)
+            self.assertTrue(err.startswith(b"upcase: "), (args, err))
+
+    def test_help(self):
+        code, out, err = run([UPCASE, "--help"])
+        self.assertEqual((code, err), (0, b""))
+        self.assertIn(b"usage: upcase", out)
+        for opt in (b"--host", b"--port", b"--udp", b"--timeout", b"--retries",
+                    b"--quiet", b"--stats", b"--control", b"--version", b"-4", b"-6"):
+            self.assertIn(opt, out)
+        self.assertEqual(run([UPCASE, "-h"])[1], out)
+
+    def test_version(self):
+        with open(os.path.join(harness.TOP, "configure.ac")) as f:
+            want = re.search(r"AC_INIT\(\[upcase\], \[([^]]+)\]", f.read()).group(1)
+        code, out, err = run([UPCASE, "--version"])
+        self.assertEqual((code, out, err), (0, ("upcase %s\n" % want).encode(), b""))
+        self.assertEqual(run([UPCASE, "-V"])[1], out)
+
+
+if __name__ == "__main__":
+    unittest.main()
