@@ -118,19 +118,19 @@ class Daemon:
     def send_signal(self, sig):
         os.kill(self.pid, sig)
 
-    def rss_kib(self):
+    def _status_kib(self, field):
         with open("/proc/%d/status" % self.pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
         return 0
 
+    def rss_kib(self):
+        return self._status_kib("VmRSS")
+
     def hwm_kib(self):
-        with open("/proc/%d/status" % self.pid) as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-        return 0
+        """Peak RSS."""
+        return self._status_kib("VmHWM")
 
     def stop(self, sig=signal.SIGTERM, timeout=20.0):
         """Stop by PID; return the exit code."""
@@ -168,6 +168,37 @@ def tcp_roundtrip(port, data, host="127.0.0.1", timeout=10.0):
         s.sendall(data)
         s.shutdown(socket.SHUT_WR)
         return recv_all(s)
+
+
+def tcp_stream(port, chunks, host="127.0.0.1", pause_every=0, pause=0.001):
+    """Send chunks on one connection while a thread reads; half-close;
+    return everything that came back.  With pause_every, sleep after every
+    pause_every-th chunk so the server sees those cuts on their own."""
+    import threading
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    got = []
+    with socket.socket(fam, socket.SOCK_STREAM) as s:
+        s.settimeout(30)
+        s.connect((host, port))
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def reader():
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    return
+                got.append(b)
+        t = threading.Thread(target=reader, daemon=True)
+        t.start()
+        for n, c in enumerate(chunks):
+            s.sendall(c)
+            if pause_every and n % pause_every == 0:
+                time.sleep(pause)
+        s.shutdown(socket.SHUT_WR)
+        t.join(60)
+        if t.is_alive():
+            raise AssertionError("TCP reply never ended")
+    return b"".join(got)
 
 
 def fill_until_stalled(s, settle=0.5, limit=30.0):

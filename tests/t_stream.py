@@ -28,28 +28,6 @@ def random_text(rng, n):
     return b"".join(pieces)[:n]
 
 
-def stream(port, chunks, host="127.0.0.1", pause=0.0):
-    """Send chunks while reading concurrently; half-close; return all that came back."""
-    out = []
-    with socket.create_connection((host, port), timeout=30) as s:
-        def reader():
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    return
-                out.append(b)
-        t = threading.Thread(target=reader)
-        t.start()
-        for c in chunks:
-            s.sendall(c)
-            if pause:
-                time.sleep(pause)
-        s.shutdown(socket.SHUT_WR)
-        t.join(60)
-        assert not t.is_alive(), "reply never ended"
-    return b"".join(out)
-
-
 class Stream(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -62,7 +40,7 @@ class Stream(unittest.TestCase):
 
     def test_one_mib_in_one_burst(self):
         data = random_text(self.rng, 1 << 20)
-        self.assertEqual(stream(self.d.port, [data]), py_upper(data))
+        self.assertEqual(harness.tcp_stream(self.d.port, [data]), py_upper(data))
 
     def test_one_mib_in_random_chunks(self):
         data = random_text(self.rng, 1 << 20)
@@ -71,7 +49,7 @@ class Stream(unittest.TestCase):
             n = self.rng.choice([1, 2, 3, 7, 100, 1000, 4096, 16384, 65536])
             chunks.append(data[i:i + n])
             i += n
-        self.assertEqual(stream(self.d.port, chunks), py_upper(data))
+        self.assertEqual(harness.tcp_stream(self.d.port, chunks), py_upper(data))
 
     def test_multibyte_split_across_writes(self):
         text = "ß𐐨ΐﬃ€".encode()

@@ -10,10 +10,9 @@ import os
 import random
 import socket
 import sys
-import threading
-import time
 import unittest
 
+import harness
 from harness import Daemon, py_upper
 
 SEED = int(os.environ.get("TEST_SEED", "20240611"))
@@ -115,33 +114,6 @@ def cut_points(rng, data):
     return cuts, inside
 
 
-def tcp_stream(port, data, cuts):
-    """Send the chunks while a thread reads; half-close; return the reply."""
-    got = []
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def reader():
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    return
-                got.append(b)
-        t = threading.Thread(target=reader, daemon=True)
-        t.start()
-        at = 0
-        for n, end in enumerate(cuts):
-            s.sendall(data[at:end])
-            at = end
-            if n % 64 == 0:
-                time.sleep(0.001)   # let the daemon read this cut on its own
-        s.shutdown(socket.SHUT_WR)
-        t.join(60)
-        if t.is_alive():
-            raise AssertionError("TCP reply never ended")
-    return b"".join(got)
-
-
 class TransformPython(unittest.TestCase):
     def test_daemon_matches_python(self):
         sys.stderr.write("t_transform_python: seed %d (set TEST_SEED to change)\n" % SEED)
@@ -166,7 +138,8 @@ class TransformPython(unittest.TestCase):
         data = random_bytes(rng, TCP_BYTES)
         cuts, inside = cut_points(rng, data)
         self.assertGreater(inside, 10, "too few cuts inside characters")
-        got = tcp_stream(port, data, cuts)
+        chunks = [data[a:b] for a, b in zip([0] + cuts[:-1], cuts)]
+        got = harness.tcp_stream(port, chunks, pause_every=64)
         want = py_upper(data)
         if got != want:
             self.fail("TCP stream (seed %d, %d chunks): %s"
