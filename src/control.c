@@ -5,7 +5,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,8 @@
 
 #include "control.h"
 #include "log.h"
+
+static bool control_made_dir;   /* we created the socket's directory */
 
 int
 control_open(const char *path, mode_t mode)
@@ -33,7 +37,9 @@ control_open(const char *path, mode_t mode)
 	}
 	strcpy(sun.sun_path, path);
 	strcpy(dir, path);
-	if (mkdir(dirname(dir), 0755) == -1 && errno != EEXIST)
+	if (mkdir(dirname(dir), 0755) == 0)
+		control_made_dir = true;
+	else if (errno != EEXIST)
 		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
@@ -64,29 +70,52 @@ control_read_request(int c)
 	struct pollfd p = { .fd = c, .events = POLLIN };
 	char buf[256];
 
-	if (poll(&p, 1, 200) == 1)
+	if (poll(&p, 1, 100) == 1)
 		while (recv(c, buf, sizeof(buf), MSG_DONTWAIT) > 0)
 			;
 }
 
-void
+int
 control_serve(int fd, const char *text, size_t len)
 {
-	for (int i = 0; i < 16; i++) {
-		int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		ssize_t k;
+	int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	ssize_t k;
 
-		if (c == -1) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_warn("control socket: accept");
-			return;
+	if (c == -1) {
+		switch (errno) {
+		case EAGAIN:
+		case EINTR:
+		case ECONNABORTED:
+			return 0;
+		case EMFILE:
+		case ENFILE:
+		case ENOBUFS:
+		case ENOMEM:
+			return -1;	/* the caller backs off */
+		default:
+			log_warn("control socket: accept");
+			return 0;
 		}
-		control_read_request(c);
-		k = send(c, text, len, MSG_NOSIGNAL);
-		if (k != (ssize_t)len)
-			log_debug("control socket: short answer (%zd of %zu)", k, len);
-		close(c);
 	}
+	control_read_request(c);
+	k = send(c, text, len, MSG_NOSIGNAL);
+	if (k != (ssize_t)len)
+		log_debug("control socket: short answer (%zd of %zu)", k, len);
+	close(c);
+	return 0;
+}
+
+int
+control_chown(const char *path, uid_t uid, gid_t gid)
+{
+	char dir[PATH_MAX];
+
+	if (lchown(path, uid, gid) == -1)
+		return -1;
+	if (!control_made_dir)
+		return 0;	/* not ours to hand over (e.g. /tmp) */
+	snprintf(dir, sizeof(dir), "%s", path);
+	return chown(dirname(dir), uid, gid);
 }
 
 void

@@ -48,11 +48,11 @@ daemon_detach(void)
 	if (chdir("/") == -1)
 		fatal("chdir /");
 	umask(022);
+	/* stderr stays until daemon_detach_done(): start-up errors reach the terminal. */
 	if ((devnull = open("/dev/null", O_RDWR)) == -1)
 		fatal("/dev/null");
 	dup2(devnull, STDIN_FILENO);
 	dup2(devnull, STDOUT_FILENO);
-	dup2(devnull, STDERR_FILENO);
 	if (devnull > STDERR_FILENO)
 		close(devnull);
 	detach_fd = p[1];
@@ -62,6 +62,7 @@ void
 daemon_detach_done(int status)
 {
 	unsigned char c = (unsigned char)status;
+	int devnull;
 
 	if (detach_fd == -1)
 		return;
@@ -69,6 +70,11 @@ daemon_detach_done(int status)
 		log_warn("telling the parent we started");
 	close(detach_fd);
 	detach_fd = -1;
+	if ((devnull = open("/dev/null", O_RDWR)) != -1) {
+		dup2(devnull, STDERR_FILENO);
+		if (devnull > STDERR_FILENO)
+			close(devnull);
+	}
 }
 
 int
@@ -98,28 +104,36 @@ daemon_pidfile_remove(const char *path)
 }
 
 int
-daemon_drop_privileges(const char *user, char *err, size_t errlen)
+daemon_user_lookup(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen)
 {
 	struct passwd *pw;
 
-	if (geteuid() != 0) {
-		snprintf(err, errlen, "not root: cannot switch to user %s", user);
-		return -1;
-	}
 	errno = 0;
 	if ((pw = getpwnam(user)) == NULL) {
 		snprintf(err, errlen, "unknown user %s%s%s", user,
 		    errno ? ": " : "", errno ? strerror(errno) : "");
 		return -1;
 	}
-	if (setgroups(1, &pw->pw_gid) == -1 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+int
+daemon_drop_privileges(const char *user, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	if (geteuid() != 0) {
+		snprintf(err, errlen, "not root: cannot switch to user %s", user);
+		return -1;
+	}
+	if (setgroups(1, &gid) == -1 ||
+	    setresgid(gid, gid, gid) == -1 ||
+	    setresuid(uid, uid, uid) == -1) {
 		snprintf(err, errlen, "cannot switch to user %s: %s", user, strerror(errno));
 		return -1;
 	}
 	/* Checked: there must be no way back. */
-	if (setuid(0) != -1 || geteuid() != pw->pw_uid || getegid() != pw->pw_gid) {
+	if (setuid(0) != -1 || geteuid() != uid || getegid() != gid) {
 		snprintf(err, errlen, "privileges of user %s were not fully dropped", user);
 		return -1;
 	}

@@ -7,6 +7,8 @@
 #define UPCASE_DAEMON_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
 
 /*
  * Detach.  The original process waits until the daemon calls
@@ -21,8 +23,10 @@ void daemon_detach_done(int status);
 int  daemon_pidfile_write(const char *path);
 void daemon_pidfile_remove(const char *path);
 
-/* Switch to user (and its groups) if we are root.  -1 with a reason in err. */
-int  daemon_drop_privileges(const char *user, char *err, size_t errlen);
+/* The uid and gid of user.  -1 with a reason in err. */
+int  daemon_user_lookup(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen);
+/* Switch to uid/gid, with gid as the only group; must be root.  -1 with a reason in err. */
+int  daemon_drop_privileges(const char *user, uid_t uid, gid_t gid, char *err, size_t errlen);
 
 /* Raise RLIMIT_NOFILE's soft limit towards want (at most the hard limit); returns the new soft limit. */
 long daemon_raise_nofile(long want);

@@ -85,6 +85,20 @@ listener_name(struct listener *l)
 		snprintf(l->name, sizeof(l->name), "%s fd %d", proto, l->fd);
 }
 
+/* Same address, however written ("::1" and "0::1" are one address). */
+static bool
+listener_same_address(const char *a, const char *b)
+{
+	struct sockaddr_storage sa, sb;
+	socklen_t la, lb;
+
+	if (strcmp(a, "*") == 0 || strcmp(b, "*") == 0)
+		return strcmp(a, b) == 0;
+	if (addr_parse_numeric(a, 0, &sa, &la) == -1 || addr_parse_numeric(b, 0, &sb, &lb) == -1)
+		return strcmp(a, b) == 0;
+	return la == lb && memcmp(&sa, &sb, la) == 0;
+}
+
 static int
 listener_take(struct listener_set *old, const char *address, uint16_t port, int type)
 {
@@ -94,7 +108,7 @@ listener_take(struct listener_set *old, const char *address, uint16_t port, int 
 		struct listener *l = &old->v[i];
 
 		if (l->fd != -1 && l->type == type && l->port == port &&
-		    strcmp(l->address, address) == 0) {
+		    listener_same_address(l->address, address)) {
 			int fd = l->fd;
 			l->fd = -1;
 			return fd;
@@ -115,7 +129,7 @@ listener_give_back(struct listener_set *out, struct listener_set *old)
 			struct listener *o = &old->v[j];
 
 			if (o->fd == -1 && o->type == l->type && o->port == l->port &&
-			    strcmp(o->address, l->address) == 0) {
+			    listener_same_address(o->address, l->address)) {
 				o->fd = l->fd;
 				l->fd = -1;
 				returned = true;
@@ -140,9 +154,14 @@ listener_add(struct listener_set *out, const struct conf *c, const struct conf_l
 	if (l->fd == -1)
 		l->fd = listener_open_one(cl->address, cl->port, type, c->backlog);
 	if (l->fd == -1) {
-		snprintf(err, errlen, "%s:%d: cannot listen on %s port %u (%s): %s",
+		int saved = errno;
+
+		snprintf(err, errlen, "%s:%d: cannot listen on %s port %u (%s): %s%s",
 		    c->path ? c->path : "config", cl->line, cl->address, cl->port,
-		    type == SOCK_STREAM ? "tcp" : "udp", strerror(errno));
+		    type == SOCK_STREAM ? "tcp" : "udp", strerror(saved),
+		    saved == EADDRINUSE && old != NULL ? " (replacing a listener by an "
+		    "overlapping one on the same port, such as \"*\" and a specific "
+		    "address, needs a restart)" : "");
 		free(l->address);
 		return -1;
 	}

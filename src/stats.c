@@ -12,7 +12,6 @@ static const char *const stat_names[STAT__COUNT] = {
 	[STAT_TCP_ACCEPTED]         = "upcased_tcp_connections_accepted_total",
 	[STAT_TCP_CLOSED]           = "upcased_tcp_connections_closed_total",
 	[STAT_TCP_REFUSED_MAXCONN]  = "upcased_tcp_connections_refused_max_connections_total",
-	[STAT_TCP_REFUSED_SHUTDOWN] = "upcased_tcp_connections_refused_shutdown_total",
 	[STAT_TCP_ACCEPT_ERRORS]    = "upcased_tcp_accept_errors_total",
 	[STAT_TCP_IDLE_TIMEOUTS]    = "upcased_tcp_idle_timeouts_total",
 	[STAT_TCP_RESETS]           = "upcased_tcp_connection_errors_total",
@@ -78,7 +77,7 @@ stats_summary(const struct stats *t, char *buf, size_t buflen)
 	    "%" PRIu64 " connections open, %" PRIu64 " accepted, %" PRIu64 " refused; "
 	    "%" PRIu64 " datagrams served, %" PRIu64 " dropped; %" PRIu64 " bytes in, %" PRIu64 " out",
 	    stats_open(t), t->v[STAT_TCP_ACCEPTED],
-	    t->v[STAT_TCP_REFUSED_MAXCONN] + t->v[STAT_TCP_REFUSED_SHUTDOWN],
+	    t->v[STAT_TCP_REFUSED_MAXCONN],
 	    t->v[STAT_UDP_DATAGRAMS_OUT],
 	    t->v[STAT_UDP_DROPPED_TOOLARGE] + t->v[STAT_UDP_DROPPED_SENDFAIL],
 	    t->v[STAT_TCP_BYTES_IN] + t->v[STAT_UDP_BYTES_IN],

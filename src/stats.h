@@ -13,7 +13,6 @@ enum stat_id {
 	STAT_TCP_ACCEPTED,          /* connections accepted and served */
 	STAT_TCP_CLOSED,            /* connections closed (any reason) */
 	STAT_TCP_REFUSED_MAXCONN,   /* closed at once: max_connections reached */
-	STAT_TCP_REFUSED_SHUTDOWN,  /* closed at once: shutting down */
 	STAT_TCP_ACCEPT_ERRORS,     /* accept(2) failures, EMFILE/ENFILE included */
 	STAT_TCP_IDLE_TIMEOUTS,     /* closed by idle_timeout */
 	STAT_TCP_RESETS,            /* closed on a read/write error */

@@ -243,8 +243,9 @@ conn_flush(struct tcp_worker *w, struct tcp_conn *c, uint64_t now)
 
 /*
  * Shutting down: serve what the socket already holds, and close once
- * nothing is owed (no output pending and nothing left to read).  A client
- * that keeps sending is served until the drain deadline.
+ * nothing is owed: no output pending and nothing left to read.  What a
+ * client sends after that point is not served.  shutdown_timeout bounds
+ * the whole drain (a client that does not read what it is owed).
  */
 static void
 conn_drain_step(struct tcp_worker *w, struct tcp_conn *c, uint64_t now)
@@ -424,9 +425,14 @@ worker_take_params(struct tcp_worker *w, uint64_t now)
 	worker_sync_listeners(w, &p);
 	w->params = p;
 	if (p.draining && !was_draining) {
+		/*
+		 * conn_drain_step() may move a connection to the tail (activity):
+		 * visit only as many as there were, or a busy one comes round again.
+		 */
 		struct tcp_conn *c = w->head, *next;
+		size_t n = w->nconns;
 
-		for (; c != NULL; c = next) {
+		for (; c != NULL && n > 0; c = next, n--) {
 			next = c->next;
 			if (c->out == NULL)
 				conn_drain_step(w, c, now);
@@ -574,6 +580,11 @@ tcp_pool_drain(struct tcp_pool *pool, uint64_t deadline_ms)
 	p.drain_deadline_ms = deadline_ms;
 	p.nlfds = 0;
 	mailbox_post(&pool->mb, &p, pool->evfds, pool->n);
+}
+
+void
+tcp_pool_join(struct tcp_pool *pool)
+{
 	for (int i = 0; i < pool->n; i++)
 		pthread_join(pool->w[i].thread, NULL);
 }

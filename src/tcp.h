@@ -24,8 +24,13 @@ struct tcp_pool;
 struct tcp_pool *tcp_pool_create(int nthreads, const struct worker_params *p);
 /* Hand new settings and listeners to every worker; returns when all took them. */
 void tcp_pool_apply(struct tcp_pool *pool, const struct worker_params *p);
-/* Stop accepting, finish what open connections are owed, join the workers. */
+/*
+ * Stop accepting and finish what open connections are owed, by deadline_ms.
+ * Returns once no worker polls a listener any more; tcp_pool_join() then
+ * waits for the workers to finish.
+ */
 void tcp_pool_drain(struct tcp_pool *pool, uint64_t deadline_ms);
+void tcp_pool_join(struct tcp_pool *pool);
 void tcp_pool_destroy(struct tcp_pool *pool);
 
 int  tcp_pool_nthreads(const struct tcp_pool *pool);

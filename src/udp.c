@@ -70,8 +70,12 @@ udp_reply_control(struct udp_worker *u, int i, struct msghdr *rh)
 		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
 			struct in_pktinfo pi;
 
+			/*
+			 * The kernel put the local address it would answer from in
+			 * ipi_spec_dst (the interface's own address when the request
+			 * went to a broadcast address): keep it.
+			 */
 			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-			pi.ipi_spec_dst = pi.ipi_addr;
 			pi.ipi_ifindex = 0;
 			s->cmsg_level = IPPROTO_IP;
 			s->cmsg_type = IP_PKTINFO;
@@ -128,6 +132,15 @@ udp_send_batch(struct udp_worker *u, int fd, int nsend, uint64_t now)
 		}
 		if (k == -1 && errno == EINTR)
 			continue;
+		if (u->smsg[off].msg_hdr.msg_control != NULL && errno != EAGAIN) {
+			/*
+			 * The source address we asked for was refused (a request to a
+			 * multicast or mapped broadcast address): let the kernel choose.
+			 */
+			u->smsg[off].msg_hdr.msg_control = NULL;
+			u->smsg[off].msg_hdr.msg_controllen = 0;
+			continue;
+		}
 		/* This datagram cannot go (buffer full, peer unreachable): drop it, go on. */
 		stats_add(&u->stats, STAT_UDP_DROPPED_SENDFAIL, 1);
 		if (ratelimit_allow(&u->rl, now))

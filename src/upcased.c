@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -26,6 +27,7 @@
 #include "log.h"
 #include "notify.h"
 #include "proto.h"
+#include "ratelimit.h"
 #include "stats.h"
 #include "tcp.h"
 #include "udp.h"
@@ -57,6 +59,8 @@ struct upcased {
 	uint64_t wd_last_ms;
 	uint64_t *beats;                   /* workers' heartbeats at the last ping */
 	bool wd_stuck_logged;
+	uint64_t ctl_resume_ms;            /* control socket paused (EMFILE) until then */
+	struct ratelimit ctl_rl;
 };
 
 static void
@@ -104,6 +108,15 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'V': printf("upcased %s\n", PACKAGE_VERSION); exit(0);
 		default:  usage(stderr); exit(UPCASE_EX_USAGE);
 		}
+	}
+	if (!o->foreground && !o->test && o->conf_path[0] != '/') {
+		/* We chdir("/") when detaching; SIGHUP must still find the file. */
+		static char abs[PATH_MAX];
+		char cwd[PATH_MAX];
+
+		if (getcwd(cwd, sizeof(cwd)) != NULL &&
+		    (size_t)snprintf(abs, sizeof(abs), "%s/%s", cwd, o->conf_path) < sizeof(abs))
+			o->conf_path = abs;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "upcased: unexpected argument '%s'\n", argv[optind]);
@@ -183,8 +196,10 @@ upcased_log_stats(const struct upcased *d)
 	log_info("stats: %s", buf);
 }
 
+#define CONTROL_PAUSE_MS 1000
+
 static void
-upcased_serve_control(const struct upcased *d)
+upcased_serve_control(struct upcased *d, uint64_t now)
 {
 	struct stats t;
 	char buf[4096];
@@ -192,7 +207,12 @@ upcased_serve_control(const struct upcased *d)
 
 	upcased_stats(d, &t);
 	len = stats_format(&t, buf, sizeof(buf));
-	control_serve(d->ctlfd, buf, len);
+	if (control_serve(d->ctlfd, buf, len) == -1) {
+		/* Out of descriptors: poll() would report it again at once. */
+		if (ratelimit_allow(&d->ctl_rl, now))
+			log_warn("control socket: accept (pausing %d ms)", CONTROL_PAUSE_MS);
+		d->ctl_resume_ms = now + CONTROL_PAUSE_MS;
+	}
 }
 
 /* ------------------------------------------------------------ reload */
@@ -349,29 +369,45 @@ upcased_open_control(struct upcased *d)
 	d->ctlfd = -1;
 	if (path == NULL)
 		return;
+	ratelimit_init(&d->ctl_rl, 1, 10000, worker_now_ms());
 	d->ctlfd = control_open(path, d->conf->control_mode);
 	if (d->ctlfd == -1)
 		log_warn("control socket %s (upcase --stats will not work)", path);
 }
 
 static void
+upcased_drop_privileges(struct upcased *d)
+{
+	const char *user = d->conf->user;
+	char err[512];
+	uid_t uid;
+	gid_t gid;
+
+	if (daemon_user_lookup(user, &uid, &gid, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (d->ctlfd != -1 && control_chown(d->conf->control_socket, uid, gid) == -1)
+		log_warn("control socket %s: chown to %s", d->conf->control_socket, user);
+	if (daemon_drop_privileges(user, uid, gid, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	log_info("running as user %s", user);
+}
+
+static void
 upcased_start(struct upcased *d)
 {
 	struct worker_params tp, up;
-	char err[512], desc[1024];
+	char desc[1024];
 
 	d->sigfd = upcased_signals();
 	upcased_check_nofile(d->conf);
 	upcased_open_listeners(d);
-	if (!d->opt.foreground) {
+	if (!d->opt.foreground)
 		daemon_detach();
-		log_init("upcased", 0, d->conf->log_facility);	/* stderr is gone now */
-	}
 	if (d->conf->pidfile && daemon_pidfile_write(d->conf->pidfile) == -1)
 		fatal("pidfile %s", d->conf->pidfile);
 	upcased_open_control(d);
-	if (d->conf->user && daemon_drop_privileges(d->conf->user, err, sizeof(err)) == -1)
-		fatalx("%s", err);
+	if (d->conf->user)
+		upcased_drop_privileges(d);
 	worker_params_from(&tp, d->conf, &d->listeners, SOCK_STREAM);
 	worker_params_from(&up, d->conf, &d->listeners, SOCK_DGRAM);
 	d->tcp = tcp_pool_create(tcp_thread_count(d->conf), &tp);
@@ -386,7 +422,10 @@ upcased_start(struct upcased *d)
 	    transform_charset_name(d->conf->charset), desc);
 	notify_ready();
 	upcased_update_status(d);
-	daemon_detach_done(0);
+	if (!d->opt.foreground) {
+		daemon_detach_done(0);
+		log_init("upcased", 0, d->conf->log_facility);	/* stderr is gone now */
+	}
 }
 
 static void
@@ -399,10 +438,12 @@ upcased_stop(struct upcased *d)
 	    d->conf->shutdown_timeout);
 	udp_worker_stop(d->udp);
 	tcp_pool_drain(d->tcp, deadline);
+	/* No worker polls them now: close, so new clients are refused, not left hanging. */
+	listener_set_close(&d->listeners);
+	tcp_pool_join(d->tcp);
 	upcased_log_stats(d);
 	tcp_pool_destroy(d->tcp);
 	udp_worker_destroy(d->udp);
-	listener_set_close(&d->listeners);
 	control_close(d->ctlfd, d->conf->control_socket);
 	daemon_pidfile_remove(d->conf->pidfile);
 	close(d->sigfd);
@@ -422,13 +463,14 @@ upcased_loop(struct upcased *d)
 		};
 		struct signalfd_siginfo si;
 		int timeout = 1000;
+		bool ctl = d->ctlfd != -1 && worker_now_ms() >= d->ctl_resume_ms;
 
 		if (d->wd_interval_ms && d->wd_interval_ms < 1000)
 			timeout = (int)d->wd_interval_ms;
-		if (poll(p, d->ctlfd == -1 ? 1 : 2, timeout) == -1 && errno != EINTR)
+		if (poll(p, ctl ? 2 : 1, timeout) == -1 && errno != EINTR)
 			fatal("poll");
-		if (p[1].revents & POLLIN)
-			upcased_serve_control(d);
+		if (ctl && (p[1].revents & POLLIN))
+			upcased_serve_control(d, worker_now_ms());
 		while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
 			switch (si.ssi_signo) {
 			case SIGHUP:
