@@ -21,6 +21,7 @@
 #define UPCASE_EX_UNAVAILABLE 69
 #define UPCASE_EX_SOFTWARE    70
 #define UPCASE_EX_OSERR       71
+#define UPCASE_EX_CANTCREAT   73
 #define UPCASE_EX_IOERR       74
 #define UPCASE_EX_TEMPFAIL    75
 #define UPCASE_EX_CONFIG      78

@@ -59,6 +59,8 @@ struct upcased {
 	uint64_t wd_last_ms;
 	uint64_t *beats;                   /* workers' heartbeats at the last ping */
 	bool wd_stuck_logged;
+	uid_t uid;                         /* of conf->user, looked up at start */
+	gid_t gid;
 	uint64_t ctl_resume_ms;            /* control socket paused (EMFILE) until then */
 	struct ratelimit ctl_rl;
 };
@@ -348,8 +350,10 @@ upcased_open_listeners(struct upcased *d)
 	char err[512];
 	int r = listener_set_activated(&d->listeners, err, sizeof(err));
 
-	if (r == -1)
-		fatalx("socket activation: %s", err);
+	if (r == -1) {
+		log_warnx("socket activation: %s", err);
+		exit(UPCASE_EX_OSERR);
+	}
 	if (r == 1) {
 		log_info("using %zu sockets passed by systemd; the listen setting is not used",
 		    d->listeners.n);
@@ -375,19 +379,34 @@ upcased_open_control(struct upcased *d)
 		log_warn("control socket %s (upcase --stats will not work)", path);
 }
 
+/* Before anything is opened or created: an unusable user is a config error. */
+static void
+upcased_check_user(struct upcased *d)
+{
+	char err[512];
+
+	if (d->conf->user == NULL)
+		return;
+	if (daemon_user_lookup(d->conf->user, &d->uid, &d->gid, err, sizeof(err)) == -1) {
+		log_warnx("%s: user: %s", d->opt.conf_path, err);
+		exit(UPCASE_EX_CONFIG);
+	}
+	if (geteuid() != 0) {
+		log_warnx("%s: user is set (%s) but upcased was not started as root",
+		    d->opt.conf_path, d->conf->user);
+		exit(UPCASE_EX_CONFIG);
+	}
+}
+
 static void
 upcased_drop_privileges(struct upcased *d)
 {
 	const char *user = d->conf->user;
 	char err[512];
-	uid_t uid;
-	gid_t gid;
 
-	if (daemon_user_lookup(user, &uid, &gid, err, sizeof(err)) == -1)
-		fatalx("%s", err);
-	if (d->ctlfd != -1 && control_chown(d->conf->control_socket, uid, gid) == -1)
+	if (d->ctlfd != -1 && control_chown(d->conf->control_socket, d->uid, d->gid) == -1)
 		log_warn("control socket %s: chown to %s", d->conf->control_socket, user);
-	if (daemon_drop_privileges(user, uid, gid, err, sizeof(err)) == -1)
+	if (daemon_drop_privileges(user, d->uid, d->gid, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	log_info("running as user %s", user);
 }
@@ -398,13 +417,16 @@ upcased_start(struct upcased *d)
 	struct worker_params tp, up;
 	char desc[1024];
 
+	upcased_check_user(d);
 	d->sigfd = upcased_signals();
 	upcased_check_nofile(d->conf);
 	upcased_open_listeners(d);
 	if (!d->opt.foreground)
 		daemon_detach();
-	if (d->conf->pidfile && daemon_pidfile_write(d->conf->pidfile) == -1)
-		fatal("pidfile %s", d->conf->pidfile);
+	if (d->conf->pidfile && daemon_pidfile_write(d->conf->pidfile) == -1) {
+		log_warn("pidfile %s", d->conf->pidfile);
+		exit(UPCASE_EX_CANTCREAT);
+	}
 	upcased_open_control(d);
 	if (d->conf->user)
 		upcased_drop_privileges(d);
@@ -416,16 +438,17 @@ upcased_start(struct upcased *d)
 	if (d->beats == NULL)
 		fatal("calloc");
 	d->wd_interval_ms = notify_watchdog_interval() / 1000;
+	if (!d->opt.foreground) {
+		/* Serving: the starting command exits 0, and we log to syslog only. */
+		daemon_detach_done(0);
+		log_init("upcased", 0, d->conf->log_facility);
+	}
 	listener_set_describe(&d->listeners, desc, sizeof(desc));
 	log_info("upcased %s started: %d tcp workers, 1 udp worker, charset %s; listening on %s",
 	    PACKAGE_VERSION, tcp_pool_nthreads(d->tcp),
 	    transform_charset_name(d->conf->charset), desc);
 	notify_ready();
 	upcased_update_status(d);
-	if (!d->opt.foreground) {
-		daemon_detach_done(0);
-		log_init("upcased", 0, d->conf->log_facility);	/* stderr is gone now */
-	}
 }
 
 static void
