@@ -11,10 +11,12 @@
  * continuation byte alone is always invalid.
  *
  * Most traffic is ASCII, so ASCII is upper-cased a 64-bit word at a time;
- * only runs that contain non-ASCII characters go through u8_toupper.
+ * two-byte characters go through a table filled by u8_toupper; only runs
+ * of longer characters go through u8_toupper itself.
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -229,6 +231,76 @@ upcase_run(const uint8_t *in, size_t len, uint8_t *out)
 }
 
 /*
+ * Two-byte characters (U+0080..U+07FF: Latin, Greek, Cyrillic, Armenian,
+ * Hebrew, Arabic...) are most non-ASCII text.  Their upper case is looked
+ * up in a table that u8_toupper itself fills once, so the result is the
+ * same as calling it (with no language, no mapping depends on context),
+ * at table speed.
+ */
+struct twobyte {
+	uint8_t len;
+	uint8_t bytes[6];	/* at most 3 times 2 bytes (U+0390) */
+};
+
+static struct twobyte twobyte_table[0x800 - 0x80];
+static pthread_once_t twobyte_once = PTHREAD_ONCE_INIT;
+
+static void
+twobyte_init(void)
+{
+	for (unsigned cp = 0x80; cp < 0x800; cp++) {
+		struct twobyte *e = &twobyte_table[cp - 0x80];
+		uint8_t in[2] = { (uint8_t)(0xc0 | (cp >> 6)), (uint8_t)(0x80 | (cp & 0x3f)) };
+		uint8_t buf[6];
+		size_t len = sizeof(buf);
+		uint8_t *r = u8_toupper(in, 2, NULL, NULL, buf, &len);
+
+		if (r == NULL || len > sizeof(e->bytes)) {
+			/* Cannot happen (see TRANSFORM_BOUND); unchanged beats lost. */
+			memcpy(e->bytes, in, 2);
+			e->len = 2;
+		} else {
+			memcpy(e->bytes, r, len);
+			e->len = (uint8_t)len;
+		}
+		if (r != NULL && r != buf)
+			free(r);
+	}
+}
+
+/*
+ * Upper-case the run of two-byte characters and short ASCII stretches at
+ * in; stop at anything else, or at a whole ASCII word (back to the fast
+ * path).  Returns the input consumed and adds the output to *o.
+ */
+static size_t
+twobyte_run(const uint8_t *in, size_t n, uint8_t *out, size_t *o)
+{
+	size_t i = 0, k = *o;
+
+	while (i < n) {
+		uint8_t b = in[i];
+
+		if (b < 0x80) {
+			if (n - i >= 8 && (load64(in + i) & HIGHS) == 0)
+				break;
+			out[k++] = ascii_upper(b);
+			i++;
+		} else if (b >= 0xc2 && b < 0xe0 && n - i >= 2 && (in[i + 1] & 0xc0) == 0x80) {
+			const struct twobyte *e =
+			    &twobyte_table[((unsigned)(b & 0x1f) << 6 | (in[i + 1] & 0x3f)) - 0x80];
+
+			memcpy(out + k, e->bytes, sizeof(e->bytes));	/* fixed size: fast */
+			k += e->len;
+			i += 2;
+		} else
+			break;
+	}
+	*o = k;
+	return i;
+}
+
+/*
  * Complete the carried prefix with the first bytes of in (n >= 1).
  * Returns the input bytes consumed and sets *olen to the output bytes.
  */
@@ -268,6 +340,7 @@ transform_init(struct transform *t, enum transform_charset cs)
 {
 	memset(t, 0, sizeof(*t));
 	t->charset = cs;
+	pthread_once(&twobyte_once, twobyte_init);
 }
 
 size_t
@@ -285,6 +358,10 @@ transform_feed(struct transform *t, const uint8_t *in, size_t n, uint8_t *out)
 		o += len;
 		if (i == n)
 			break;
+		if ((len = twobyte_run(in + i, n - i, out, &o)) > 0) {
+			i += len;
+			continue;
+		}
 		if ((len = utf8_run(in + i, n - i)) > 0) {
 			o += upcase_run(in + i, len, out + o);
 			i += len;
