@@ -63,8 +63,9 @@ struct tcp_worker {
 	struct worker_params params;     /* the worker's own copy */
 	struct ev_tag lst[WORKER_MAX_LISTENERS];
 	size_t   nlst;
-	bool     accept_paused;
-	uint64_t accept_resume_ms;
+	bool     listening;              /* the listeners are in our epoll set */
+	uint64_t emfile_until_ms;        /* accepting paused: out of descriptors */
+	bool     over_share;             /* accepting paused: we hold too many */
 	struct tcp_conn *head, *tail;
 	size_t   nconns;
 	uint8_t *rbuf;                   /* TCP_READ_CHUNK */
@@ -281,15 +282,6 @@ conn_event(struct tcp_worker *w, struct tcp_conn *c, uint32_t ev, uint64_t now)
 /* ------------------------------------------------------------ accepting */
 
 static void
-worker_pause_accept(struct tcp_worker *w, uint64_t now)
-{
-	for (size_t i = 0; i < w->nlst; i++)
-		epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->lst[i].fd, NULL);
-	w->accept_paused = true;
-	w->accept_resume_ms = now + EMFILE_PAUSE_MS;
-}
-
-static void
 worker_listen_add(struct tcp_worker *w, struct ev_tag *t)
 {
 	struct epoll_event e = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = t };
@@ -299,18 +291,55 @@ worker_listen_add(struct tcp_worker *w, struct ev_tag *t)
 }
 
 static void
-worker_resume_accept(struct tcp_worker *w)
+worker_set_listening(struct tcp_worker *w, bool on)
 {
-	w->accept_paused = false;
-	for (size_t i = 0; i < w->nlst; i++)
-		worker_listen_add(w, &w->lst[i]);
+	if (on == w->listening)
+		return;
+	for (size_t i = 0; i < w->nlst; i++) {
+		if (on)
+			worker_listen_add(w, &w->lst[i]);
+		else
+			epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->lst[i].fd, NULL);
+	}
+	w->listening = on;
+}
+
+/*
+ * EPOLLEXCLUSIVE wakes the first idle worker in line, so one worker would
+ * win almost every accept and keep those connections for good.  A worker
+ * holding clearly more than its share stops accepting until it is back
+ * near it; the least loaded worker is never over its share, so someone
+ * always accepts.
+ */
+#define BALANCE_SLACK 16
+
+static bool
+worker_over_share(const struct tcp_worker *w)
+{
+	size_t share;
+
+	if (w->pool->n < 2)
+		return false;
+	share = (size_t)__atomic_load_n(&w->pool->open, __ATOMIC_RELAXED) / (size_t)w->pool->n;
+	if (w->over_share)
+		return w->nconns > share + BALANCE_SLACK / 2;
+	return w->nconns > share + share / 8 + BALANCE_SLACK;
+}
+
+/* Listen, or not, as the worker's state asks. */
+static void
+worker_update_listening(struct tcp_worker *w, uint64_t now)
+{
+	w->over_share = worker_over_share(w);
+	worker_set_listening(w, !w->params.draining && now >= w->emfile_until_ms &&
+	    !w->over_share);
 }
 
 static void
 worker_refuse(struct tcp_worker *w, int fd, uint64_t now)
 {
+	stats_add(&w->stats, STAT_TCP_REFUSED_MAXCONN, 1);	/* before the client can see it */
 	close(fd);
-	stats_add(&w->stats, STAT_TCP_REFUSED_MAXCONN, 1);
 	if (ratelimit_allow(&w->rl_refused, now)) {
 		uint64_t more = ratelimit_take_suppressed(&w->rl_refused);
 		log_warnx("max_connections (%d) reached: refusing new connections"
@@ -383,7 +412,8 @@ worker_accept(struct tcp_worker *w, int lfd, uint64_t now)
 			stats_add(&w->stats, STAT_TCP_ACCEPT_ERRORS, 1);
 			if (ratelimit_allow(&w->rl_accept, now))
 				log_warn("worker %d: accept (pausing %d ms)", w->id, EMFILE_PAUSE_MS);
-			worker_pause_accept(w, now);
+			w->emfile_until_ms = now + EMFILE_PAUSE_MS;
+			worker_set_listening(w, false);
 			return;
 		default:
 			stats_add(&w->stats, STAT_TCP_ACCEPT_ERRORS, 1);
@@ -398,20 +428,19 @@ worker_accept(struct tcp_worker *w, int lfd, uint64_t now)
 
 /* Make the worker's epoll set match the listeners in params. */
 static void
-worker_sync_listeners(struct tcp_worker *w, const struct worker_params *p)
+worker_sync_listeners(struct tcp_worker *w, const struct worker_params *p, uint64_t now)
 {
 	size_t nlfds = p->draining ? 0 : p->nlfds;
 
-	for (size_t i = 0; i < w->nlst; i++)
-		epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->lst[i].fd, NULL);
+	worker_set_listening(w, false);
 	w->nlst = 0;
 	for (size_t i = 0; i < nlfds; i++) {
 		w->lst[w->nlst].kind = EV_LISTENER;
 		w->lst[w->nlst].fd = p->lfds[i];
 		w->nlst++;
 	}
-	if (!w->accept_paused)
-		worker_resume_accept(w);
+	w->params.draining = p->draining;
+	worker_update_listening(w, now);
 }
 
 static void
@@ -422,7 +451,7 @@ worker_take_params(struct tcp_worker *w, uint64_t now)
 
 	if (!mailbox_take(&w->pool->mb, &w->gen, &p))
 		return;
-	worker_sync_listeners(w, &p);
+	worker_sync_listeners(w, &p, now);
 	w->params = p;
 	if (p.draining && !was_draining) {
 		/*
@@ -481,7 +510,7 @@ worker_main(void *arg)
 
 			if (t->kind == EV_CONN)
 				conn_event(w, ev[i].data.ptr, ev[i].events, now);
-			else if (t->kind == EV_LISTENER && !w->accept_paused)
+			else if (t->kind == EV_LISTENER && w->listening)
 				worker_accept(w, t->fd, now);
 			else if (t->kind == EV_WAKE)
 				wake = true;
@@ -491,8 +520,7 @@ worker_main(void *arg)
 			worker_eventfd_drain(w->evfd);
 			worker_take_params(w, now);
 		}
-		if (w->accept_paused && now >= w->accept_resume_ms && !w->params.draining)
-			worker_resume_accept(w);
+		worker_update_listening(w, now);
 		if (now - w->last_sweep_ms >= 1000) {
 			worker_sweep_idle(w, now);
 			w->last_sweep_ms = now;
@@ -538,7 +566,7 @@ worker_init(struct tcp_pool *pool, struct tcp_worker *w, int id, const struct wo
 	w->last_sweep_ms = now;
 	w->params = *p;
 	w->gen = pool->mb.gen;
-	worker_sync_listeners(w, p);
+	worker_sync_listeners(w, p, now);
 }
 
 struct tcp_pool *
@@ -617,6 +645,14 @@ tcp_pool_stats(const struct tcp_pool *pool, struct stats *total)
 {
 	for (int i = 0; i < pool->n; i++)
 		stats_sum_into(total, &pool->w[i].stats);
+}
+
+uint64_t
+tcp_pool_worker_open(const struct tcp_pool *pool, int i)
+{
+	const struct stats *st = &pool->w[i].stats;
+
+	return stats_get(st, STAT_TCP_ACCEPTED) - stats_get(st, STAT_TCP_CLOSED);
 }
 
 uint64_t

@@ -36,6 +36,8 @@ void tcp_pool_destroy(struct tcp_pool *pool);
 int  tcp_pool_nthreads(const struct tcp_pool *pool);
 /* Add every worker's counters into total. */
 void tcp_pool_stats(const struct tcp_pool *pool, struct stats *total);
+/* Connections open in worker i (how evenly accepting is spread). */
+uint64_t tcp_pool_worker_open(const struct tcp_pool *pool, int i);
 /* Worker i's heartbeat: it moves at least every WORKER_TICK_MS while the loop runs. */
 uint64_t tcp_pool_heartbeat(const struct tcp_pool *pool, int i);
 

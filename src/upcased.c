@@ -190,12 +190,21 @@ upcased_log_stats(const struct upcased *d)
 	struct stats t;
 	char buf[2048];
 
+	char per[256];
+	size_t len = 0;
+
 	upcased_stats(d, &t);
 	stats_format(&t, buf, sizeof(buf));
 	for (char *p = buf; *p; p++)
 		if (*p == '\n')
 			*p = p[1] ? ';' : '\0';
-	log_info("stats: %s", buf);
+	per[0] = '\0';
+	for (int i = 0; i < tcp_pool_nthreads(d->tcp) && len < sizeof(per); i++) {
+		int n = snprintf(per + len, sizeof(per) - len, "%s%llu", i ? " " : "",
+		    (unsigned long long)tcp_pool_worker_open(d->tcp, i));
+		len += n > 0 ? (size_t)n : 0;
+	}
+	log_info("stats: %s; open per tcp worker: %s", buf, per);
 }
 
 #define CONTROL_PAUSE_MS 1000
@@ -324,21 +333,39 @@ upcased_watchdog(struct upcased *d, uint64_t now)
 
 /* ------------------------------------------------------------ start and stop */
 
+static void
+upcased_signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGUSR1);
+}
+
+/*
+ * Block our signals first thing: a SIGHUP during start-up then waits for
+ * the loop instead of killing us, and the threads inherit the mask, so
+ * only the signalfd sees them.
+ */
+static void
+upcased_block_signals(void)
+{
+	sigset_t set;
+
+	upcased_signal_set(&set);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		fatal("sigprocmask");
+	signal(SIGPIPE, SIG_IGN);
+}
+
 static int
 upcased_signals(void)
 {
 	sigset_t set;
 	int fd;
 
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGUSR1);
-	/* Blocked before any thread starts, so only the signalfd sees them. */
-	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
-		fatal("sigprocmask");
+	upcased_signal_set(&set);
 	if ((fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
 		fatal("signalfd");
 	return fd;
@@ -520,6 +547,7 @@ main(int argc, char **argv)
 	char err[512];
 
 	memset(&d, 0, sizeof(d));
+	upcased_block_signals();
 	parse_options(argc, argv, &d.opt);
 	d.conf = conf_load(d.opt.conf_path, err, sizeof(err));
 	if (d.conf == NULL) {
