@@ -11,12 +11,13 @@
  * continuation byte alone is always invalid.
  *
  * Most traffic is ASCII, so ASCII is upper-cased a 64-bit word at a time;
- * two-byte characters go through a table filled by u8_toupper; only runs
- * of longer characters go through u8_toupper itself.
+ * two- and three-byte characters go through tables filled by u8_toupper;
+ * only runs with four-byte characters go through u8_toupper itself.
  */
 #include "config.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -231,50 +232,95 @@ upcase_run(const uint8_t *in, size_t len, uint8_t *out)
 }
 
 /*
- * Two-byte characters (U+0080..U+07FF: Latin, Greek, Cyrillic, Armenian,
- * Hebrew, Arabic...) are most non-ASCII text.  Their upper case is looked
- * up in a table that u8_toupper itself fills once, so the result is the
- * same as calling it (with no language, no mapping depends on context),
- * at table speed.
+ * Two- and three-byte characters (U+0080..U+FFFF: Latin, Greek, Cyrillic,
+ * Armenian, Georgian, Vietnamese, fullwidth and circled letters...) are
+ * most non-ASCII text.  Their upper case is looked up in tables that
+ * u8_toupper itself fills once, so the result is the same as calling it
+ * (with no language, no mapping depends on context), at table speed.
+ * Three-byte characters are kept in blocks of 64 code points (one per
+ * lead and second byte); a block with no mapping at all stays NULL.
+ * Four-byte characters go to u8_toupper (utf8_run).
  */
-struct twobyte {
+struct map2 {
 	uint8_t len;
 	uint8_t bytes[6];	/* at most 3 times 2 bytes (U+0390) */
 };
 
-static struct twobyte twobyte_table[0x800 - 0x80];
-static pthread_once_t twobyte_once = PTHREAD_ONCE_INIT;
+struct map3 {
+	uint8_t len;
+	uint8_t bytes[9];	/* at most 3 times 3 bytes */
+};
+
+static struct map2 map2_table[0x800 - 0x80];
+static struct map3 *map3_blocks[1 << 10];	/* never freed: they live as long as we do */
+static pthread_once_t maps_once = PTHREAD_ONCE_INIT;
+
+/* Upper case of code point cp (UTF-8 in in[0..inlen)) into out; its length. */
+static size_t
+maps_one(const uint8_t *in, size_t inlen, uint8_t *out, size_t cap)
+{
+	uint8_t buf[16];
+	size_t len = sizeof(buf);
+	uint8_t *r = u8_toupper(in, inlen, NULL, NULL, buf, &len);
+
+	if (r == NULL || len > cap) {
+		/* Cannot happen (see TRANSFORM_BOUND); unchanged beats lost. */
+		len = inlen;
+		memcpy(out, in, len);
+	} else
+		memcpy(out, r, len);
+	if (r != NULL && r != buf)
+		free(r);
+	return len;
+}
+
+static bool map3_ok = true;	/* false if a block could not be allocated */
 
 static void
-twobyte_init(void)
+maps_init_block3(unsigned k)
+{
+	struct map3 block[64];
+	bool mapped = false;
+
+	for (unsigned j = 0; j < 64; j++) {
+		unsigned cp = k << 6 | j;
+		uint8_t in[3] = { (uint8_t)(0xe0 | cp >> 12), (uint8_t)(0x80 | (cp >> 6 & 0x3f)),
+		    (uint8_t)(0x80 | (cp & 0x3f)) };
+
+		block[j].len = (uint8_t)maps_one(in, 3, block[j].bytes, sizeof(block[j].bytes));
+		mapped |= block[j].len != 3 || memcmp(block[j].bytes, in, 3) != 0;
+	}
+	if (!mapped)
+		return;		/* NULL: every character of the block is its own upper case */
+	if ((map3_blocks[k] = malloc(sizeof(block))) == NULL)
+		map3_ok = false;	/* then three-byte characters go to u8_toupper */
+	else
+		memcpy(map3_blocks[k], block, sizeof(block));
+}
+
+static void
+maps_init(void)
 {
 	for (unsigned cp = 0x80; cp < 0x800; cp++) {
-		struct twobyte *e = &twobyte_table[cp - 0x80];
-		uint8_t in[2] = { (uint8_t)(0xc0 | (cp >> 6)), (uint8_t)(0x80 | (cp & 0x3f)) };
-		uint8_t buf[6];
-		size_t len = sizeof(buf);
-		uint8_t *r = u8_toupper(in, 2, NULL, NULL, buf, &len);
+		struct map2 *e = &map2_table[cp - 0x80];
+		uint8_t in[2] = { (uint8_t)(0xc0 | cp >> 6), (uint8_t)(0x80 | (cp & 0x3f)) };
 
-		if (r == NULL || len > sizeof(e->bytes)) {
-			/* Cannot happen (see TRANSFORM_BOUND); unchanged beats lost. */
-			memcpy(e->bytes, in, 2);
-			e->len = 2;
-		} else {
-			memcpy(e->bytes, r, len);
-			e->len = (uint8_t)len;
-		}
-		if (r != NULL && r != buf)
-			free(r);
+		e->len = (uint8_t)maps_one(in, 2, e->bytes, sizeof(e->bytes));
 	}
+	/* U+0800 up (shorter forms are overlong), without the surrogates. */
+	for (unsigned k = 0x800 >> 6; k < (1u << 10); k++)
+		if (k < (0xd800 >> 6) || k > (0xdfff >> 6))
+			maps_init_block3(k);
 }
 
 /*
- * Upper-case the run of two-byte characters and short ASCII stretches at
- * in; stop at anything else, or at a whole ASCII word (back to the fast
- * path).  Returns the input consumed and adds the output to *o.
+ * Upper-case the run of one-, two- and three-byte characters at in; stop
+ * at anything else, or at a whole ASCII word (back to the fast path).
+ * Returns the input consumed and adds the output to *o.  The fixed-size
+ * copies stay within TRANSFORM_BOUND: at most 3 output bytes per input byte.
  */
 static size_t
-twobyte_run(const uint8_t *in, size_t n, uint8_t *out, size_t *o)
+maps_run(const uint8_t *in, size_t n, uint8_t *out, size_t *o)
 {
 	size_t i = 0, k = *o;
 
@@ -287,12 +333,26 @@ twobyte_run(const uint8_t *in, size_t n, uint8_t *out, size_t *o)
 			out[k++] = ascii_upper(b);
 			i++;
 		} else if (b >= 0xc2 && b < 0xe0 && n - i >= 2 && (in[i + 1] & 0xc0) == 0x80) {
-			const struct twobyte *e =
-			    &twobyte_table[((unsigned)(b & 0x1f) << 6 | (in[i + 1] & 0x3f)) - 0x80];
+			const struct map2 *e =
+			    &map2_table[((unsigned)(b & 0x1f) << 6 | (in[i + 1] & 0x3f)) - 0x80];
 
-			memcpy(out + k, e->bytes, sizeof(e->bytes));	/* fixed size: fast */
+			memcpy(out + k, e->bytes, sizeof(e->bytes));
 			k += e->len;
 			i += 2;
+		} else if (b >= 0xe0 && b < 0xf0 && map3_ok && utf8_char(in + i, n - i) == 3) {
+			const struct map3 *block =
+			    map3_blocks[(unsigned)(b & 0x0f) << 6 | (in[i + 1] & 0x3f)];
+
+			if (block == NULL) {
+				memcpy(out + k, in + i, 3);
+				k += 3;
+			} else {
+				const struct map3 *e = &block[in[i + 2] & 0x3f];
+
+				memcpy(out + k, e->bytes, sizeof(e->bytes));
+				k += e->len;
+			}
+			i += 3;
 		} else
 			break;
 	}
@@ -340,7 +400,7 @@ transform_init(struct transform *t, enum transform_charset cs)
 {
 	memset(t, 0, sizeof(*t));
 	t->charset = cs;
-	pthread_once(&twobyte_once, twobyte_init);
+	pthread_once(&maps_once, maps_init);
 }
 
 size_t
@@ -358,7 +418,7 @@ transform_feed(struct transform *t, const uint8_t *in, size_t n, uint8_t *out)
 		o += len;
 		if (i == n)
 			break;
-		if ((len = twobyte_run(in + i, n - i, out, &o)) > 0) {
+		if ((len = maps_run(in + i, n - i, out, &o)) > 0) {
 			i += len;
 			continue;
 		}
