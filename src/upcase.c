@@ -33,6 +33,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "proto.h"
+#include "stdfds.h"
 
 #define IOBUF_SIZE     (64 * 1024)   /* each direction of the TCP pump */
 #define UDP_RECV_SIZE  65536         /* more than any UDP payload */
@@ -51,14 +52,24 @@ fail(int code, const char *who, const char *fmt, ...)
 {
 	va_list ap;
 
+	char line[1024];
+	size_t len;
+	int n;
+
+	/* One write, so lines from clients run side by side do not interleave. */
 	fflush(stdout);
-	fprintf(stderr, "upcase: ");
-	if (who != NULL)
-		fprintf(stderr, "%s: ", who);
+	n = snprintf(line, sizeof(line), "upcase: %s%s", who ? who : "", who ? ": " : "");
+	len = n > 0 ? (size_t)n : 0;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	len += n > 0 ? (size_t)n : 0;
+	if (len > sizeof(line) - 2)
+		len = sizeof(line) - 2;
+	line[len++] = '\n';
+	if (write(STDERR_FILENO, line, len) == -1) {
+		/* nowhere left to say it */
+	}
 	return code;
 }
 
@@ -177,8 +188,8 @@ usage_long(void)
 	    "                          (default %s)\n"
 	    "  -h, --help              this help\n"
 	    "  -V, --version           print the version\n\n"
-	    "Exit status: 0 ok, 64 usage, 69 unreachable or refused, 74 I/O error,\n"
-	    "75 timed out.  See upcase(1).\n",
+	    "Exit status: 0 ok, 64 usage, 69 unreachable or refused, 71 system error,\n"
+	    "74 I/O error, 75 timed out.  See upcase(1).\n",
 	    usage_text, UPCASE_DEFAULT_PORT, CONF_DEFAULT_CONTROL_SOCKET);
 }
 
@@ -332,7 +343,11 @@ bad_option(char *argv[], int ch)
 	const char *arg = argv[optind - 1];
 	char name[64];
 
-	if (strncmp(arg, "--", 2) == 0)
+	/*
+	 * optopt names a bad short option; in a cluster ("-xq") optind has not
+	 * moved on yet, so argv[optind - 1] may be an earlier argument.
+	 */
+	if (optopt == 0 && strncmp(arg, "--", 2) == 0)
 		snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg, "="), arg);
 	else
 		snprintf(name, sizeof(name), "-%c", optopt);
@@ -1018,6 +1033,8 @@ main(int argc, char *argv[])
 
 	/* A vanished reader is EPIPE, reported and exit 74, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
+	if (stdfds_ensure_open() == -1)
+		return UPCASE_EX_OSERR;
 	if ((rc = parse_opts(&o, argc, argv)) != CONTINUE)
 		return finish(rc);
 	if (o.stats)

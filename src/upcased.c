@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "proto.h"
 #include "ratelimit.h"
 #include "stats.h"
+#include "stdfds.h"
 #include "tcp.h"
 #include "udp.h"
 
@@ -85,6 +87,19 @@ usage(FILE *f)
 	    UPCASE_DEFAULT_PORT, DEFAULT_CONF, UPCASE_EX_CONFIG);
 }
 
+static void __attribute__((format(printf, 1, 2), noreturn))
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("upcased: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'upcased --help' for more information.\n", stderr);
+	exit(UPCASE_EX_USAGE);
+}
+
 static void
 parse_options(int argc, char **argv, struct options *o)
 {
@@ -100,7 +115,8 @@ parse_options(int argc, char **argv, struct options *o)
 	int ch;
 
 	o->conf_path = DEFAULT_CONF;
-	while ((ch = getopt_long(argc, argv, "c:fdthV", longopts, NULL)) != -1) {
+	opterr = 0;	/* our own messages: one line, then where help is */
+	while ((ch = getopt_long(argc, argv, ":c:fdthV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': o->conf_path = optarg; break;
 		case 'f': o->foreground = true; break;
@@ -108,7 +124,14 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'd': o->debug = true; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("upcased %s\n", PACKAGE_VERSION); exit(0);
-		default:  usage(stderr); exit(UPCASE_EX_USAGE);
+		case ':':
+			usage_error("option %s needs an argument", argv[optind - 1]);
+			break;
+		default:
+			if (optopt != 0)
+				usage_error("unknown option -%c", optopt);
+			else
+				usage_error("unknown option %s", argv[optind - 1]);
 		}
 	}
 	if (!o->foreground && !o->test && o->conf_path[0] != '/') {
@@ -120,11 +143,8 @@ parse_options(int argc, char **argv, struct options *o)
 		    (size_t)snprintf(abs, sizeof(abs), "%s/%s", cwd, o->conf_path) < sizeof(abs))
 			o->conf_path = abs;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "upcased: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		exit(UPCASE_EX_USAGE);
-	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
 }
 
 /* ------------------------------------------------------------ settings to workers */
@@ -188,16 +208,22 @@ static void
 upcased_log_stats(const struct upcased *d)
 {
 	struct stats t;
-	char buf[2048];
-
-	char per[256];
+	char lines[2048], buf[2048], per[256];
 	size_t len = 0;
 
 	upcased_stats(d, &t);
-	stats_format(&t, buf, sizeof(buf));
-	for (char *p = buf; *p; p++)
-		if (*p == '\n')
-			*p = p[1] ? ';' : '\0';
+	stats_format(&t, lines, sizeof(lines));
+	/* The "name value" lines, as one line: "name value, name value, ..." */
+	for (const char *p = lines; *p != '\0' && len < sizeof(buf) - 3; p++) {
+		if (*p != '\n')
+			buf[len++] = *p;
+		else if (p[1] != '\0') {
+			buf[len++] = ',';
+			buf[len++] = ' ';
+		}
+	}
+	buf[len] = '\0';
+	len = 0;
 	per[0] = '\0';
 	for (int i = 0; i < tcp_pool_nthreads(d->tcp) && len < sizeof(per); i++) {
 		int n = snprintf(per + len, sizeof(per) - len, "%s%llu", i ? " " : "",
@@ -547,6 +573,8 @@ main(int argc, char **argv)
 	char err[512];
 
 	memset(&d, 0, sizeof(d));
+	if (stdfds_ensure_open() == -1)
+		return UPCASE_EX_OSERR;		/* a listener must never land on 0-2 */
 	upcased_block_signals();
 	parse_options(argc, argv, &d.opt);
 	d.conf = conf_load(d.opt.conf_path, err, sizeof(err));

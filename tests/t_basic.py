@@ -1,4 +1,5 @@
 """The textbook clients, UDP basics and IPv6 against the real daemon."""
+import shutil
 import socket
 import time
 import unittest
@@ -93,6 +94,22 @@ class TooLargeReply(unittest.TestCase):
             self.assertIn("upcased_udp_datagrams_out_total 1", log)
             self.assertEqual(d.stop(), 0)
         self.assertIsNotNone(ctl)
+
+
+@unittest.skipUnless(shutil.which("socat"), "socat not installed")
+class Socat(unittest.TestCase):
+    """A second independent client: socat, over TCP and UDP."""
+
+    def test_socat_tcp_and_udp(self):
+        with Daemon() as d:
+            text = "socat says straße\n".encode()
+            rc, out, err = harness.run(["socat", "-t", "5", "-",
+                                        "TCP:127.0.0.1:%d" % d.port], input=text)
+            self.assertEqual((rc, out), (0, py_upper(text)), err)
+            rc, out, err = harness.run(["socat", "-t", "2", "-",
+                                        "UDP:127.0.0.1:%d" % d.port], input=b"one datagram")
+            self.assertEqual((rc, out), (0, b"ONE DATAGRAM"), err)
+            self.assertEqual(d.stop(), 0)
 
 
 class IPv6(unittest.TestCase):

@@ -1,0 +1,12 @@
+/*
+ * stdfds.h: make sure descriptors 0, 1 and 2 are open before anything else
+ * is, so a socket never lands on stdin/stdout/stderr when a program is
+ * started with them closed (`upcase hello >&-`).
+ */
+#ifndef UPCASE_STDFDS_H
+#define UPCASE_STDFDS_H
+
+/* Open /dev/null on each of 0, 1, 2 that is closed.  -1 if that fails. */
+int stdfds_ensure_open(void);
+
+#endif
