@@ -72,7 +72,7 @@ log_getlevel(void)
 	return __atomic_load_n(&log_level, __ATOMIC_RELAXED);
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_vwrite(int pri, const char *fmt, va_list ap, int with_errno)
 {
 	char msg[1024];
