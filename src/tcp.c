@@ -330,7 +330,19 @@ worker_over_share(const struct tcp_worker *w)
 static void
 worker_update_listening(struct tcp_worker *w, uint64_t now)
 {
+	bool was_over = w->over_share;
+
 	w->over_share = worker_over_share(w);
+	if (w->over_share && !was_over) {
+		/*
+		 * Stepping back: have the others look again now, not at their
+		 * next tick, so the least loaded one is listening at once and
+		 * no burst of connections overflows the backlog meanwhile.
+		 */
+		for (int i = 0; i < w->pool->n; i++)
+			if (&w->pool->w[i] != w)
+				worker_wake(w->pool->w[i].evfd);
+	}
 	worker_set_listening(w, !w->params.draining && now >= w->emfile_until_ms &&
 	    !w->over_share);
 }

@@ -17,7 +17,8 @@ class ManyConnections(unittest.TestCase):
         limit = harness.raise_nofile(N + 200)
         if limit < N + 100:
             self.skipTest("RLIMIT_NOFILE hard limit %d is too low for %d connections" % (limit, N))
-        with Daemon(extra="max_connections = %d; backlog = 4096;" % (N + 100)) as d:
+        # Four workers on two cores: the pool, and the spreading, beyond one per core.
+        with Daemon(extra="max_connections = %d; backlog = 4096; tcp = { threads = 4; };" % (N + 100)) as d:
             base_rss = d.rss_kib()
             sel = selectors.DefaultSelector()
             socks = []
@@ -59,13 +60,17 @@ class ManyConnections(unittest.TestCase):
             log = d.wait_log("stats:")
             m = re.search(r"upcased_tcp_connections_open (\d+)", log)
             self.assertEqual(int(m.group(1)), N)
+            # Spread over the workers: none holds less than half its share.
+            per = [int(x) for x in re.search(r"open per tcp worker: ([\d ]+)", log).group(1).split()]
+            self.assertEqual(sum(per), N)
+            self.assertGreaterEqual(min(per), N // len(per) // 2, "unbalanced: %s" % per)
             rss, hwm = d.rss_kib(), d.hwm_kib()
             for s in socks:
                 s.close()
             self.assertEqual(d.stop(), 0)
             print("%d concurrent connections served in %.1f s; upcased RSS %d KiB "
-                  "(%d KiB before, peak %d KiB, %.2f KiB per connection)"
-                  % (N, elapsed, rss, base_rss, hwm, (rss - base_rss) / N))
+                  "(%d KiB before, peak %d KiB, %.2f KiB per connection); per worker %s"
+                  % (N, elapsed, rss, base_rss, hwm, (rss - base_rss) / N, per))
 
 
 if __name__ == "__main__":
