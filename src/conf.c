@@ -596,6 +596,17 @@ conf_parse_root(struct conf_ctx *ctx, const config_setting_t *root,
 	return conf_parse_strings(ctx, root, c);
 }
 
+static int
+conf_count_lines(const char *text)
+{
+	int n = 0;
+
+	for (const char *p = text; *p != '\0'; p++)
+		if (*p == '\n' || p[1] == '\0')
+			n++;
+	return n;
+}
+
 /*
  * Let libconfig parse ctx->text.  incdir, if not NULL, is where relative
  * @include paths are looked up, so that they do not depend on the working
@@ -623,9 +634,16 @@ conf_read_config(struct conf_ctx *ctx, config_t *cfg, const char *incdir)
 	ok = config_read_string(cfg, copy);
 	free(copy);
 	if (!ok) {
-		snprintf(ctx->err, ctx->errlen, "%s:%d: %s",
-		    config_error_file(cfg) != NULL ? config_error_file(cfg) :
-		    ctx->name, config_error_line(cfg), config_error_text(cfg));
+		const char *file = config_error_file(cfg);
+		int line = config_error_line(cfg), last = conf_count_lines(ctx->text);
+
+		/* At end of file libconfig names the line after the last one. */
+		if (file == NULL && line > last && last > 0)
+			snprintf(ctx->err, ctx->errlen, "%s:%d: %s (unexpected end of file)",
+			    ctx->name, last, config_error_text(cfg));
+		else
+			snprintf(ctx->err, ctx->errlen, "%s:%d: %s",
+			    file != NULL ? file : ctx->name, line, config_error_text(cfg));
 		return -1;
 	}
 	return 0;

@@ -390,7 +390,9 @@ test_syntax(void **state)
 	(void)state;
 	expect_err("backlog = 5;\nidle_timeout = ;\n", NAME ":2: syntax error");
 	expect_err("backlog = 5;\nidle_timeout 6;\n", NAME ":2: syntax error");
-	expect_err("log = { level = \"info\";\n", NAME ":2: syntax error");
+	/* At end of file: the last line, not the one after it. */
+	expect_err("log = { level = \"info\";\n", NAME ":1: syntax error (unexpected end of file)");
+	expect_err("backlog = 5;\nx = ", NAME ":2: syntax error (unexpected end of file)");
 	expect_err("backlog = 5;\n\nbacklog = 6;\n", NAME ":3: duplicate setting name");
 }
 
