@@ -16,6 +16,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.environ.get("TOP_SRCDIR", os.path.dirname(HERE))
 UPCASED = os.environ.get("UPCASED", os.path.join(TOP, "src", "upcased"))
 UPCASE = os.environ.get("UPCASE", os.path.join(TOP, "src", "upcase"))
+BUILDDIR = os.environ.get("TOP_BUILDDIR",
+                          os.path.dirname(os.path.dirname(os.path.abspath(UPCASED))))
+
+
+def built_with_systemd():
+    """False only when the build's config.h says --without-systemd."""
+    import re
+    try:
+        with open(os.path.join(BUILDDIR, "config.h")) as f:
+            return re.search(r"^#define HAVE_SYSTEMD 1", f.read(), re.M) is not None
+    except OSError:
+        return True
 
 
 def py_upper(data: bytes) -> bytes:

@@ -22,17 +22,8 @@ import harness
 from harness import UPCASE, UPCASED, make_conf
 
 TOP = harness.TOP
-BUILDDIR = os.environ.get("TOP_BUILDDIR",
-                          os.path.dirname(os.path.dirname(os.path.abspath(UPCASED))))
-
-
-def built_with_systemd():
-    """False only when the build's config.h says --without-systemd."""
-    try:
-        with open(os.path.join(BUILDDIR, "config.h")) as f:
-            return re.search(r"^#define HAVE_SYSTEMD 1", f.read(), re.M) is not None
-    except OSError:
-        return True
+BUILDDIR = harness.BUILDDIR
+built_with_systemd = harness.built_with_systemd
 
 
 NO_SYSTEMD = "built --without-systemd: no socket activation, no notifications"
