@@ -166,17 +166,35 @@ conf_is_name_char(char ch)
 }
 
 /* After a setting's name: true if "= literal" follows and it overflows int. */
+/* Skip white space, line breaks and comments (C, C++ and shell style), as libconfig does. */
+static const char *
+conf_skip_blank(const char *q)
+{
+	for (;;) {
+		q += strspn(q, " \t\r\n");
+		if (q[0] == '/' && q[1] == '*') {
+			const char *e = strstr(q + 2, "*/");
+
+			if (e == NULL)
+				return q + strlen(q);
+			q = e + 2;
+		} else if ((q[0] == '/' && q[1] == '/') || q[0] == '#')
+			q += strcspn(q, "\n");
+		else
+			return q;
+	}
+}
+
 static bool
 conf_literal_overflows(const char *q)
 {
 	char *end;
 	long long v;
 
-	q += strspn(q, " \t");
+	q = conf_skip_blank(q);
 	if (*q != '=' && *q != ':')
 		return false;
-	q++;
-	q += strspn(q, " \t");
+	q = conf_skip_blank(q + 1);
 	errno = 0;
 	v = strtoll(q, &end, strncasecmp(q + (*q == '-' || *q == '+'), "0x", 2)
 	    == 0 ? 16 : 10);
@@ -188,10 +206,10 @@ conf_literal_overflows(const char *q)
 /*
  * libconfig 1.5 reads a decimal or hex literal without an L suffix with
  * atoi()/strtoul(), so "port = 4294979296;" arrives as 12000.  Re-read the
- * literals after "name =" on the setting's line, outside strings and
- * comments; true if one does not fit an int (every range here is within
- * int, so that is out of range).  Settings from @include files, or split
- * over lines, are not re-read.
+ * literals after "name =" (the name on the setting's line, outside strings
+ * and comments; the value after any blanks and comments); true if one does
+ * not fit an int (every range here is within int, so that is out of
+ * range).  Settings from @include files are not re-read.
  */
 static bool
 conf_int_overflows(const struct conf_ctx *ctx, const config_setting_t *s)

@@ -304,6 +304,15 @@ test_int_overflow(void **state)
 	    NAME ":1: backlog must be between 1 and 65535");
 	expect_err("max_connections = 99999999999999999999;",
 	    NAME ":1: max_connections must be between 1 and 1000000");
+	/* Comments and line breaks around '=' do not hide the literal. */
+	expect_err("max_connections = /* c */ 4294967297;",
+	    NAME ":1: max_connections must be between 1 and 1000000");
+	expect_err("tcp = { threads = /**/4294967296; };",
+	    NAME ":1: tcp.threads must be between 0 and 1024");
+	expect_err("backlog =\n  0x100000400;",
+	    NAME ":1: backlog must be between 1 and 65535");
+	expect_err("backlog /* x */ = # y\n 4294967297;",
+	    NAME ":1: backlog must be between 1 and 65535");
 	/* int64 literals are accepted and range-checked like the others. */
 	expect_err("tcp = { threads = 4294967300L; };",
 	    NAME ":1: tcp.threads must be between 0 and 1024");
