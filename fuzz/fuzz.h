@@ -34,4 +34,15 @@ fuzz_fail(const char *fmt, ...)
 	abort();
 }
 
+/* malloc that never returns NULL (and takes 0). */
+static inline void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n > 0 ? n : 1);
+
+	if (p == NULL)
+		fuzz_fail("out of memory (%zu bytes)", n);
+	return p;
+}
+
 #endif

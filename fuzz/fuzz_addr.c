@@ -30,16 +30,6 @@
 #include "addr.h"
 #include "fuzz.h"
 
-static void *
-xmalloc(size_t n)
-{
-	void *p = malloc(n > 0 ? n : 1);
-
-	if (p == NULL)
-		fuzz_fail("out of memory (%zu bytes)", n);
-	return p;
-}
-
 /* The port rule of addr.h, read plainly: decimal digits, 1..65535. */
 static int
 ref_port(const char *s)

@@ -40,16 +40,6 @@ struct chunker {
 	size_t   fixed;
 };
 
-static void *
-xmalloc(size_t n)
-{
-	void *p = malloc(n > 0 ? n : 1);
-
-	if (p == NULL)
-		fuzz_fail("out of memory (%zu bytes)", n);
-	return p;
-}
-
 static uint32_t
 chunker_rand(struct chunker *c)
 {
