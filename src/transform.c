@@ -70,6 +70,16 @@ store64(uint8_t *p, uint64_t w)
 	memcpy(p, &w, sizeof(w));
 }
 
+/* A whole word of ASCII at p: time to go back to the fast path. */
+static inline bool
+ascii_word_at(const uint8_t *p, size_t left)
+{
+	return left >= 8 && (load64(p) & HIGHS) == 0;
+}
+
+/* False if a three-byte table block could not be allocated (see maps_init). */
+static bool map3_ok = true;
+
 /* TRANSFORM_ASCII: map a-z, pass every other byte. */
 static size_t
 ascii_feed(const uint8_t *in, size_t n, uint8_t *out)
@@ -187,11 +197,14 @@ utf8_run(const uint8_t *in, size_t n)
 
 	while (i < n && i < RUN_MAX) {
 		if (in[i] < 0x80) {
-			if (n - i >= 8 && (load64(in + i) & HIGHS) == 0)
+			if (ascii_word_at(in + i, n - i))
 				break;
 			i++;
 			continue;
 		}
+		/* Two- and three-byte characters have tables (maps_run). */
+		if (in[i] >= 0xc2 && in[i] < (map3_ok ? 0xf0 : 0xe0))
+			break;
 		if ((len = utf8_char(in + i, n - i)) <= 0)
 			break;
 		i += (size_t)len;
@@ -255,27 +268,6 @@ static struct map2 map2_table[0x800 - 0x80];
 static struct map3 *map3_blocks[1 << 10];	/* never freed: they live as long as we do */
 static pthread_once_t maps_once = PTHREAD_ONCE_INIT;
 
-/* Upper case of code point cp (UTF-8 in in[0..inlen)) into out; its length. */
-static size_t
-maps_one(const uint8_t *in, size_t inlen, uint8_t *out, size_t cap)
-{
-	uint8_t buf[16];
-	size_t len = sizeof(buf);
-	uint8_t *r = u8_toupper(in, inlen, NULL, NULL, buf, &len);
-
-	if (r == NULL || len > cap) {
-		/* Cannot happen (see TRANSFORM_BOUND); unchanged beats lost. */
-		len = inlen;
-		memcpy(out, in, len);
-	} else
-		memcpy(out, r, len);
-	if (r != NULL && r != buf)
-		free(r);
-	return len;
-}
-
-static bool map3_ok = true;	/* false if a block could not be allocated */
-
 static void
 maps_init_block3(unsigned k)
 {
@@ -287,7 +279,7 @@ maps_init_block3(unsigned k)
 		uint8_t in[3] = { (uint8_t)(0xe0 | cp >> 12), (uint8_t)(0x80 | (cp >> 6 & 0x3f)),
 		    (uint8_t)(0x80 | (cp & 0x3f)) };
 
-		block[j].len = (uint8_t)maps_one(in, 3, block[j].bytes, sizeof(block[j].bytes));
+		block[j].len = (uint8_t)upcase_run(in, 3, block[j].bytes);
 		mapped |= block[j].len != 3 || memcmp(block[j].bytes, in, 3) != 0;
 	}
 	if (!mapped)
@@ -305,7 +297,7 @@ maps_init(void)
 		struct map2 *e = &map2_table[cp - 0x80];
 		uint8_t in[2] = { (uint8_t)(0xc0 | cp >> 6), (uint8_t)(0x80 | (cp & 0x3f)) };
 
-		e->len = (uint8_t)maps_one(in, 2, e->bytes, sizeof(e->bytes));
+		e->len = (uint8_t)upcase_run(in, 2, e->bytes);
 	}
 	/* U+0800 up (shorter forms are overlong), without the surrogates. */
 	for (unsigned k = 0x800 >> 6; k < (1u << 10); k++)
@@ -328,7 +320,7 @@ maps_run(const uint8_t *in, size_t n, uint8_t *out, size_t *o)
 		uint8_t b = in[i];
 
 		if (b < 0x80) {
-			if (n - i >= 8 && (load64(in + i) & HIGHS) == 0)
+			if (ascii_word_at(in + i, n - i))
 				break;
 			out[k++] = ascii_upper(b);
 			i++;
