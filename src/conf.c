@@ -165,7 +165,6 @@ conf_is_name_char(char ch)
 	return isalnum((unsigned char)ch) || ch == '_' || ch == '-' || ch == '*';
 }
 
-/* After a setting's name: true if "= literal" follows and it overflows int. */
 /* Skip white space, line breaks and comments (C, C++ and shell style), as libconfig does. */
 static const char *
 conf_skip_blank(const char *q)
@@ -185,6 +184,7 @@ conf_skip_blank(const char *q)
 	}
 }
 
+/* After a setting's name: true if "= literal" follows and it overflows int. */
 static bool
 conf_literal_overflows(const char *q)
 {

@@ -17,6 +17,20 @@
 #include "log.h"
 #include "notify.h"
 
+/*
+ * Datagram sockets report each request's destination address, so the UDP
+ * worker can answer from it.  Either option may fail, depending on the
+ * socket's family: that is fine.
+ */
+static void
+listener_set_pktinfo(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+}
+
 static int
 listener_socket(int family, int type, const struct sockaddr *sa, socklen_t len,
     bool dualstack, int backlog)
@@ -35,6 +49,8 @@ listener_socket(int family, int type, const struct sockaddr *sa, socklen_t len,
 		goto fail;
 	if (type == SOCK_STREAM && listen(fd, backlog) == -1)
 		goto fail;
+	if (type == SOCK_DGRAM)
+		listener_set_pktinfo(fd);
 	return fd;
 fail:
 	{
@@ -209,6 +225,8 @@ listener_set_activated(struct listener_set *out, char *err, size_t errlen)
 
 		l->fd = i < ntcp ? tcp[i] : udp[i - ntcp];
 		l->type = i < ntcp ? SOCK_STREAM : SOCK_DGRAM;
+		if (l->type == SOCK_DGRAM)
+			listener_set_pktinfo(l->fd);
 		listener_name(l);
 	}
 	return 1;

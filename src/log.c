@@ -66,12 +66,6 @@ log_setlevel(int level)
 	__atomic_store_n(&log_level, level, __ATOMIC_RELAXED);
 }
 
-int
-log_getlevel(void)
-{
-	return __atomic_load_n(&log_level, __ATOMIC_RELAXED);
-}
-
 static void __attribute__((format(printf, 2, 0)))
 log_vwrite(int pri, const char *fmt, va_list ap, int with_errno)
 {
@@ -140,15 +134,6 @@ log_level_from_name(const char *name)
 		if (strcasecmp(name, log_levels[i].name) == 0)
 			return log_levels[i].value;
 	return -1;
-}
-
-const char *
-log_level_name(int level)
-{
-	for (size_t i = 0; i < sizeof(log_levels) / sizeof(log_levels[0]); i++)
-		if (log_levels[i].value == level)
-			return log_levels[i].name;
-	return "?";
 }
 
 int

@@ -11,7 +11,6 @@
 
 void log_init(const char *ident, int to_stderr, int facility);
 void log_setlevel(int level);           /* LOG_ERR .. LOG_DEBUG */
-int  log_getlevel(void);
 void log_setfacility(int facility);
 
 void log_warn(const char *, ...)  __attribute__((format(printf, 1, 2)));
@@ -22,9 +21,8 @@ void log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void fatal(const char *, ...)  __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 
-/* Name <-> value for the config file ("info", "daemon", ...); -1 if unknown. */
+/* Name to value, for the config file ("info", "daemon", ...); -1 if unknown. */
 int log_level_from_name(const char *name);
 int log_facility_from_name(const char *name);
-const char *log_level_name(int level);
 
 #endif

@@ -15,7 +15,6 @@ void notify_stopping(void) {}
 void notify_status(const char *status) { (void)status; }
 uint64_t notify_watchdog_interval(void) { return 0; }
 void notify_watchdog(void) {}
-void notify_watchdog_trigger(void) {}
 
 int
 notify_listen_fds(int *tcp, size_t *ntcp, int *udp, size_t *nudp, size_t max,

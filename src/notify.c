@@ -65,12 +65,6 @@ notify_watchdog(void)
 	sd_notify(0, "WATCHDOG=1");
 }
 
-void
-notify_watchdog_trigger(void)
-{
-	sd_notify(0, "WATCHDOG=trigger");
-}
-
 int
 notify_listen_fds(int *tcp, size_t *ntcp, int *udp, size_t *nudp, size_t max,
     char *err, size_t errlen)

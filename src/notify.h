@@ -16,7 +16,6 @@ void notify_status(const char *status);
 /* Watchdog ping interval in microseconds (half of WATCHDOG_USEC), 0 if off. */
 uint64_t notify_watchdog_interval(void);
 void notify_watchdog(void);
-void notify_watchdog_trigger(void);   /* tell systemd we are wedged */
 
 /*
  * Sockets passed by socket activation (LISTEN_FDS).  Fills tcp[] and

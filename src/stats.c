@@ -34,12 +34,6 @@ stats_sum_into(struct stats *dst, const struct stats *src)
 		dst->v[i] += stats_get(src, (enum stat_id)i);
 }
 
-const char *
-stats_name(enum stat_id id)
-{
-	return id < STAT__COUNT ? stat_names[id] : "?";
-}
-
 static uint64_t
 stats_open(const struct stats *t)
 {

@@ -50,9 +50,6 @@ stats_get(const struct stats *s, enum stat_id id)
 /* Add every counter of src into dst (dst is the reader's private copy). */
 void stats_sum_into(struct stats *dst, const struct stats *src);
 
-/* Prometheus-style metric name, e.g. "upcased_tcp_connections_accepted_total". */
-const char *stats_name(enum stat_id id);
-
 /*
  * Write "name value\n" lines for every counter plus the derived gauge
  * upcased_tcp_connections_open into buf; returns the length (truncated to

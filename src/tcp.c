@@ -318,7 +318,7 @@ worker_over_share(const struct tcp_worker *w)
 {
 	size_t share;
 
-	if (w->pool->n < 2)
+	if (w->pool->n < 2 || w->params.draining)
 		return false;
 	share = (size_t)__atomic_load_n(&w->pool->open, __ATOMIC_RELAXED) / (size_t)w->pool->n;
 	if (w->over_share)
@@ -343,7 +343,9 @@ worker_update_listening(struct tcp_worker *w, uint64_t now)
 			if (&w->pool->w[i] != w)
 				worker_wake(w->pool->w[i].evfd);
 	}
-	worker_set_listening(w, !w->params.draining && now >= w->emfile_until_ms &&
+	if (w->emfile_until_ms != 0 && now >= w->emfile_until_ms)
+		w->emfile_until_ms = 0;		/* the pause is over */
+	worker_set_listening(w, !w->params.draining && w->emfile_until_ms == 0 &&
 	    !w->over_share);
 }
 
@@ -439,19 +441,17 @@ worker_accept(struct tcp_worker *w, int lfd, uint64_t now)
 /* ------------------------------------------------------------ settings */
 
 /* Make the worker's epoll set match the listeners in params. */
+/* Make the worker's listener set match w->params (none while draining). */
 static void
-worker_sync_listeners(struct tcp_worker *w, const struct worker_params *p, uint64_t now)
+worker_sync_listeners(struct tcp_worker *w, uint64_t now)
 {
-	size_t nlfds = p->draining ? 0 : p->nlfds;
-
 	worker_set_listening(w, false);
 	w->nlst = 0;
-	for (size_t i = 0; i < nlfds; i++) {
+	for (size_t i = 0; i < w->params.nlfds; i++) {
 		w->lst[w->nlst].kind = EV_LISTENER;
-		w->lst[w->nlst].fd = p->lfds[i];
+		w->lst[w->nlst].fd = w->params.lfds[i];
 		w->nlst++;
 	}
-	w->params.draining = p->draining;
 	worker_update_listening(w, now);
 }
 
@@ -463,8 +463,8 @@ worker_take_params(struct tcp_worker *w, uint64_t now)
 
 	if (!mailbox_take(&w->pool->mb, &w->gen, &p))
 		return;
-	worker_sync_listeners(w, &p, now);
 	w->params = p;
+	worker_sync_listeners(w, now);
 	if (p.draining && !was_draining) {
 		/*
 		 * conn_drain_step() may move a connection to the tail (activity):
@@ -501,6 +501,21 @@ worker_close_all(struct tcp_worker *w)
 		conn_close(w, w->head, STAT__COUNT);
 }
 
+/* The tick, or sooner when an EMFILE pause ends before it. */
+static int
+worker_timeout(const struct tcp_worker *w)
+{
+	uint64_t now;
+
+	if (w->emfile_until_ms == 0)
+		return WORKER_TICK_MS;
+	now = worker_now_ms();
+	if (now >= w->emfile_until_ms)
+		return 0;
+	return w->emfile_until_ms - now < WORKER_TICK_MS ?
+	    (int)(w->emfile_until_ms - now) : WORKER_TICK_MS;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -511,7 +526,7 @@ worker_main(void *arg)
 	snprintf(name, sizeof(name), "upcased-tcp%d", w->id);
 	worker_thread_setup(name);
 	for (;;) {
-		int n = epoll_wait(w->epfd, ev, EPOLL_BATCH, WORKER_TICK_MS);
+		int n = epoll_wait(w->epfd, ev, EPOLL_BATCH, worker_timeout(w));
 		uint64_t now = worker_now_ms();
 		bool wake = false;
 
@@ -578,7 +593,7 @@ worker_init(struct tcp_pool *pool, struct tcp_worker *w, int id, const struct wo
 	w->last_sweep_ms = now;
 	w->params = *p;
 	w->gen = pool->mb.gen;
-	worker_sync_listeners(w, p, now);
+	worker_sync_listeners(w, now);
 }
 
 struct tcp_pool *

@@ -38,9 +38,7 @@ int  tcp_pool_nthreads(const struct tcp_pool *pool);
 void tcp_pool_stats(const struct tcp_pool *pool, struct stats *total);
 /* Connections open in worker i (how evenly accepting is spread). */
 uint64_t tcp_pool_worker_open(const struct tcp_pool *pool, int i);
-/* Worker i's heartbeat: it moves at least every WORKER_TICK_MS while the loop runs. */
+/* Worker i's heartbeat: it moves at least every WORKER_TICK_MS (worker.h) while the loop runs. */
 uint64_t tcp_pool_heartbeat(const struct tcp_pool *pool, int i);
-
-#define WORKER_TICK_MS 250
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * udp.c: the UDP worker.  Replies leave from the address the request came
- * to (IP_PKTINFO / IPV6_RECVPKTINFO), so a multi-homed host answers from
- * the right address even on a wildcard socket.
+ * to (the listener turned on IP_PKTINFO / IPV6_RECVPKTINFO), so a
+ * multi-homed host answers from the right address even on a wildcard
+ * socket.
  */
 #include "config.h"
 
@@ -18,7 +19,6 @@
 #include "log.h"
 #include "proto.h"
 #include "ratelimit.h"
-#include "tcp.h"
 #include "transform.h"
 #include "udp.h"
 
@@ -255,16 +255,6 @@ udp_main(void *arg)
 	return NULL;
 }
 
-static void
-udp_set_pktinfo(int fd)
-{
-	int one = 1;
-
-	/* Either may fail, depending on the socket's family: that is fine. */
-	setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
-	setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
-}
-
 struct udp_worker *
 udp_worker_create(const struct worker_params *p)
 {
@@ -289,8 +279,6 @@ udp_worker_create(const struct worker_params *p)
 	mailbox_init(&u->mb, 1, p);
 	u->gen = u->mb.gen;
 	u->params = *p;
-	for (size_t i = 0; i < p->nlfds; i++)
-		udp_set_pktinfo(p->lfds[i]);
 	udp_sync_sockets(u, p);
 	if ((err = pthread_create(&u->thread, NULL, udp_main, u)) != 0) {
 		errno = err;
@@ -302,8 +290,6 @@ udp_worker_create(const struct worker_params *p)
 void
 udp_worker_apply(struct udp_worker *u, const struct worker_params *p)
 {
-	for (size_t i = 0; i < p->nlfds; i++)
-		udp_set_pktinfo(p->lfds[i]);
 	mailbox_post(&u->mb, p, &u->evfd, 1);
 }
 

@@ -320,13 +320,11 @@ upcased_reload(struct upcased *d)
 	stats_add(&d->reload_stats, STAT_RELOADS, 1);
 	listener_set_describe(&d->listeners, desc, sizeof(desc));
 	log_info("configuration reloaded; listening on %s", desc);
-	notify_ready();
-	upcased_update_status(d);
+	notify_ready();		/* the main loop sends STATUS= next */
 	return;
 fail:
 	stats_add(&d->reload_stats, STAT_RELOAD_FAILURES, 1);
 	notify_ready();
-	upcased_update_status(d);
 }
 
 /* ------------------------------------------------------------ watchdog */

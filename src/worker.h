@@ -34,6 +34,8 @@
 #include "transform.h"
 
 #define WORKER_MAX_LISTENERS 128
+/* Every worker loop turns at least this often (idle sweeps, heartbeat). */
+#define WORKER_TICK_MS 250
 
 /* What the main thread hands to workers.  Plain values: copied by value. */
 struct worker_params {
