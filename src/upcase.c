@@ -480,6 +480,8 @@ struct pump {
 	bool        sock_eof;
 	size_t      out_off;        /* reply bytes not yet written */
 	size_t      out_len;
+	bool        sent_any;       /* some input went to the server */
+	bool        got_any;        /* some reply came back */
 	int         timeout_ms;
 	bool        waiting;        /* on the server, as of the last round */
 	int64_t     idle_since;     /* since then, or its last progress */
@@ -535,6 +537,7 @@ pump_send(struct pump *p, const char *who)
 	if (n >= 0) {
 		p->in_ptr += n;
 		p->in_len -= (size_t)n;
+		p->sent_any |= n > 0;
 		p->idle_since = now_ms();
 	} else if (errno != EINTR && errno != EAGAIN) {
 		return fail(UPCASE_EX_IOERR, who, "%s", strerror(errno));
@@ -550,6 +553,7 @@ pump_recv(struct pump *p, const char *who)
 	if (n > 0) {
 		p->out_off = 0;
 		p->out_len = (size_t)n;
+		p->got_any = true;
 		p->idle_since = now_ms();
 	} else if (n == 0) {
 		p->sock_eof = true;
@@ -632,6 +636,10 @@ pump_run(struct pump *p, const char *who)
 		if (rc > 0 && (rc = pump_io(p, pfd, who)) != CONTINUE)
 			return rc;
 	}
+	/* Every byte sent comes back as at least one: silence is a refusal. */
+	if (rc == UPCASE_EX_OK && p->sent_any && !p->got_any)
+		return fail(UPCASE_EX_IOERR, who,
+		    "the server closed the connection without replying");
 	return rc;
 }
 

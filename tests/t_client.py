@@ -314,6 +314,18 @@ class ClientErrors(unittest.TestCase):
         self.assertIn(b"refused", err.lower())
         self.assertTrue(err.startswith(b"upcase: "))
 
+    def test_server_full_is_an_error_not_an_empty_reply(self):
+        # max_connections reached: the daemon accepts and closes at once.
+        with Daemon(extra="max_connections = 1;") as d:
+            time.sleep(0.5)    # the readiness probe's close is counted
+            with socket.create_connection(("127.0.0.1", d.port), timeout=5) as held:
+                held.sendall(b"x")
+                self.assertEqual(held.recv(1), b"X")
+                code, out, err = run([UPCASE, "-H", "127.0.0.1:%d" % d.port, "hello"])
+            self.assertEqual((code, out), (74, b""), err)
+            self.assertIn(b"without replying", err)
+            self.assertEqual(d.stop(), 0)
+
     def test_unanswered_udp_port(self):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
             sink.bind(("127.0.0.1", 0))
