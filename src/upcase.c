@@ -136,6 +136,7 @@ struct opts {
 	bool     udp;
 	bool     quiet;
 	bool     stats;
+	bool     net_opts;         /* -H, -p, -4, -6 or --retries given (not for --stats) */
 	const char *control;       /* -S, or NULL for the default */
 	int      timeout_ms;
 	int      retries;
@@ -265,6 +266,8 @@ parse_family(struct opts *o, int family)
 static int
 parse_one(struct opts *o, int ch, const char *arg)
 {
+	if (ch == '4' || ch == '6' || ch == 'H' || ch == 'p' || ch == OPT_RETRIES)
+		o->net_opts = true;
 	switch (ch) {
 	case '4':
 		return parse_family(o, AF_INET);
@@ -320,8 +323,9 @@ check_opts(struct opts *o)
 	snprintf(o->port, sizeof(o->port), "%s", o->host_port[0] != '\0' ?
 	    o->host_port : o->opt_port != NULL ? o->opt_port :
 	    UPCASE_DEFAULT_PORT_STR);
-	if (o->stats && (o->ntext > 0 || o->udp))
-		return usage_error("--stats takes no TEXT and no -u");
+	if (o->stats && (o->ntext > 0 || o->udp || o->net_opts))
+		return usage_error("--stats takes no TEXT and none of -u, -H, -p, -4, -6, "
+		    "--retries (it reads the control socket: see -S)");
 	if (o->control != NULL && !o->stats)
 		return usage_error("-S is for --stats");
 	if (o->family != AF_UNSPEC &&

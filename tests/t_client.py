@@ -399,6 +399,7 @@ class ClientErrors(unittest.TestCase):
             ["-H", "[::1"], ["-H", "[::1]x"], ["-H", "host:"], ["-H", ":80"],
             ["-H", "localhost:1", "-p", "2"], ["-4", "-6"], ["-4", "-H", "::1"],
             ["--stats", "text"], ["--stats", "-u"], ["-S", "/x"],
+            ["--stats", "-H", "otherhost"], ["--stats", "-p", "1"], ["--stats", "-4"],
         ]
         for args in bad:
             code, out, err = run([UPCASE] + args, input=b"")
