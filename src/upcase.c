@@ -115,7 +115,12 @@ write_all(int fd, const char *buf, size_t len, const char *who)
 
 	while (len > 0) {
 		if ((n = write(fd, buf, len)) == -1) {
+			struct pollfd p = { .fd = fd, .events = POLLOUT };
+
 			if (errno == EINTR)
+				continue;
+			/* A non-blocking descriptor shared with another program: wait. */
+			if (errno == EAGAIN && poll(&p, 1, -1) >= 0)
 				continue;
 			return fail(UPCASE_EX_IOERR, who, "%s", strerror(errno));
 		}

@@ -217,6 +217,29 @@ class ClientIPv4(unittest.TestCase):
         self.assertEqual((code, err), (0, b""))
         self.assertEqual(out, "HELLO\nSTRASSE\n\nLAST\n".encode())
 
+    def test_nonblocking_stdout_is_waited_for(self):
+        # stdout shared with a program that made it non-blocking: a full
+        # pipe is EAGAIN, which means wait, not fail.
+        import fcntl
+        r, w = os.pipe()
+        fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)
+        data = (b"x" * 60000 + b"\n") * 4          # more than a pipe holds
+        p = subprocess.Popen([UPCASE, "-u"] + self.addr, stdin=subprocess.PIPE, stdout=w)
+        os.close(w)
+        feeder = threading.Thread(target=lambda: (p.stdin.write(data), p.stdin.close()))
+        feeder.start()
+        time.sleep(0.5)                              # let the pipe fill up
+        got = []
+        while True:
+            b = os.read(r, 65536)
+            if not b:
+                break
+            got.append(b)
+        os.close(r)
+        feeder.join(30)
+        self.assertEqual(p.wait(30), 0)
+        self.assertEqual(b"".join(got), data.upper())
+
     def test_udp_text(self):
         code, out, _ = self.upcase("-u", "udp", "ǅ")
         self.assertEqual((code, out), (0, py_upper("udp ǅ".encode()) + b"\n"))
