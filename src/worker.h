@@ -16,7 +16,10 @@
  * - TCP workers share the listening sockets, each registered in every
  *   worker's epoll with EPOLLEXCLUSIVE: the kernel wakes one worker per
  *   incoming connection, and that worker owns the connection until it
- *   closes.  Connections never move between workers.
+ *   closes.  Connections never move between workers.  A worker holding
+ *   clearly more than its share takes the listeners out of its own epoll
+ *   set for a while (tcp.c, worker_over_share), and wakes the others so
+ *   one of them takes over; it touches no other worker's state.
  * - Listening sockets belong to the main thread.  It changes what workers
  *   listen on, and their settings, only through struct mailbox: it posts a
  *   new generation and waits until every worker has taken it; only then
