@@ -428,7 +428,32 @@ conf_parse_listener(struct conf_ctx *ctx, const config_setting_t *g,
 	return 0;
 }
 
-/* The same address, port and protocol twice could never both bind. */
+static bool
+conf_addr_unspecified(const struct conf_addr *a)
+{
+	static const unsigned char zero[16];
+
+	return memcmp(a->bytes, zero, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+/*
+ * Whether two listeners on one port and protocol would both bind: not if
+ * either is "*" (dual-stack wildcard), or both are of one family and one
+ * of them is that family's wildcard (0.0.0.0, ::).  What Linux refuses
+ * with EADDRINUSE is found here, with a line number, before any socket.
+ */
+static bool
+conf_addr_overlap(const struct conf_addr *a, const struct conf_addr *b)
+{
+	if (a->family == 0 || b->family == 0)
+		return true;
+	if (a->family != b->family)
+		return false;
+	return memcmp(a->bytes, b->bytes, sizeof(a->bytes)) == 0 ||
+	    conf_addr_unspecified(a) || conf_addr_unspecified(b);
+}
+
+/* Two listeners on one port and protocol whose addresses overlap could never both bind. */
 static int
 conf_check_duplicates(struct conf_ctx *ctx, const config_setting_t *list,
     const struct conf *c)
@@ -443,13 +468,20 @@ conf_check_duplicates(struct conf_ctx *ctx, const config_setting_t *list,
 		for (j = 0; j < i; j++) {
 			a = &c->listeners[j];
 			(void)conf_parse_addr(a->address, &aa);
-			if (a->port != b->port || memcmp(&aa, &ba, sizeof(aa)) != 0 ||
+			if (a->port != b->port || !conf_addr_overlap(&aa, &ba) ||
 			    !((a->tcp && b->tcp) || (a->udp && b->udp)))
 				continue;
-			conf_err(ctx, config_setting_get_elem(list, i),
-			    "duplicate listener %s port %u %s (first on line %d)",
-			    b->address, b->port, a->tcp && b->tcp ? "tcp" : "udp",
-			    a->line);
+			if (memcmp(&aa, &ba, sizeof(aa)) == 0)
+				conf_err(ctx, config_setting_get_elem(list, i),
+				    "duplicate listener %s port %u %s (first on line %d)",
+				    b->address, b->port, a->tcp && b->tcp ? "tcp" : "udp",
+				    a->line);
+			else
+				conf_err(ctx, config_setting_get_elem(list, i),
+				    "listener %s port %u %s overlaps %s on line %d "
+				    "(a wildcard address covers the other)",
+				    b->address, b->port, a->tcp && b->tcp ? "tcp" : "udp",
+				    a->address, a->line);
 			return -1;
 		}
 	}

@@ -488,6 +488,25 @@ test_duplicates(void **state)
 	expect_err("listen = (\n { address = \"127.0.0.1\"; udp = false; },\n"
 	    " { address = \"127.0.0.1\"; tcp = true; udp = false; } );",
 	    NAME ":3: duplicate listener 127.0.0.1 port 12000 tcp (first on line 2)");
+	/* A wildcard and an address it covers cannot both bind. */
+	expect_err("listen = (\n { address = \"*\"; port = 5; },\n"
+	    " { address = \"127.0.0.1\"; port = 5; } );",
+	    NAME ":3: listener 127.0.0.1 port 5 tcp overlaps * on line 2 "
+	    "(a wildcard address covers the other)");
+	expect_err("listen = (\n { address = \"::1\"; port = 5; tcp = false; },\n"
+	    " { address = \"::\"; port = 5; } );",
+	    NAME ":3: listener :: port 5 udp overlaps ::1 on line 2 "
+	    "(a wildcard address covers the other)");
+	expect_err("listen = (\n { address = \"0.0.0.0\"; port = 5; },\n"
+	    " { address = \"10.1.2.3\"; port = 5; } );",
+	    NAME ":3: listener 10.1.2.3 port 5 tcp overlaps 0.0.0.0 on line 2 "
+	    "(a wildcard address covers the other)");
+	/* The IPv4 and IPv6 wildcards are separate (:: is IPv6-only here). */
+	c = load_ok("listen = (\n { address = \"0.0.0.0\"; port = 5; },\n"
+	    " { address = \"::\"; port = 5; },\n { address = \"::1\"; port = 6; },\n"
+	    " { address = \"127.0.0.1\"; port = 6; } );");
+	assert_int_equal(c->nlisteners, 4);
+	conf_free(c);
 	/* Another port, protocol or address is a different listener. */
 	c = load_ok("listen = (\n"
 	    " { address = \"127.0.0.1\"; port = 5; udp = false; },\n"
