@@ -465,6 +465,7 @@ worker_take_params(struct tcp_worker *w, uint64_t now)
 		return;
 	w->params = p;
 	worker_sync_listeners(w, now);
+	mailbox_done(&w->pool->mb);
 	if (p.draining && !was_draining) {
 		/*
 		 * conn_drain_step() may move a connection to the tail (activity):

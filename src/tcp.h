@@ -22,7 +22,7 @@
 struct tcp_pool;
 
 struct tcp_pool *tcp_pool_create(int nthreads, const struct worker_params *p);
-/* Hand new settings and listeners to every worker; returns when all took them. */
+/* Hand new settings and listeners to every worker; returns when all applied them. */
 void tcp_pool_apply(struct tcp_pool *pool, const struct worker_params *p);
 /*
  * Stop accepting and finish what open connections are owed, by deadline_ms.

@@ -244,13 +244,15 @@ udp_main(void *arg)
 		if (!mailbox_take(&u->mb, &u->gen, &p))
 			continue;
 		if (p.draining) {
-			/* answer what is already queued, then leave */
+			/* answer what is already queued, then leave (the main thread joins us) */
+			mailbox_done(&u->mb);
 			for (size_t i = 0; i < u->nfds; i++)
 				udp_serve(u, u->fds[i], now);
 			break;
 		}
 		udp_sync_sockets(u, &p);
 		u->params = p;
+		mailbox_done(&u->mb);
 	}
 	return NULL;
 }

@@ -60,12 +60,19 @@ mailbox_take(struct mailbox *mb, uint64_t *gen, struct worker_params *out)
 	if (*gen != mb->gen) {
 		*out = mb->params;
 		*gen = mb->gen;
-		mb->nacked++;
 		moved = true;
-		pthread_cond_broadcast(&mb->cv);
 	}
 	pthread_mutex_unlock(&mb->mu);
 	return moved;
+}
+
+void
+mailbox_done(struct mailbox *mb)
+{
+	pthread_mutex_lock(&mb->mu);
+	mb->nacked++;
+	pthread_cond_broadcast(&mb->cv);
+	pthread_mutex_unlock(&mb->mu);
 }
 
 int

@@ -22,7 +22,7 @@
  *   one of them takes over; it touches no other worker's state.
  * - Listening sockets belong to the main thread.  It changes what workers
  *   listen on, and their settings, only through struct mailbox: it posts a
- *   new generation and waits until every worker has taken it; only then
+ *   new generation and waits until every worker has applied it; only then
  *   does it close a listener that was removed.  So no worker ever polls a
  *   closed fd.
  */
@@ -62,11 +62,16 @@ struct mailbox {
 
 void mailbox_init(struct mailbox *mb, int nworkers, const struct worker_params *p);
 void mailbox_destroy(struct mailbox *mb);
-/* Main thread: publish p, wake each eventfd, wait until every worker took it. */
+/* Main thread: publish p, wake each eventfd, wait until every worker applied it. */
 void mailbox_post(struct mailbox *mb, const struct worker_params *p,
     const int *evfds, int nevfds);
-/* Worker: copy the params if the generation moved; true if it did. */
+/*
+ * Worker: copy the params if the generation moved; true if it did.  Then,
+ * once it no longer polls any listener the new params dropped, it calls
+ * mailbox_done(): only after that may the main thread close those.
+ */
 bool mailbox_take(struct mailbox *mb, uint64_t *gen, struct worker_params *out);
+void mailbox_done(struct mailbox *mb);
 
 /* Eventfd helpers for waking a worker. */
 int  worker_eventfd(void);
