@@ -43,7 +43,7 @@ stats_open(const struct stats *t)
 }
 
 size_t
-stats_format(const struct stats *t, char *buf, size_t buflen)
+stats_format(const struct stats *t, const char *sep, char *buf, size_t buflen)
 {
 	size_t len = 0;
 	int n;
@@ -51,13 +51,14 @@ stats_format(const struct stats *t, char *buf, size_t buflen)
 	if (buflen == 0)
 		return 0;
 	buf[0] = '\0';
-	n = snprintf(buf, buflen, "upcased_tcp_connections_open %" PRIu64 "\n", stats_open(t));
+	n = snprintf(buf, buflen, "upcased_tcp_connections_open %" PRIu64 "%s",
+	    stats_open(t), sep);
 	for (int i = 0; n >= 0 && i < STAT__COUNT; i++) {
 		len += (size_t)n;
 		if (len >= buflen)
 			return buflen - 1;
-		n = snprintf(buf + len, buflen - len, "%s %" PRIu64 "\n",
-		    stat_names[i], t->v[i]);
+		n = snprintf(buf + len, buflen - len, "%s %" PRIu64 "%s",
+		    stat_names[i], t->v[i], i + 1 < STAT__COUNT || sep[0] == '\n' ? sep : "");
 	}
 	if (n > 0)
 		len += (size_t)n;

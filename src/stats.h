@@ -51,11 +51,13 @@ stats_get(const struct stats *s, enum stat_id id)
 void stats_sum_into(struct stats *dst, const struct stats *src);
 
 /*
- * Write "name value\n" lines for every counter plus the derived gauge
- * upcased_tcp_connections_open into buf; returns the length (truncated to
- * buflen - 1 if needed, always NUL-terminated).
+ * Write "name value" for every counter plus the derived gauge
+ * upcased_tcp_connections_open into buf, each followed by sep: "\n" gives
+ * lines (the control socket); any other sep goes between the entries only
+ * (one log line).  Returns the length (truncated to buflen - 1 if needed,
+ * always NUL-terminated).
  */
-size_t stats_format(const struct stats *total, char *buf, size_t buflen);
+size_t stats_format(const struct stats *total, const char *sep, char *buf, size_t buflen);
 
 /* One line for the log and systemd's STATUS=. */
 size_t stats_summary(const struct stats *total, char *buf, size_t buflen);

@@ -208,22 +208,11 @@ static void
 upcased_log_stats(const struct upcased *d)
 {
 	struct stats t;
-	char lines[2048], buf[2048], per[256];
+	char buf[2048], per[256];
 	size_t len = 0;
 
 	upcased_stats(d, &t);
-	stats_format(&t, lines, sizeof(lines));
-	/* The "name value" lines, as one line: "name value, name value, ..." */
-	for (const char *p = lines; *p != '\0' && len < sizeof(buf) - 3; p++) {
-		if (*p != '\n')
-			buf[len++] = *p;
-		else if (p[1] != '\0') {
-			buf[len++] = ',';
-			buf[len++] = ' ';
-		}
-	}
-	buf[len] = '\0';
-	len = 0;
+	stats_format(&t, ", ", buf, sizeof(buf));
 	per[0] = '\0';
 	for (int i = 0; i < tcp_pool_nthreads(d->tcp) && len < sizeof(per); i++) {
 		int n = snprintf(per + len, sizeof(per) - len, "%s%llu", i ? " " : "",
@@ -243,7 +232,7 @@ upcased_serve_control(struct upcased *d, uint64_t now)
 	size_t len;
 
 	upcased_stats(d, &t);
-	len = stats_format(&t, buf, sizeof(buf));
+	len = stats_format(&t, "\n", buf, sizeof(buf));
 	if (control_serve(d->ctlfd, buf, len) == -1) {
 		/* Out of descriptors: poll() would report it again at once. */
 		if (ratelimit_allow(&d->ctl_rl, now))
