@@ -19,6 +19,7 @@
 
 #include "control.h"
 #include "log.h"
+#include "sock.h"
 
 static bool control_made_dir;   /* we created the socket's directory */
 
@@ -51,11 +52,7 @@ control_open(const char *path, mode_t mode)
 		goto fail;
 	return fd;
 fail:
-	{
-		int saved = errno;
-		close(fd);
-		errno = saved;
-	}
+	sock_close_keep_errno(fd);
 	return -1;
 }
 
@@ -82,17 +79,13 @@ control_serve(int fd, const char *text, size_t len)
 	ssize_t k;
 
 	if (c == -1) {
-		switch (errno) {
-		case EAGAIN:
-		case EINTR:
-		case ECONNABORTED:
+		switch (sock_accept_error(errno)) {
+		case SOCK_ACCEPT_EMPTY:
+		case SOCK_ACCEPT_RETRY:
 			return 0;
-		case EMFILE:
-		case ENFILE:
-		case ENOBUFS:
-		case ENOMEM:
+		case SOCK_ACCEPT_BACKOFF:
 			return -1;	/* the caller backs off */
-		default:
+		case SOCK_ACCEPT_FAILED:
 			log_warn("control socket: accept");
 			return 0;
 		}

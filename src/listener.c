@@ -16,6 +16,7 @@
 #include "listener.h"
 #include "log.h"
 #include "notify.h"
+#include "sock.h"
 
 /*
  * Datagram sockets report each request's destination address, so the UDP
@@ -53,11 +54,7 @@ listener_socket(int family, int type, const struct sockaddr *sa, socklen_t len,
 		listener_set_pktinfo(fd);
 	return fd;
 fail:
-	{
-		int saved = errno;
-		close(fd);
-		errno = saved;
-	}
+	sock_close_keep_errno(fd);
 	return -1;
 }
 

@@ -19,6 +19,7 @@
 static int log_to_stderr = 1;
 static int log_journal;          /* stderr is the journal: prefix "<N>" */
 static int log_level = LOG_INFO;
+static __thread char log_thread[16];   /* "" in the main thread */
 
 static const struct {
 	const char *name;
@@ -61,6 +62,12 @@ log_setfacility(int facility)
 }
 
 void
+log_set_thread_name(const char *name)
+{
+	snprintf(log_thread, sizeof(log_thread), "%s", name ? name : "");
+}
+
+void
 log_setlevel(int level)
 {
 	__atomic_store_n(&log_level, level, __ATOMIC_RELAXED);
@@ -71,12 +78,14 @@ log_vwrite(int pri, const char *fmt, va_list ap, int with_errno)
 {
 	char msg[1024];
 	int saved = errno;
+	size_t len;
 
 	if (pri > __atomic_load_n(&log_level, __ATOMIC_RELAXED))
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	len = log_thread[0] ? (size_t)snprintf(msg, sizeof(msg), "%s: ", log_thread) : 0;
+	vsnprintf(msg + len, sizeof(msg) - len, fmt, ap);
 	if (with_errno) {
-		size_t len = strlen(msg);
+		len = strlen(msg);
 		snprintf(msg + len, sizeof(msg) - len, ": %s", strerror(saved));
 	}
 	if (__atomic_load_n(&log_to_stderr, __ATOMIC_RELAXED)) {

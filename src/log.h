@@ -12,6 +12,8 @@
 void log_init(const char *ident, int to_stderr, int facility);
 void log_setlevel(int level);           /* LOG_ERR .. LOG_DEBUG */
 void log_setfacility(int facility);
+/* The calling thread's name, put before each of its lines ("tcp0: ..."); NULL: none. */
+void log_set_thread_name(const char *name);
 
 void log_warn(const char *, ...)  __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));

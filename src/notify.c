@@ -10,18 +10,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
-#include <time.h>
 
+#include "clock.h"
 #include "notify.h"
-
-static uint64_t
-notify_monotonic_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 void
 notify_ready(void)
@@ -34,7 +25,7 @@ notify_reloading(void)
 {
 	/* MONOTONIC_USEC lets newer systemd match the reload to our READY=1. */
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
-	    (unsigned long long)notify_monotonic_usec());
+	    (unsigned long long)clock_usec());
 }
 
 void

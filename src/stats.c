@@ -34,10 +34,10 @@ stats_sum_into(struct stats *dst, const struct stats *src)
 		dst->v[i] += stats_get(src, (enum stat_id)i);
 }
 
-static uint64_t
+uint64_t
 stats_open(const struct stats *t)
 {
-	uint64_t a = t->v[STAT_TCP_ACCEPTED], c = t->v[STAT_TCP_CLOSED];
+	uint64_t a = stats_get(t, STAT_TCP_ACCEPTED), c = stats_get(t, STAT_TCP_CLOSED);
 
 	return a > c ? a - c : 0;
 }

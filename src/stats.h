@@ -51,6 +51,12 @@ stats_get(const struct stats *s, enum stat_id id)
 void stats_sum_into(struct stats *dst, const struct stats *src);
 
 /*
+ * TCP connections open: accepted - closed.  The two are read one after
+ * the other while a worker moves them: never below 0.
+ */
+uint64_t stats_open(const struct stats *s);
+
+/*
  * Write "name value" for every counter plus the derived gauge
  * upcased_tcp_connections_open into buf, each followed by sep: "\n" gives
  * lines (the control socket); any other sep goes between the entries only

@@ -1,13 +1,11 @@
 /*
- * tcp.h: the pool of TCP workers.  Each worker runs its own epoll loop over
- * many connections (see worker.h for the threading model).
+ * tcp.h: the TCP kind of worker.  A pool of them (worker_pool_create with
+ * tcp_worker_ops) shares the listening sockets; each worker runs the one
+ * worker loop over many connections (see worker.h for the threading model).
  */
 #ifndef UPCASE_TCP_H
 #define UPCASE_TCP_H
 
-#include <stdint.h>
-
-#include "stats.h"
 #include "worker.h"
 
 /*
@@ -19,26 +17,6 @@
  */
 #define TCP_READ_CHUNK 16384
 
-struct tcp_pool;
-
-struct tcp_pool *tcp_pool_create(int nthreads, const struct worker_params *p);
-/* Hand new settings and listeners to every worker; returns when all applied them. */
-void tcp_pool_apply(struct tcp_pool *pool, const struct worker_params *p);
-/*
- * Stop accepting and finish what open connections are owed, by deadline_ms.
- * Returns once no worker polls a listener any more; tcp_pool_join() then
- * waits for the workers to finish.
- */
-void tcp_pool_drain(struct tcp_pool *pool, uint64_t deadline_ms);
-void tcp_pool_join(struct tcp_pool *pool);
-void tcp_pool_destroy(struct tcp_pool *pool);
-
-int  tcp_pool_nthreads(const struct tcp_pool *pool);
-/* Add every worker's counters into total. */
-void tcp_pool_stats(const struct tcp_pool *pool, struct stats *total);
-/* Connections open in worker i (how evenly accepting is spread). */
-uint64_t tcp_pool_worker_open(const struct tcp_pool *pool, int i);
-/* Worker i's heartbeat: it moves at least every WORKER_TICK_MS (worker.h) while the loop runs. */
-uint64_t tcp_pool_heartbeat(const struct tcp_pool *pool, int i);
+extern const struct worker_ops tcp_worker_ops;
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * udp.c: the UDP worker.  Replies leave from the address the request came
+ * udp.c: the UDP kind of worker (see udp.h and worker.h).  Replies leave from the address the request came
  * to (the listener turned on IP_PKTINFO / IPV6_RECVPKTINFO), so a
  * multi-homed host answers from the right address even on a wildcard
  * socket.
@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "proto.h"
 #include "ratelimit.h"
@@ -27,15 +27,15 @@
 #define CMSG_SPACE_PKTINFO CMSG_SPACE(sizeof(struct in6_pktinfo) > sizeof(struct in_pktinfo) ? \
     sizeof(struct in6_pktinfo) : sizeof(struct in_pktinfo))
 
+/* The epoll tag of a socket. */
+struct udp_sock {
+	int fd;
+};
+
 struct udp_worker {
-	pthread_t thread;
-	int      epfd;
-	int      evfd;
-	struct mailbox mb;
-	uint64_t gen;
-	struct worker_params params;
-	int      fds[WORKER_MAX_LISTENERS];   /* sockets in epoll */
-	size_t   nfds;
+	struct worker w;                      /* first: see struct worker_ops */
+	struct udp_sock socks[WORKER_MAX_LISTENERS];   /* sockets in epoll */
+	size_t   nsocks;
 	/* batch buffers */
 	uint8_t *in;                          /* UDP_BATCH * UDP_MAX_DGRAM */
 	uint8_t *out;                         /* UDP_BATCH * TRANSFORM_BOUND(UDP_MAX_DGRAM) */
@@ -45,8 +45,6 @@ struct udp_worker {
 	uint8_t rctl[UDP_BATCH][CMSG_SPACE_PKTINFO];
 	uint8_t sctl[UDP_BATCH][CMSG_SPACE_PKTINFO];
 	struct ratelimit rl;
-	uint64_t heartbeat;
-	struct stats stats;
 };
 
 static size_t
@@ -125,8 +123,8 @@ udp_send_batch(struct udp_worker *u, int fd, int nsend, uint64_t now)
 
 		if (k > 0) {
 			for (int i = off; i < off + k; i++)
-				stats_add(&u->stats, STAT_UDP_BYTES_OUT, u->smsg[i].msg_len);
-			stats_add(&u->stats, STAT_UDP_DATAGRAMS_OUT, (uint64_t)k);
+				stats_add(&u->w.stats, STAT_UDP_BYTES_OUT, u->smsg[i].msg_len);
+			stats_add(&u->w.stats, STAT_UDP_DATAGRAMS_OUT, (uint64_t)k);
 			off += k;
 			continue;
 		}
@@ -142,9 +140,9 @@ udp_send_batch(struct udp_worker *u, int fd, int nsend, uint64_t now)
 			continue;
 		}
 		/* This datagram cannot go (buffer full, peer unreachable): drop it, go on. */
-		stats_add(&u->stats, STAT_UDP_DROPPED_SENDFAIL, 1);
+		stats_add(&u->w.stats, STAT_UDP_DROPPED_SENDFAIL, 1);
 		if (ratelimit_allow(&u->rl, now))
-			log_warn("udp: sendmmsg");
+			log_warn("sendmmsg");
 		off++;
 	}
 }
@@ -159,7 +157,7 @@ udp_serve_batch(struct udp_worker *u, int fd, uint64_t now)
 	n = recvmmsg(fd, u->rmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0) {
 		if (n == -1 && errno != EAGAIN && errno != EINTR && ratelimit_allow(&u->rl, now))
-			log_warn("udp: recvmmsg");
+			log_warn("recvmmsg");
 		return 0;
 	}
 	for (int i = 0; i < n; i++) {
@@ -167,11 +165,11 @@ udp_serve_batch(struct udp_worker *u, int fd, uint64_t now)
 		uint8_t *out = u->out + (size_t)nsend * TRANSFORM_BOUND(UDP_MAX_DGRAM);
 		size_t len = u->rmsg[i].msg_len, outlen;
 
-		stats_add(&u->stats, STAT_UDP_DATAGRAMS_IN, 1);
-		stats_add(&u->stats, STAT_UDP_BYTES_IN, len);
-		outlen = transform_buffer(u->params.charset, u->riov[i].iov_base, len, out);
+		stats_add(&u->w.stats, STAT_UDP_DATAGRAMS_IN, 1);
+		stats_add(&u->w.stats, STAT_UDP_BYTES_IN, len);
+		outlen = transform_buffer(u->w.params.charset, u->riov[i].iov_base, len, out);
 		if (outlen > udp_max_reply(&u->peer[i])) {
-			stats_add(&u->stats, STAT_UDP_DROPPED_TOOLARGE, 1);
+			stats_add(&u->w.stats, STAT_UDP_DROPPED_TOOLARGE, 1);
 			continue;
 		}
 		u->siov[nsend].iov_base = out;
@@ -200,132 +198,84 @@ udp_serve(struct udp_worker *u, int fd, uint64_t now)
 }
 
 static void
-udp_sync_sockets(struct udp_worker *u, const struct worker_params *p)
+udp_forget_sockets(struct udp_worker *u)
 {
-	for (size_t i = 0; i < u->nfds; i++)
-		epoll_ctl(u->epfd, EPOLL_CTL_DEL, u->fds[i], NULL);
-	u->nfds = 0;
-	for (size_t i = 0; i < p->nlfds; i++) {
-		struct epoll_event e = { .events = EPOLLIN, .data.fd = p->lfds[i] };
-
-		if (epoll_ctl(u->epfd, EPOLL_CTL_ADD, p->lfds[i], &e) == -1) {
-			log_warn("udp: cannot watch socket %d", p->lfds[i]);
-			continue;
-		}
-		u->fds[u->nfds++] = p->lfds[i];
-	}
+	for (size_t i = 0; i < u->nsocks; i++)
+		epoll_ctl(u->w.epfd, EPOLL_CTL_DEL, u->socks[i].fd, NULL);
+	u->nsocks = 0;
 }
 
-static void *
-udp_main(void *arg)
-{
-	struct udp_worker *u = arg;
-	struct epoll_event ev[WORKER_MAX_LISTENERS + 1];
+/* ------------------------------------------------------------ worker_ops */
 
-	worker_thread_setup("upcased-udp");
-	for (;;) {
-		int n = epoll_wait(u->epfd, ev, WORKER_MAX_LISTENERS + 1, WORKER_TICK_MS);
-		uint64_t now = worker_now_ms();
-		struct worker_params p;
-		bool wake = false;
-
-		if (n == -1 && errno != EINTR)
-			fatal("udp: epoll_wait");
-		for (int i = 0; i < n; i++) {
-			if (ev[i].data.fd == u->evfd)
-				wake = true;
-			else
-				udp_serve(u, ev[i].data.fd, now);
-		}
-		__atomic_add_fetch(&u->heartbeat, 1, __ATOMIC_RELAXED);
-		if (!wake)
-			continue;
-		worker_eventfd_drain(u->evfd);
-		if (!mailbox_take(&u->mb, &u->gen, &p))
-			continue;
-		if (p.draining) {
-			/* answer what is already queued, then leave (the main thread joins us) */
-			mailbox_done(&u->mb);
-			for (size_t i = 0; i < u->nfds; i++)
-				udp_serve(u, u->fds[i], now);
-			break;
-		}
-		udp_sync_sockets(u, &p);
-		u->params = p;
-		mailbox_done(&u->mb);
-	}
-	return NULL;
-}
-
-struct udp_worker *
-udp_worker_create(const struct worker_params *p)
+static struct worker *
+udp_create(void)
 {
 	struct udp_worker *u = calloc(1, sizeof(*u));
-	struct epoll_event e = { .events = EPOLLIN };
-	int err;
 
 	if (u == NULL)
-		fatal("calloc");
+		return NULL;
 	u->in = malloc((size_t)UDP_BATCH * UDP_MAX_DGRAM);
 	u->out = malloc((size_t)UDP_BATCH * TRANSFORM_BOUND(UDP_MAX_DGRAM));
-	if (u->in == NULL || u->out == NULL)
-		fatal("malloc");
-	u->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (u->epfd == -1)
-		fatal("epoll_create1");
-	u->evfd = worker_eventfd();
-	e.data.fd = u->evfd;
-	if (epoll_ctl(u->epfd, EPOLL_CTL_ADD, u->evfd, &e) == -1)
-		fatal("epoll_ctl");
-	ratelimit_init(&u->rl, 1, 10000, worker_now_ms());
-	mailbox_init(&u->mb, 1, p);
-	u->gen = u->mb.gen;
-	u->params = *p;
-	udp_sync_sockets(u, p);
-	if ((err = pthread_create(&u->thread, NULL, udp_main, u)) != 0) {
-		errno = err;
-		fatal("pthread_create");
+	if (u->in == NULL || u->out == NULL) {
+		free(u->in);
+		free(u->out);
+		free(u);
+		return NULL;
 	}
-	return u;
+	ratelimit_init(&u->rl, 1, 10000, clock_ms());
+	return &u->w;
 }
 
-void
-udp_worker_apply(struct udp_worker *u, const struct worker_params *p)
+static void
+udp_destroy(struct worker *w)
 {
-	mailbox_post(&u->mb, p, &u->evfd, 1);
-}
+	struct udp_worker *u = (struct udp_worker *)w;
 
-void
-udp_worker_stop(struct udp_worker *u)
-{
-	struct worker_params p = u->mb.params;
-
-	p.draining = true;
-	mailbox_post(&u->mb, &p, &u->evfd, 1);
-	pthread_join(u->thread, NULL);
-}
-
-void
-udp_worker_destroy(struct udp_worker *u)
-{
-	if (u == NULL)
-		return;
-	close(u->epfd);
-	close(u->evfd);
-	mailbox_destroy(&u->mb);
 	free(u->in);
 	free(u->out);
 	free(u);
 }
 
-void
-udp_worker_stats(const struct udp_worker *u, struct stats *total)
+/*
+ * Watch the sockets in w->params.  Stopping: first answer what is already
+ * queued on the sockets we had, then let go of them all.
+ */
+static void
+udp_apply(struct worker *w, const struct worker_params *old, uint64_t now)
 {
-	stats_sum_into(total, &u->stats);
+	struct udp_worker *u = (struct udp_worker *)w;
+
+	if (w->params.draining && !old->draining)
+		for (size_t i = 0; i < u->nsocks; i++)
+			udp_serve(u, u->socks[i].fd, now);
+	udp_forget_sockets(u);
+	if (w->params.draining)
+		return;
+	for (size_t i = 0; i < w->params.nlfds; i++) {
+		struct udp_sock *s = &u->socks[u->nsocks];
+		struct epoll_event e = { .events = EPOLLIN, .data.ptr = s };
+
+		s->fd = w->params.lfds[i];
+		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, s->fd, &e) == -1) {
+			log_warn("cannot watch socket %d", s->fd);
+			continue;
+		}
+		u->nsocks++;
+	}
 }
 
-uint64_t
-udp_worker_heartbeat(const struct udp_worker *u)
+static void
+udp_event(struct worker *w, void *tag, uint32_t events, uint64_t now)
 {
-	return __atomic_load_n(&u->heartbeat, __ATOMIC_RELAXED);
+	(void)events;
+	udp_serve((struct udp_worker *)w, ((struct udp_sock *)tag)->fd, now);
 }
+
+const struct worker_ops udp_worker_ops = {
+	.name        = "udp",
+	.create      = udp_create,
+	.destroy     = udp_destroy,
+	.apply       = udp_apply,
+	.event       = udp_event,
+	/* A datagram is answered as it is read: once the sockets are let go, nothing is owed. */
+};

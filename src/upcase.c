@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "conf.h"
 #include "proto.h"
 #include "stdfds.h"
@@ -97,15 +98,6 @@ static int
 fail_net(const char *who, int err)
 {
 	return fail(net_code(err), who, "%s", strerror(err));
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int
@@ -415,11 +407,11 @@ static int
 wait_fd(int fd, short events, int timeout_ms)
 {
 	struct pollfd pfd = { .fd = fd, .events = events };
-	int64_t deadline = now_ms() + timeout_ms, left;
+	int64_t deadline = (int64_t)clock_ms() + timeout_ms, left;
 	int rc;
 
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - (int64_t)clock_ms();
 		rc = poll(&pfd, 1, left > 0 ? (int)left : 0);
 		if (rc != -1 || errno != EINTR)
 			return rc;
@@ -547,7 +539,7 @@ pump_send(struct pump *p, const char *who)
 		p->in_ptr += n;
 		p->in_len -= (size_t)n;
 		p->sent_any |= n > 0;
-		p->idle_since = now_ms();
+		p->idle_since = (int64_t)clock_ms();
 	} else if (errno != EINTR && errno != EAGAIN) {
 		return fail(UPCASE_EX_IOERR, who, "%s", strerror(errno));
 	}
@@ -563,7 +555,7 @@ pump_recv(struct pump *p, const char *who)
 		p->out_off = 0;
 		p->out_len = (size_t)n;
 		p->got_any = true;
-		p->idle_since = now_ms();
+		p->idle_since = (int64_t)clock_ms();
 	} else if (n == 0) {
 		p->sock_eof = true;
 	} else if (errno != EINTR && errno != EAGAIN) {
@@ -633,9 +625,9 @@ pump_run(struct pump *p, const char *who)
 		pump_events(p, pfd);
 		/* The clock runs from when we started to wait, not before. */
 		if (!p->waiting || !pump_waiting_on_server(p))
-			p->idle_since = now_ms();
+			p->idle_since = (int64_t)clock_ms();
 		p->waiting = pump_waiting_on_server(p);
-		left = p->idle_since + p->timeout_ms - now_ms();
+		left = p->idle_since + p->timeout_ms - (int64_t)clock_ms();
 		if (left <= 0)
 			return fail(UPCASE_EX_TEMPFAIL, who,
 			    "timed out waiting for the server");

@@ -21,6 +21,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "control.h"
 #include "daemon.h"
@@ -52,8 +53,8 @@ struct upcased {
 	struct options opt;
 	struct conf *conf;
 	struct listener_set listeners;
-	struct tcp_pool *tcp;
-	struct udp_worker *udp;
+	struct worker_pool *tcp;
+	struct worker_pool *udp;
 	int sigfd;
 	int ctlfd;
 	struct stats reload_stats;        /* reloads and failures (main thread only) */
@@ -188,8 +189,8 @@ static void
 upcased_stats(const struct upcased *d, struct stats *total)
 {
 	memset(total, 0, sizeof(*total));
-	tcp_pool_stats(d->tcp, total);
-	udp_worker_stats(d->udp, total);
+	worker_pool_stats(d->tcp, total);
+	worker_pool_stats(d->udp, total);
 	stats_sum_into(total, &d->reload_stats);
 }
 
@@ -214,9 +215,9 @@ upcased_log_stats(const struct upcased *d)
 	upcased_stats(d, &t);
 	stats_format(&t, ", ", buf, sizeof(buf));
 	per[0] = '\0';
-	for (int i = 0; i < tcp_pool_nthreads(d->tcp) && len < sizeof(per); i++) {
+	for (int i = 0; i < worker_pool_size(d->tcp) && len < sizeof(per); i++) {
 		int n = snprintf(per + len, sizeof(per) - len, "%s%llu", i ? " " : "",
-		    (unsigned long long)tcp_pool_worker_open(d->tcp, i));
+		    (unsigned long long)stats_open(&worker_pool_get(d->tcp, i)->stats));
 		len += n > 0 ? (size_t)n : 0;
 	}
 	log_info("stats: %s; open per tcp worker: %s", buf, per);
@@ -296,8 +297,8 @@ upcased_reload(struct upcased *d)
 	upcased_check_nofile(nc);
 	worker_params_from(&tp, nc, &nls, SOCK_STREAM);
 	worker_params_from(&up, nc, &nls, SOCK_DGRAM);
-	tcp_pool_apply(d->tcp, &tp);
-	udp_worker_apply(d->udp, &up);
+	worker_pool_apply(d->tcp, &tp);
+	worker_pool_apply(d->udp, &up);
 	/* Every worker has let go of the old sockets: close those that went away. */
 	if (!d->listeners.activated) {
 		listener_set_close(&d->listeners);
@@ -319,25 +320,34 @@ fail:
 /* ------------------------------------------------------------ watchdog */
 
 /* Ping only while every worker's loop is turning: a wedged worker stops the pings. */
-static void
-upcased_watchdog(struct upcased *d, uint64_t now)
+static bool
+upcased_pool_alive(struct upcased *d, const struct worker_pool *pool, uint64_t *beats)
 {
-	int n = tcp_pool_nthreads(d->tcp);
 	bool alive = true;
 
-	if (d->wd_interval_ms == 0 || now - d->wd_last_ms < d->wd_interval_ms)
-		return;
-	for (int i = 0; i <= n; i++) {
-		uint64_t b = i < n ? tcp_pool_heartbeat(d->tcp, i) : udp_worker_heartbeat(d->udp);
+	for (int i = 0; i < worker_pool_size(pool); i++) {
+		uint64_t b = worker_heartbeat(worker_pool_get(pool, i));
 
-		if (b == d->beats[i]) {
+		if (b == beats[i]) {
 			alive = false;
 			if (!d->wd_stuck_logged)
 				log_warnx("%s worker %d made no progress: withholding the watchdog ping",
-				    i < n ? "tcp" : "udp", i);
+				    pool == d->tcp ? "tcp" : "udp", i);
 		}
-		d->beats[i] = b;
+		beats[i] = b;
 	}
+	return alive;
+}
+
+static void
+upcased_watchdog(struct upcased *d, uint64_t now)
+{
+	bool alive;
+
+	if (d->wd_interval_ms == 0 || now - d->wd_last_ms < d->wd_interval_ms)
+		return;
+	alive = upcased_pool_alive(d, d->tcp, d->beats);
+	alive = upcased_pool_alive(d, d->udp, d->beats + worker_pool_size(d->tcp)) && alive;
 	d->wd_stuck_logged = !alive;
 	d->wd_last_ms = now;
 	if (alive)
@@ -413,7 +423,7 @@ upcased_open_control(struct upcased *d)
 	d->ctlfd = -1;
 	if (path == NULL)
 		return;
-	ratelimit_init(&d->ctl_rl, 1, 10000, worker_now_ms());
+	ratelimit_init(&d->ctl_rl, 1, 10000, clock_ms());
 	d->ctlfd = control_open(path, d->conf->control_mode);
 	if (d->ctlfd == -1)
 		log_warn("control socket %s (upcase --stats will not work)", path);
@@ -472,9 +482,10 @@ upcased_start(struct upcased *d)
 		upcased_drop_privileges(d);
 	worker_params_from(&tp, d->conf, &d->listeners, SOCK_STREAM);
 	worker_params_from(&up, d->conf, &d->listeners, SOCK_DGRAM);
-	d->tcp = tcp_pool_create(tcp_thread_count(d->conf), &tp);
-	d->udp = udp_worker_create(&up);
-	d->beats = calloc((size_t)tcp_pool_nthreads(d->tcp) + 1, sizeof(*d->beats));
+	d->tcp = worker_pool_create(&tcp_worker_ops, tcp_thread_count(d->conf), &tp);
+	d->udp = worker_pool_create(&udp_worker_ops, 1, &up);
+	d->beats = calloc((size_t)(worker_pool_size(d->tcp) + worker_pool_size(d->udp)),
+	    sizeof(*d->beats));
 	if (d->beats == NULL)
 		fatal("calloc");
 	d->wd_interval_ms = notify_watchdog_interval() / 1000;
@@ -484,8 +495,9 @@ upcased_start(struct upcased *d)
 		log_init("upcased", 0, d->conf->log_facility);
 	}
 	listener_set_describe(&d->listeners, desc, sizeof(desc));
-	log_info("upcased %s started: %d tcp workers, 1 udp worker, charset %s; listening on %s",
-	    PACKAGE_VERSION, tcp_pool_nthreads(d->tcp),
+	log_info("upcased %s started: %d tcp workers, %d udp worker%s, charset %s; listening on %s",
+	    PACKAGE_VERSION, worker_pool_size(d->tcp), worker_pool_size(d->udp),
+	    worker_pool_size(d->udp) == 1 ? "" : "s",
 	    transform_charset_name(d->conf->charset), desc);
 	notify_ready();
 	upcased_update_status(d);
@@ -494,19 +506,20 @@ upcased_start(struct upcased *d)
 static void
 upcased_stop(struct upcased *d)
 {
-	uint64_t deadline = worker_now_ms() + (uint64_t)d->conf->shutdown_timeout * 1000;
+	uint64_t deadline = clock_ms() + (uint64_t)d->conf->shutdown_timeout * 1000;
 
 	notify_stopping();
 	log_info("shutting down: finishing open connections (at most %d s)",
 	    d->conf->shutdown_timeout);
-	udp_worker_stop(d->udp);
-	tcp_pool_drain(d->tcp, deadline);
+	worker_pool_drain(d->udp, deadline);
+	worker_pool_drain(d->tcp, deadline);
 	/* No worker polls them now: close, so new clients are refused, not left hanging. */
 	listener_set_close(&d->listeners);
-	tcp_pool_join(d->tcp);
+	worker_pool_join(d->udp);
+	worker_pool_join(d->tcp);
 	upcased_log_stats(d);
-	tcp_pool_destroy(d->tcp);
-	udp_worker_destroy(d->udp);
+	worker_pool_destroy(d->tcp);
+	worker_pool_destroy(d->udp);
 	control_close(d->ctlfd, d->conf->control_socket);
 	daemon_pidfile_remove(d->conf->pidfile);
 	close(d->sigfd);
@@ -526,14 +539,14 @@ upcased_loop(struct upcased *d)
 		};
 		struct signalfd_siginfo si;
 		int timeout = 1000;
-		bool ctl = d->ctlfd != -1 && worker_now_ms() >= d->ctl_resume_ms;
+		bool ctl = d->ctlfd != -1 && clock_ms() >= d->ctl_resume_ms;
 
 		if (d->wd_interval_ms && d->wd_interval_ms < 1000)
 			timeout = (int)d->wd_interval_ms;
 		if (poll(p, ctl ? 2 : 1, timeout) == -1 && errno != EINTR)
 			fatal("poll");
 		if (ctl && (p[1].revents & POLLIN))
-			upcased_serve_control(d, worker_now_ms());
+			upcased_serve_control(d, clock_ms());
 		while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
 			switch (si.ssi_signo) {
 			case SIGHUP:
@@ -549,7 +562,7 @@ upcased_loop(struct upcased *d)
 			}
 		}
 		upcased_update_status(d);
-		upcased_watchdog(d, worker_now_ms());
+		upcased_watchdog(d, clock_ms());
 	}
 }
 

@@ -1,5 +1,6 @@
 /*
- * worker.c: the mailbox and small thread helpers (see worker.h for the
+ * worker.c: the one worker loop, the pools that run it, and the mailbox
+ * through which the main thread hands them settings (see worker.h for the
  * threading model).
  */
 #include "config.h"
@@ -8,50 +9,70 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "worker.h"
 
-void
-mailbox_init(struct mailbox *mb, int nworkers, const struct worker_params *p)
+#define WORKER_EPOLL_BATCH 256
+
+/* The main thread posts settings; each worker takes them and acknowledges. */
+struct mailbox {
+	pthread_mutex_t mu;
+	pthread_cond_t  cv;
+	uint64_t gen;                 /* bumped on every post */
+	int      nacked;              /* workers that applied gen */
+	struct worker_params params;  /* protected by mu */
+};
+
+struct worker_pool {
+	const struct worker_ops *ops;
+	struct mailbox mb;
+	struct worker **w;
+	pthread_t *threads;
+	int      n;
+	void    *shared;              /* ops->shared_size bytes */
+};
+
+/* Anyone may wake a worker; its eventfd's epoll tag is the worker itself. */
+static void
+worker_wake(const struct worker *w)
 {
-	pthread_mutex_init(&mb->mu, NULL);
-	pthread_cond_init(&mb->cv, NULL);
-	mb->gen = 1;
-	mb->nworkers = nworkers;
-	mb->nacked = 0;
-	mb->params = *p;
+	uint64_t one = 1;
+
+	while (write(w->evfd, &one, sizeof(one)) == -1 && errno == EINTR)
+		;
 }
 
-void
-mailbox_destroy(struct mailbox *mb)
-{
-	pthread_cond_destroy(&mb->cv);
-	pthread_mutex_destroy(&mb->mu);
-}
+/* ------------------------------------------------------------ mailbox */
 
-void
-mailbox_post(struct mailbox *mb, const struct worker_params *p,
-    const int *evfds, int nevfds)
+/* Main thread: publish p, wake every worker, wait until each applied it. */
+static void
+mailbox_post(struct worker_pool *pool, const struct worker_params *p)
 {
+	struct mailbox *mb = &pool->mb;
+
 	pthread_mutex_lock(&mb->mu);
 	mb->params = *p;
 	mb->gen++;
 	mb->nacked = 0;
 	pthread_mutex_unlock(&mb->mu);
-	for (int i = 0; i < nevfds; i++)
-		worker_wake(evfds[i]);
+	for (int i = 0; i < pool->n; i++)
+		worker_wake(pool->w[i]);
 	pthread_mutex_lock(&mb->mu);
-	while (mb->nacked < mb->nworkers)
+	while (mb->nacked < pool->n)
 		pthread_cond_wait(&mb->cv, &mb->mu);
 	pthread_mutex_unlock(&mb->mu);
 }
 
-bool
+/* Worker: the posted params, if the generation moved. */
+static bool
 mailbox_take(struct mailbox *mb, uint64_t *gen, struct worker_params *out)
 {
 	bool moved = false;
@@ -66,8 +87,8 @@ mailbox_take(struct mailbox *mb, uint64_t *gen, struct worker_params *out)
 	return moved;
 }
 
-void
-mailbox_done(struct mailbox *mb)
+static void
+mailbox_ack(struct mailbox *mb)
 {
 	pthread_mutex_lock(&mb->mu);
 	mb->nacked++;
@@ -75,49 +96,209 @@ mailbox_done(struct mailbox *mb)
 	pthread_mutex_unlock(&mb->mu);
 }
 
-int
-worker_eventfd(void)
+/* ------------------------------------------------------------ the loop */
+
+/* Apply what the mailbox holds, if new; the ack tells the main thread we let go. */
+static void
+worker_take_params(struct worker *w, uint64_t now)
 {
-	int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-
-	if (fd == -1)
-		fatal("eventfd");
-	return fd;
-}
-
-void
-worker_wake(int evfd)
-{
-	uint64_t one = 1;
-
-	while (write(evfd, &one, sizeof(one)) == -1 && errno == EINTR)
-		;
-}
-
-void
-worker_eventfd_drain(int evfd)
-{
+	struct worker_params p, old;
 	uint64_t v;
 
-	while (read(evfd, &v, sizeof(v)) == -1 && errno == EINTR)
+	while (read(w->evfd, &v, sizeof(v)) == -1 && errno == EINTR)
 		;
+	if (!mailbox_take(&w->pool->mb, &w->gen, &p))
+		return;		/* woken by a peer (worker_wake_others) */
+	old = w->params;
+	w->params = p;
+	w->pool->ops->apply(w, &old, now);
+	mailbox_ack(&w->pool->mb);
 }
 
-uint64_t
-worker_now_ms(void)
+static void
+worker_thread_setup(const struct worker *w)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-void
-worker_thread_setup(const char *name)
-{
+	char name[16];
 	sigset_t all;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	snprintf(name, sizeof(name), "%s%d", w->pool->ops->name, w->id);
+	log_set_thread_name(name);
+	snprintf(name, sizeof(name), "upcased-%s%d", w->pool->ops->name, w->id);
 	pthread_setname_np(pthread_self(), name);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+	const struct worker_ops *ops = w->pool->ops;
+	struct epoll_event ev[WORKER_EPOLL_BATCH];
+	struct worker_params none;
+
+	worker_thread_setup(w);
+	memset(&none, 0, sizeof(none));
+	ops->apply(w, &none, clock_ms());
+	for (;;) {
+		int timeout = ops->timeout ? ops->timeout(w, clock_ms()) : WORKER_TICK_MS;
+		int n = epoll_wait(w->epfd, ev, WORKER_EPOLL_BATCH, timeout);
+		uint64_t now = clock_ms();
+		bool wake = false;
+
+		if (n == -1 && errno != EINTR)
+			fatal("epoll_wait");
+		for (int i = 0; i < n; i++) {
+			if (ev[i].data.ptr == w)
+				wake = true;
+			else
+				ops->event(w, ev[i].data.ptr, ev[i].events, now);
+		}
+		/* Settings change only here, after the batch, so no event points at a stale tag. */
+		if (wake)
+			worker_take_params(w, now);
+		if (ops->tick != NULL)
+			ops->tick(w, now);
+		__atomic_add_fetch(&w->heartbeat, 1, __ATOMIC_RELAXED);
+		if (w->params.draining && (ops->drained == NULL || ops->drained(w) ||
+		    now >= w->params.drain_deadline_ms))
+			break;
+	}
+	if (ops->finish != NULL)
+		ops->finish(w);
+	return NULL;
+}
+
+/* ------------------------------------------------------------ the pool */
+
+static struct worker *
+worker_create(struct worker_pool *pool, int id, const struct worker_params *p)
+{
+	struct worker *w = pool->ops->create();
+	struct epoll_event e = { .events = EPOLLIN };
+
+	if (w == NULL)
+		fatal("out of memory for a worker");
+	w->id = id;
+	w->pool = pool;
+	w->gen = pool->mb.gen;
+	w->params = *p;
+	if ((w->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("epoll_create1");
+	if ((w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+		fatal("eventfd");
+	e.data.ptr = w;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &e) == -1)
+		fatal("epoll_ctl");
+	return w;
+}
+
+struct worker_pool *
+worker_pool_create(const struct worker_ops *ops, int n, const struct worker_params *p)
+{
+	struct worker_pool *pool = calloc(1, sizeof(*pool));
+
+	if (pool == NULL || (pool->w = calloc((size_t)n, sizeof(*pool->w))) == NULL ||
+	    (pool->threads = calloc((size_t)n, sizeof(*pool->threads))) == NULL ||
+	    (pool->shared = calloc(1, ops->shared_size ? ops->shared_size : 1)) == NULL)
+		fatal("calloc");
+	pool->ops = ops;
+	pool->n = n;
+	pthread_mutex_init(&pool->mb.mu, NULL);
+	pthread_cond_init(&pool->mb.cv, NULL);
+	pool->mb.gen = 1;
+	pool->mb.params = *p;
+	/* Every worker exists before any runs: a worker may wake its peers. */
+	for (int i = 0; i < n; i++)
+		pool->w[i] = worker_create(pool, i, p);
+	for (int i = 0; i < n; i++) {
+		int e = pthread_create(&pool->threads[i], NULL, worker_main, pool->w[i]);
+
+		if (e != 0) {
+			errno = e;
+			fatal("pthread_create");
+		}
+	}
+	return pool;
+}
+
+void
+worker_pool_apply(struct worker_pool *pool, const struct worker_params *p)
+{
+	mailbox_post(pool, p);
+}
+
+void
+worker_pool_drain(struct worker_pool *pool, uint64_t deadline_ms)
+{
+	struct worker_params p = pool->mb.params;	/* only the main thread writes it */
+
+	p.draining = true;
+	p.drain_deadline_ms = deadline_ms;
+	p.nlfds = 0;
+	mailbox_post(pool, &p);
+}
+
+void
+worker_pool_join(struct worker_pool *pool)
+{
+	for (int i = 0; i < pool->n; i++)
+		pthread_join(pool->threads[i], NULL);
+}
+
+void
+worker_pool_destroy(struct worker_pool *pool)
+{
+	if (pool == NULL)
+		return;
+	for (int i = 0; i < pool->n; i++) {
+		close(pool->w[i]->epfd);
+		close(pool->w[i]->evfd);
+		pool->ops->destroy(pool->w[i]);
+	}
+	pthread_cond_destroy(&pool->mb.cv);
+	pthread_mutex_destroy(&pool->mb.mu);
+	free(pool->shared);
+	free(pool->threads);
+	free(pool->w);
+	free(pool);
+}
+
+int
+worker_pool_size(const struct worker_pool *pool)
+{
+	return pool->n;
+}
+
+const struct worker *
+worker_pool_get(const struct worker_pool *pool, int i)
+{
+	return pool->w[i];
+}
+
+void
+worker_pool_stats(const struct worker_pool *pool, struct stats *total)
+{
+	for (int i = 0; i < pool->n; i++)
+		stats_sum_into(total, &pool->w[i]->stats);
+}
+
+void *
+worker_pool_shared(const struct worker_pool *pool)
+{
+	return pool->shared;
+}
+
+void
+worker_wake_others(const struct worker *w)
+{
+	for (int i = 0; i < w->pool->n; i++)
+		if (w->pool->w[i] != w)
+			worker_wake(w->pool->w[i]);
+}
+
+uint64_t
+worker_heartbeat(const struct worker *w)
+{
+	return __atomic_load_n(&w->heartbeat, __ATOMIC_RELAXED);
 }

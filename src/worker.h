@@ -1,30 +1,39 @@
 /*
- * worker.h: the threading model, and the mailbox the main thread uses to
- * hand settings to the workers.
+ * worker.h: the threading model, and the one worker loop that the TCP and
+ * UDP pools both run.
  *
  * THREADING MODEL (this is the one place it is written down)
  *
  * - The main thread owns signals (a signalfd), start-up, reload, shutdown,
  *   the listener set, the control socket and systemd notifications.
- * - tcp.threads TCP workers and one UDP worker each run their own epoll
- *   loop.  All block every signal.  Each owns its struct: epoll fd,
- *   eventfd, its connections, its counters (struct stats, single writer)
- *   and its copy of the settings.  Nothing in a worker is touched by
- *   another thread except: the counters and the heartbeat, read with
- *   relaxed atomics by the main thread; and the pool's open-connection
- *   count (an atomic shared by the TCP workers, for max_connections).
+ * - Workers come in pools of one kind (struct worker_ops): tcp.threads TCP
+ *   workers, and the UDP workers.  Every worker runs the same loop
+ *   (worker_main in worker.c) over its own epoll set, blocks every signal
+ *   and is named ("upcased-tcp0"; log lines carry "tcp0: ").  Each owns
+ *   its struct worker: epoll fd, eventfd, its copy of the settings, its
+ *   counters (struct stats, single writer) and, in the kind's struct that
+ *   embeds it, its connections and buffers.  Nothing in a worker is
+ *   touched by another thread except: the counters and the heartbeat, read
+ *   with relaxed atomics by the main thread; the pool's shared area (for
+ *   TCP, the open-connection count behind max_connections: atomics only);
+ *   and its eventfd, which anyone may write to wake it.
  * - TCP workers share the listening sockets, each registered in every
  *   worker's epoll with EPOLLEXCLUSIVE: the kernel wakes one worker per
  *   incoming connection, and that worker owns the connection until it
  *   closes.  Connections never move between workers.  A worker holding
  *   clearly more than its share takes the listeners out of its own epoll
- *   set for a while (tcp.c, worker_over_share), and wakes the others so
- *   one of them takes over; it touches no other worker's state.
+ *   set for a while (balance.c), and wakes the others so one of them takes
+ *   over; it touches no other worker's state.
  * - Listening sockets belong to the main thread.  It changes what workers
- *   listen on, and their settings, only through struct mailbox: it posts a
- *   new generation and waits until every worker has applied it; only then
- *   does it close a listener that was removed.  So no worker ever polls a
- *   closed fd.
+ *   listen on, and their settings, only through the pool's mailbox: it
+ *   posts a new generation and waits until every worker has applied it
+ *   (by then a worker has let go of every listener the new settings
+ *   dropped); only then does it close a listener that was removed.  So no
+ *   worker ever polls a closed fd.
+ * - Stopping is a generation like any other, with draining set: by its
+ *   acknowledgement a worker has let go of every listener (UDP first
+ *   answers what is queued), then finishes what it owes by the deadline
+ *   and leaves its loop; worker_pool_join() waits for that.
  */
 #ifndef UPCASE_WORKER_H
 #define UPCASE_WORKER_H
@@ -34,6 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stats.h"
 #include "transform.h"
 
 #define WORKER_MAX_LISTENERS 128
@@ -45,43 +55,82 @@ struct worker_params {
 	int      max_connections;
 	int      idle_timeout;               /* seconds */
 	enum transform_charset charset;      /* for new connections */
-	int      lfds[WORKER_MAX_LISTENERS]; /* listening sockets of the worker's kind */
+	int      lfds[WORKER_MAX_LISTENERS]; /* listening sockets of the pool's kind */
 	size_t   nlfds;
-	bool     draining;                   /* stop accepting, finish, exit */
+	bool     draining;                   /* let go of listeners, finish, exit */
 	uint64_t drain_deadline_ms;          /* monotonic */
 };
 
-struct mailbox {
-	pthread_mutex_t mu;
-	pthread_cond_t  cv;
-	uint64_t gen;                 /* bumped on every post */
-	int      nworkers;
-	int      nacked;              /* workers that took gen */
-	struct worker_params params;  /* protected by mu */
+struct worker_pool;
+
+/* One worker.  A kind's own struct starts with it (see struct worker_ops). */
+struct worker {
+	/* Set before the thread starts, then read-only. */
+	int      id;
+	struct worker_pool *pool;
+	int      epfd;
+	int      evfd;
+	/* The worker's own. */
+	uint64_t gen;                      /* mailbox generation applied */
+	struct worker_params params;
+	/* Written by the worker only; read by the main thread (relaxed atomics). */
+	uint64_t heartbeat;
+	struct stats stats;
 };
 
-void mailbox_init(struct mailbox *mb, int nworkers, const struct worker_params *p);
-void mailbox_destroy(struct mailbox *mb);
-/* Main thread: publish p, wake each eventfd, wait until every worker applied it. */
-void mailbox_post(struct mailbox *mb, const struct worker_params *p,
-    const int *evfds, int nevfds);
 /*
- * Worker: copy the params if the generation moved; true if it did.  Then,
- * once it no longer polls any listener the new params dropped, it calls
- * mailbox_done(): only after that may the main thread close those.
+ * What makes a pool TCP or UDP.  Every hook runs in the worker's thread,
+ * except create and destroy (main thread, before start / after join).
+ * tick, timeout, drained and finish may be NULL (nothing to do; the
+ * WORKER_TICK_MS tick; nothing owed once the listeners are let go).
  */
-bool mailbox_take(struct mailbox *mb, uint64_t *gen, struct worker_params *out);
-void mailbox_done(struct mailbox *mb);
+struct worker_ops {
+	const char *name;                  /* "tcp": threads upcased-tcp0, ... */
+	size_t   shared_size;              /* bytes of pool-wide state (atomics only) */
+	/* A zeroed kind struct whose first member is the struct worker; NULL on failure. */
+	struct worker *(*create)(void);
+	void (*destroy)(struct worker *w);
+	/*
+	 * w->params just changed (also once at start, from zeroed old params):
+	 * by its return the worker must poll no listener outside w->params.
+	 */
+	void (*apply)(struct worker *w, const struct worker_params *old, uint64_t now);
+	/* An epoll event whose data.ptr the kind registered. */
+	void (*event)(struct worker *w, void *tag, uint32_t events, uint64_t now);
+	/* After every turn of the loop (timers, listening on or off). */
+	void (*tick)(struct worker *w, uint64_t now);
+	/* Milliseconds until tick is next needed; NULL: WORKER_TICK_MS. */
+	int  (*timeout)(struct worker *w, uint64_t now);
+	/* Draining: true once nothing is owed any more, and the loop may end. */
+	bool (*drained)(struct worker *w);
+	/* After the loop: close what is left (the deadline passed). */
+	void (*finish)(struct worker *w);
+};
 
-/* Eventfd helpers for waking a worker. */
-int  worker_eventfd(void);
-void worker_wake(int evfd);
-void worker_eventfd_drain(int evfd);
+/* Start n workers of one kind with settings p. */
+struct worker_pool *worker_pool_create(const struct worker_ops *ops, int n,
+    const struct worker_params *p);
+/* Hand new settings and listeners to every worker; returns when all applied them. */
+void worker_pool_apply(struct worker_pool *pool, const struct worker_params *p);
+/*
+ * Stop: every worker lets go of its listeners (returns once all have),
+ * then finishes what it owes by deadline_ms.
+ */
+void worker_pool_drain(struct worker_pool *pool, uint64_t deadline_ms);
+/* Wait until every worker has left its loop. */
+void worker_pool_join(struct worker_pool *pool);
+void worker_pool_destroy(struct worker_pool *pool);
 
-/* Monotonic clock in milliseconds. */
-uint64_t worker_now_ms(void);
-
-/* Block every signal in the calling thread; name it (for top -H, gdb). */
-void worker_thread_setup(const char *name);
+int  worker_pool_size(const struct worker_pool *pool);
+/* Worker i, for its counters and heartbeat (read with stats_get / worker_heartbeat). */
+const struct worker *worker_pool_get(const struct worker_pool *pool, int i);
+/* Add every worker's counters into total. */
+void worker_pool_stats(const struct worker_pool *pool, struct stats *total);
+/* The pool-wide area of ops->shared_size bytes. */
+void *worker_pool_shared(const struct worker_pool *pool);
+/* Wake every worker of w's pool but w (they tick at once). */
+void worker_wake_others(const struct worker *w);
+/* It moves at least every WORKER_TICK_MS while the worker's loop runs. */
+uint64_t worker_heartbeat(const struct worker *w);
 
 #endif
