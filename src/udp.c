@@ -1,8 +1,8 @@
 /*
- * udp.c: the UDP kind of worker (see udp.h and worker.h).  Replies leave from the address the request came
- * to (the listener turned on IP_PKTINFO / IPV6_RECVPKTINFO), so a
- * multi-homed host answers from the right address even on a wildcard
- * socket.
+ * udp.c: the UDP kind of worker (see udp.h and worker.h).  Replies leave
+ * from the address the request came to (the listener turned on IP_PKTINFO
+ * / IPV6_RECVPKTINFO), so a multi-homed host answers from the right
+ * address even on a wildcard socket.
  */
 #include "config.h"
 
