@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -35,7 +36,7 @@ daemon_detach(void)
 		/* The original process: wait for the daemon's word. */
 		close(p[1]);
 		if (read(p[0], &status, 1) != 1)
-			status = 70;	/* died before saying anything */
+			status = EX_SOFTWARE;	/* died before saying anything */
 		_exit(status);
 	}
 	close(p[0]);

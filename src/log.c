@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
+#include <sysexits.h>
 
 #include "log.h"
 
@@ -113,7 +114,7 @@ fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vwrite(LOG_CRIT, fmt, ap, 1);
 	va_end(ap);
-	exit(70);	/* EX_SOFTWARE */
+	exit(EX_SOFTWARE);
 }
 
 void
@@ -124,7 +125,7 @@ fatalx(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vwrite(LOG_CRIT, fmt, ap, 0);
 	va_end(ap);
-	exit(70);
+	exit(EX_SOFTWARE);
 }
 
 int

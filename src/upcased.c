@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sysexits.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -84,7 +85,7 @@ usage(FILE *f)
 	    "\n"
 	    "Signals: HUP reloads the configuration, TERM/INT stop gracefully,\n"
 	    "USR1 logs the counters.  See upcased(8) and upcased.conf(5).\n",
-	    UPCASE_DEFAULT_PORT, DEFAULT_CONF, UPCASE_EX_CONFIG);
+	    UPCASE_DEFAULT_PORT, DEFAULT_CONF, EX_CONFIG);
 }
 
 static void __attribute__((format(printf, 1, 2), noreturn))
@@ -97,7 +98,7 @@ usage_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputs("\nTry 'upcased --help' for more information.\n", stderr);
-	exit(UPCASE_EX_USAGE);
+	exit(EX_USAGE);
 }
 
 static void
@@ -392,7 +393,7 @@ upcased_open_listeners(struct upcased *d)
 
 	if (r == -1) {
 		log_warnx("socket activation: %s", err);
-		exit(UPCASE_EX_OSERR);
+		exit(EX_OSERR);
 	}
 	if (r == 1) {
 		log_info("using %zu sockets passed by systemd; the listen setting is not used",
@@ -401,7 +402,7 @@ upcased_open_listeners(struct upcased *d)
 	}
 	if (listener_set_open(&d->listeners, d->conf, NULL, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
-		exit(UPCASE_EX_OSERR);
+		exit(EX_OSERR);
 	}
 }
 
@@ -429,12 +430,12 @@ upcased_check_user(struct upcased *d)
 		return;
 	if (daemon_user_lookup(d->conf->user, &d->uid, &d->gid, err, sizeof(err)) == -1) {
 		log_warnx("%s: user: %s", d->opt.conf_path, err);
-		exit(UPCASE_EX_CONFIG);
+		exit(EX_CONFIG);
 	}
 	if (geteuid() != 0) {
 		log_warnx("%s: user is set (%s) but upcased was not started as root",
 		    d->opt.conf_path, d->conf->user);
-		exit(UPCASE_EX_CONFIG);
+		exit(EX_CONFIG);
 	}
 }
 
@@ -465,7 +466,7 @@ upcased_start(struct upcased *d)
 		daemon_detach();
 	if (d->conf->pidfile && daemon_pidfile_write(d->conf->pidfile) == -1) {
 		log_warn("pidfile %s", d->conf->pidfile);
-		exit(UPCASE_EX_CANTCREAT);
+		exit(EX_CANTCREAT);
 	}
 	upcased_open_control(d);
 	if (d->conf->user)
@@ -561,13 +562,13 @@ main(int argc, char **argv)
 
 	memset(&d, 0, sizeof(d));
 	if (stdfds_ensure_open() == -1)
-		return UPCASE_EX_OSERR;		/* a listener must never land on 0-2 */
+		return EX_OSERR;		/* a listener must never land on 0-2 */
 	upcased_block_signals();
 	parse_options(argc, argv, &d.opt);
 	d.conf = conf_load(d.opt.conf_path, err, sizeof(err));
 	if (d.conf == NULL) {
 		fprintf(stderr, "upcased: %s\n", err);
-		return UPCASE_EX_CONFIG;
+		return EX_CONFIG;
 	}
 	if (d.opt.test) {
 		printf("configuration OK\n");
