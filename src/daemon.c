@@ -19,7 +19,12 @@
 #include "daemon.h"
 #include "log.h"
 
-static int detach_fd = -1;   /* write end of the pipe to the waiting parent */
+/*
+ * Write end of the pipe to the waiting parent.  Taken with an atomic
+ * exchange: the status is reported once, even if a worker's fatal() and
+ * the main thread get there together.
+ */
+static int detach_fd = -1;
 
 void
 daemon_detach(void)
@@ -40,6 +45,7 @@ daemon_detach(void)
 		_exit(status);
 	}
 	close(p[0]);
+	detach_fd = p[1];	/* from here on, a failure is reported to the parent */
 	if (setsid() == -1)
 		fatal("setsid");
 	if ((pid = fork()) == -1)
@@ -56,21 +62,20 @@ daemon_detach(void)
 	dup2(devnull, STDOUT_FILENO);
 	if (devnull > STDERR_FILENO)
 		close(devnull);
-	detach_fd = p[1];
 }
 
 void
 daemon_detach_done(int status)
 {
 	unsigned char c = (unsigned char)status;
+	int fd = __atomic_exchange_n(&detach_fd, -1, __ATOMIC_ACQ_REL);
 	int devnull;
 
-	if (detach_fd == -1)
+	if (fd == -1)
 		return;
-	if (write(detach_fd, &c, 1) != 1)
-		log_warn("telling the parent we started");
-	close(detach_fd);
-	detach_fd = -1;
+	if (write(fd, &c, 1) != 1)
+		log_warn("telling the parent we %s", status == 0 ? "started" : "failed");
+	close(fd);
 	if ((devnull = open("/dev/null", O_RDWR)) != -1) {
 		dup2(devnull, STDERR_FILENO);
 		if (devnull > STDERR_FILENO)

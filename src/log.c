@@ -106,15 +106,39 @@ LOG_FN(log_notice, LOG_NOTICE, 0)
 LOG_FN(log_info, LOG_INFO, 0)
 LOG_FN(log_debug, LOG_DEBUG, 0)
 
+/* Set once at start-up, before any thread exists. */
+static void (*log_exit_hook)(int status);
+
+void
+log_set_exit(void (*hook)(int status))
+{
+	log_exit_hook = hook;
+}
+
+void
+log_exit(int status)
+{
+	if (log_exit_hook != NULL)
+		log_exit_hook(status);
+	exit(status);	/* no hook, or one that returned */
+}
+
+/* The one body of fatal() and fatalx(), as OpenBSD's vfatalc(). */
+static void __attribute__((format(printf, 2, 0), noreturn))
+vfatalc(int with_errno, const char *fmt, va_list ap)
+{
+	log_vwrite(LOG_CRIT, fmt, ap, with_errno);
+	log_exit(EX_SOFTWARE);
+}
+
 void
 fatal(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vwrite(LOG_CRIT, fmt, ap, 1);
-	va_end(ap);
-	exit(EX_SOFTWARE);
+	vfatalc(1, fmt, ap);
+	va_end(ap);	/* not reached */
 }
 
 void
@@ -123,9 +147,8 @@ fatalx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vwrite(LOG_CRIT, fmt, ap, 0);
-	va_end(ap);
-	exit(EX_SOFTWARE);
+	vfatalc(0, fmt, ap);
+	va_end(ap);	/* not reached */
 }
 
 int

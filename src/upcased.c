@@ -1,7 +1,7 @@
 /*
  * upcased.c: the daemon's main thread: command line, start-up, the signal
  * loop (reload, stats, shutdown), systemd notifications, and the one exit
- * path.  The work itself happens in the TCP pool (tcp.c) and the UDP
+ * path (upcased_exit).  The work itself happens in the TCP pool (tcp.c) and the UDP
  * worker (udp.c); see worker.h for who owns what.
  */
 #include "config.h"
@@ -68,6 +68,19 @@ struct upcased {
 	struct ratelimit ctl_rl;
 };
 
+/*
+ * The one exit path, for every status, fatal() included (its hook, set
+ * first thing in main).  Detached, the starting process is still waiting
+ * for our word until we serve: give it the status we exit with, so the
+ * shell sees 73 for a pidfile, not a guess.  Any thread may get here.
+ */
+static void __attribute__((noreturn))
+upcased_exit(int status)
+{
+	daemon_detach_done(status);
+	exit(status);
+}
+
 static void
 usage(FILE *f)
 {
@@ -98,7 +111,7 @@ usage_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputs("\nTry 'upcased --help' for more information.\n", stderr);
-	exit(EX_USAGE);
+	upcased_exit(EX_USAGE);
 }
 
 static void
@@ -123,8 +136,8 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'f': o->foreground = true; break;
 		case 't': o->test = true; break;
 		case 'd': o->debug = true; break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': printf("upcased %s\n", PACKAGE_VERSION); exit(0);
+		case 'h': usage(stdout); upcased_exit(EX_OK);
+		case 'V': printf("upcased %s\n", PACKAGE_VERSION); upcased_exit(EX_OK);
 		case ':':
 			usage_error("option %s needs an argument", argv[optind - 1]);
 			break;
@@ -393,7 +406,7 @@ upcased_open_listeners(struct upcased *d)
 
 	if (r == -1) {
 		log_warnx("socket activation: %s", err);
-		exit(EX_OSERR);
+		upcased_exit(EX_OSERR);
 	}
 	if (r == 1) {
 		log_info("using %zu sockets passed by systemd; the listen setting is not used",
@@ -402,7 +415,7 @@ upcased_open_listeners(struct upcased *d)
 	}
 	if (listener_set_open(&d->listeners, d->conf, NULL, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
-		exit(EX_OSERR);
+		upcased_exit(EX_OSERR);
 	}
 }
 
@@ -430,12 +443,12 @@ upcased_check_user(struct upcased *d)
 		return;
 	if (daemon_user_lookup(d->conf->user, &d->uid, &d->gid, err, sizeof(err)) == -1) {
 		log_warnx("%s: user: %s", d->opt.conf_path, err);
-		exit(EX_CONFIG);
+		upcased_exit(EX_CONFIG);
 	}
 	if (geteuid() != 0) {
 		log_warnx("%s: user is set (%s) but upcased was not started as root",
 		    d->opt.conf_path, d->conf->user);
-		exit(EX_CONFIG);
+		upcased_exit(EX_CONFIG);
 	}
 }
 
@@ -466,7 +479,7 @@ upcased_start(struct upcased *d)
 		daemon_detach();
 	if (d->conf->pidfile && daemon_pidfile_write(d->conf->pidfile) == -1) {
 		log_warn("pidfile %s", d->conf->pidfile);
-		exit(EX_CANTCREAT);
+		upcased_exit(EX_CANTCREAT);
 	}
 	upcased_open_control(d);
 	if (d->conf->user)
@@ -561,19 +574,20 @@ main(int argc, char **argv)
 	char err[512];
 
 	memset(&d, 0, sizeof(d));
+	log_set_exit(upcased_exit);
 	if (stdfds_ensure_open() == -1)
-		return EX_OSERR;		/* a listener must never land on 0-2 */
+		upcased_exit(EX_OSERR);		/* a listener must never land on 0-2 */
 	upcased_block_signals();
 	parse_options(argc, argv, &d.opt);
 	d.conf = conf_load(d.opt.conf_path, err, sizeof(err));
 	if (d.conf == NULL) {
 		fprintf(stderr, "upcased: %s\n", err);
-		return EX_CONFIG;
+		upcased_exit(EX_CONFIG);
 	}
 	if (d.opt.test) {
 		printf("configuration OK\n");
 		conf_free(d.conf);
-		return 0;
+		upcased_exit(EX_OK);
 	}
 	/* stderr until we detach, so start-up errors reach the person starting us */
 	log_init("upcased", 1, d.conf->log_facility);
@@ -581,5 +595,5 @@ main(int argc, char **argv)
 	upcased_start(&d);
 	upcased_loop(&d);
 	upcased_stop(&d);
-	return 0;
+	upcased_exit(EX_OK);
 }
