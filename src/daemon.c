@@ -73,6 +73,7 @@ daemon_detach_done(int status)
 
 	if (fd == -1)
 		return;
+	log_stderr_done();	/* syslog only: stderr becomes /dev/null below */
 	if (write(fd, &c, 1) != 1)
 		log_warn("telling the parent we %s", status == 0 ? "started" : "failed");
 	close(fd);

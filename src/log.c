@@ -1,8 +1,10 @@
 /*
  * log.c: logging to syslog(3) or to stderr in the foreground, in the style
- * of OpenBSD's log.c.  Thread-safe: the settings are written by the main
- * thread (start-up, reload) and read with relaxed atomics by everyone.
- * When stderr is the systemd journal, lines carry "<N>" priority prefixes.
+ * of OpenBSD's log.c.  Thread-safe: where lines go is decided by
+ * log_init() before any thread exists; after that only the level (reload)
+ * and the stderr flag (cleared once, by log_stderr_done()) change, and
+ * everyone reads them with relaxed atomics.  When stderr is the systemd
+ * journal, lines carry "<N>" priority prefixes.
  */
 #include "config.h"
 
@@ -17,8 +19,10 @@
 
 #include "log.h"
 
-static int log_to_stderr = 1;
+static int log_to_stderr = 1;    /* atomic: log_stderr_done() clears it */
+static int log_to_syslog;        /* these three: set before any thread exists */
 static int log_journal;          /* stderr is the journal: prefix "<N>" */
+static const char *log_ident;
 static int log_level = LOG_INFO;
 
 static const struct {
@@ -44,20 +48,30 @@ static const struct {
 };
 
 void
-log_init(const char *ident, int to_stderr, int facility)
+log_init(const char *ident, int dest, int facility)
 {
-	__atomic_store_n(&log_to_stderr, to_stderr, __ATOMIC_RELAXED);
-	log_journal = to_stderr && getenv("JOURNAL_STREAM") != NULL;
-	if (!to_stderr)
+	log_ident = ident;
+	log_to_syslog = (dest & LOG_TO_SYSLOG) != 0;
+	log_journal = (dest & LOG_TO_STDERR) && !log_to_syslog &&
+	    getenv("JOURNAL_STREAM") != NULL;
+	__atomic_store_n(&log_to_stderr, (dest & LOG_TO_STDERR) != 0, __ATOMIC_RELAXED);
+	if (log_to_syslog)
 		openlog(ident, LOG_PID | LOG_NDELAY, facility);
+}
+
+void
+log_stderr_done(void)
+{
+	if (log_to_syslog)
+		__atomic_store_n(&log_to_stderr, 0, __ATOMIC_RELAXED);
 }
 
 void
 log_setfacility(int facility)
 {
-	if (!__atomic_load_n(&log_to_stderr, __ATOMIC_RELAXED)) {
+	if (log_to_syslog) {
 		closelog();
-		openlog(NULL, LOG_PID | LOG_NDELAY, facility);
+		openlog(log_ident, LOG_PID | LOG_NDELAY, facility);
 	}
 }
 
@@ -84,8 +98,9 @@ log_vwrite(int pri, const char *fmt, va_list ap, int with_errno)
 		if (log_journal)
 			fprintf(stderr, "<%d>%s\n", pri, msg);
 		else
-			fprintf(stderr, "upcased: %s\n", msg);
-	} else
+			fprintf(stderr, "%s: %s\n", log_ident ? log_ident : "upcased", msg);
+	}
+	if (log_to_syslog)
 		syslog(pri, "%s", msg);
 	errno = saved;
 }

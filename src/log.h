@@ -9,7 +9,18 @@
 
 #include <stdarg.h>
 
-void log_init(const char *ident, int to_stderr, int facility);
+/*
+ * Where lines go: stderr ("IDENT: message", or "<N>message" when stderr is
+ * the systemd journal and syslog is not used), syslog(3) (opened at once,
+ * with ident, LOG_PID and facility), or both.  Call before any thread
+ * exists; the destinations never change afterwards, except that
+ * log_stderr_done() drops stderr once it is going away (detached: the
+ * starting terminal saw the start-up, syslog has everything).
+ */
+#define LOG_TO_STDERR 0x1
+#define LOG_TO_SYSLOG 0x2
+void log_init(const char *ident, int dest, int facility);
+void log_stderr_done(void);             /* no-op unless syslog is used too */
 void log_setlevel(int level);           /* LOG_ERR .. LOG_DEBUG */
 void log_setfacility(int facility);
 

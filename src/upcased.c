@@ -492,11 +492,8 @@ upcased_start(struct upcased *d)
 	if (d->beats == NULL)
 		fatal("calloc");
 	d->wd_interval_ms = notify_watchdog_interval() / 1000;
-	if (!d->opt.foreground) {
-		/* Serving: the starting command exits 0, and we log to syslog only. */
-		daemon_detach_done(0);
-		log_init("upcased", 0, d->conf->log_facility);
-	}
+	if (!d->opt.foreground)
+		daemon_detach_done(0);	/* serving: the starting command exits 0 */
 	listener_set_describe(&d->listeners, desc, sizeof(desc));
 	log_info("upcased %s started: %d tcp workers, 1 udp worker, charset %s; listening on %s",
 	    PACKAGE_VERSION, tcp_pool_nthreads(d->tcp),
@@ -589,8 +586,12 @@ main(int argc, char **argv)
 		conf_free(d.conf);
 		upcased_exit(EX_OK);
 	}
-	/* stderr until we detach, so start-up errors reach the person starting us */
-	log_init("upcased", 1, d.conf->log_facility);
+	/*
+	 * Decided before any thread exists.  Detaching, stderr too until we
+	 * serve, so start-up errors reach the person starting us.
+	 */
+	log_init("upcased", d.opt.foreground ? LOG_TO_STDERR :
+	    LOG_TO_STDERR | LOG_TO_SYSLOG, d.conf->log_facility);
 	log_setlevel(d.opt.debug ? LOG_DEBUG : d.conf->log_level);
 	upcased_start(&d);
 	upcased_loop(&d);
