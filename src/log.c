@@ -24,6 +24,7 @@ static int log_to_syslog;        /* these three: set before any thread exists */
 static int log_journal;          /* stderr is the journal: prefix "<N>" */
 static const char *log_ident;
 static int log_level = LOG_INFO;
+static __thread char log_thread_name[LOG_THREAD_NAME_MAX + 1];  /* "": none */
 
 static const struct {
 	const char *name;
@@ -76,6 +77,12 @@ log_setfacility(int facility)
 }
 
 void
+log_set_thread_name(const char *name)
+{
+	snprintf(log_thread_name, sizeof(log_thread_name), "%s", name != NULL ? name : "");
+}
+
+void
 log_setlevel(int level)
 {
 	__atomic_store_n(&log_level, level, __ATOMIC_RELAXED);
@@ -86,12 +93,15 @@ log_vwrite(int pri, const char *fmt, va_list ap, int with_errno)
 {
 	char msg[1024];
 	int saved = errno;
+	size_t len = 0;
 
 	if (pri > __atomic_load_n(&log_level, __ATOMIC_RELAXED))
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_thread_name[0] != '\0')	/* at most LOG_THREAD_NAME_MAX + 2 bytes */
+		len = (size_t)snprintf(msg, sizeof(msg), "%s: ", log_thread_name);
+	vsnprintf(msg + len, sizeof(msg) - len, fmt, ap);
 	if (with_errno) {
-		size_t len = strlen(msg);
+		len = strlen(msg);
 		snprintf(msg + len, sizeof(msg) - len, ": %s", strerror(saved));
 	}
 	if (__atomic_load_n(&log_to_stderr, __ATOMIC_RELAXED)) {

@@ -22,6 +22,19 @@
 void log_init(const char *ident, int dest, int facility);
 void log_stderr_done(void);             /* no-op unless syslog is used too */
 void log_setlevel(int level);           /* LOG_ERR .. LOG_DEBUG */
+
+/*
+ * Name the calling thread in its log lines (as unbound's
+ * set_log_thread_id): once set, every line that thread logs starts with
+ * "NAME: ", so a worker calls log_set_thread_name("tcp0") and its
+ * log_warn("accept") reads "tcp0: accept: Too many open files" (after
+ * "upcased: " on stderr, "upcased[PID]: " in syslog, or "<4>" in the
+ * journal).  The name is copied, truncated to LOG_THREAD_NAME_MAX bytes;
+ * NULL or "" removes it.  Threads start with none; the main thread keeps
+ * none.
+ */
+#define LOG_THREAD_NAME_MAX 31
+void log_set_thread_name(const char *name);
 void log_setfacility(int facility);
 
 void log_warn(const char *, ...)  __attribute__((format(printf, 1, 2)));
