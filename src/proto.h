@@ -16,6 +16,17 @@
 #define UPCASE_UDP_MAX_PAYLOAD6  65527
 
 /*
+ * The control socket, where upcased creates it and upcase --stats looks,
+ * unless told otherwise: in RUNSTATEDIR/upcased, the directory that the
+ * systemd unit's RuntimeDirectory=upcased creates.  RUNSTATEDIR comes from
+ * configure --runstatedir (default /run, whatever the prefix).
+ */
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR "/run"
+#endif
+#define UPCASE_DEFAULT_CONTROL_SOCKET RUNSTATEDIR "/upcased/upcased.sock"
+
+/*
  * Exit codes: EX_* from <sysexits.h> (sysexits(3)), in the daemon and the
  * client alike; upcase(1) and upcased(8) list which mean what.
  */

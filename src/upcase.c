@@ -32,7 +32,6 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "conf.h"
 #include "proto.h"
 #include "stdfds.h"
 
@@ -197,7 +196,7 @@ usage_long(void)
 	    "  -V, --version           print the version\n\n"
 	    "Exit status: 0 ok, 64 usage, 69 unreachable or refused, 71 system error,\n"
 	    "74 I/O error, 75 timed out.  See upcase(1).\n",
-	    usage_text, UPCASE_DEFAULT_PORT, CONF_DEFAULT_CONTROL_SOCKET);
+	    usage_text, UPCASE_DEFAULT_PORT, UPCASE_DEFAULT_CONTROL_SOCKET);
 }
 
 static int __attribute__((format(printf, 1, 2)))
@@ -1001,7 +1000,7 @@ static int
 run_stats(const struct opts *o)
 {
 	const char *path = o->control != NULL ? o->control :
-	    CONF_DEFAULT_CONTROL_SOCKET;
+	    UPCASE_DEFAULT_CONTROL_SOCKET;
 	struct sockaddr_un sun;
 	int fd, rc;
 
