@@ -140,7 +140,7 @@ log_set_exit(void (*hook)(int status))
 	log_exit_hook = hook;
 }
 
-void
+static void __attribute__((noreturn))
 log_exit(int status)
 {
 	if (log_exit_hook != NULL)

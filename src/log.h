@@ -47,13 +47,11 @@ void fatal(const char *, ...)  __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /*
- * The program's exit: calls the hook set with log_set_exit() (the daemon's
- * one exit path, which must not return), else exit(status).  Set the hook
- * at start-up, before any thread exists; without one (the client, the
- * tests) fatal() simply exits.
+ * fatal() ends in hook(EX_SOFTWARE): the daemon's one exit path, which
+ * must not return.  Set it at start-up, before any thread exists; without
+ * one (the client, the tests) fatal() calls exit().
  */
 void log_set_exit(void (*hook)(int status));
-void log_exit(int status) __attribute__((noreturn));
 
 /* Name to value, for the config file ("info", "daemon", ...); -1 if unknown. */
 int log_level_from_name(const char *name);
