@@ -1,8 +1,8 @@
 /*
  * upcased.c: the daemon's main thread: command line, start-up, the signal
  * loop (reload, stats, shutdown), systemd notifications, and the one exit
- * path (upcased_exit).  The work itself happens in the TCP pool (tcp.c) and the UDP
- * worker (udp.c); see worker.h for who owns what.
+ * path (upcased_exit).  The work itself happens in the TCP pool (tcp.c)
+ * and the UDP worker (udp.c); see worker.h for who owns what.
  */
 #include "config.h"
 
