@@ -31,7 +31,7 @@ daemon_detach(void)
 {
 	int p[2], devnull;
 	pid_t pid;
-	unsigned char status;
+	unsigned char status, c;
 
 	if (pipe2(p, O_CLOEXEC) == -1)
 		fatal("pipe");
@@ -42,6 +42,9 @@ daemon_detach(void)
 		close(p[1]);
 		if (read(p[0], &status, 1) != 1)
 			status = EX_SOFTWARE;	/* died before saying anything */
+		else if (status != 0)
+			while (read(p[0], &c, 1) > 0)
+				;	/* return once it is gone: EOF */
 		_exit(status);
 	}
 	close(p[0]);
@@ -73,9 +76,19 @@ daemon_detach_done(int status)
 
 	if (fd == -1)
 		return;
+	if (status != 0) {
+		/*
+		 * We are exiting.  The pipe closes with the process, so the parent
+		 * returns only once we and our sockets are gone: a script that
+		 * starts us again at once does not find the port still taken.
+		 */
+		if (write(fd, &c, 1) != 1)
+			log_warn("telling the parent we failed");
+		return;
+	}
 	log_stderr_done();	/* syslog only: stderr becomes /dev/null below */
 	if (write(fd, &c, 1) != 1)
-		log_warn("telling the parent we %s", status == 0 ? "started" : "failed");
+		log_warn("telling the parent we started");
 	close(fd);
 	if ((devnull = open("/dev/null", O_RDWR)) != -1) {
 		dup2(devnull, STDERR_FILENO);

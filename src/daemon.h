@@ -18,8 +18,10 @@
  */
 void daemon_detach(void);
 /*
- * In the daemon: report status to the waiting parent, then point stderr
- * at /dev/null.  The first call reports; later ones, and calls when not
+ * In the daemon: report status to the waiting parent.  0: we serve; the
+ * parent exits 0 at once and stderr is pointed at /dev/null.  Anything
+ * else: we are about to exit with it; the parent exits with it once we
+ * are gone.  The first call reports; later ones, and calls when not
  * detached, do nothing.  Every exit of the daemon comes through here.
  */
 void daemon_detach_done(int status);
