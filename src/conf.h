@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "proto.h"
 #include "transform.h"
 
 /* Limits, checked by conf_load() and documented in upcased.conf(5). */
@@ -57,7 +58,7 @@ struct conf {
 #define CONF_DEFAULT_IDLE_TIMEOUT     300
 #define CONF_DEFAULT_BACKLOG          1024
 #define CONF_DEFAULT_SHUTDOWN_TIMEOUT 10
-#define CONF_DEFAULT_CONTROL_SOCKET   "/run/upcased/upcased.sock"
+#define CONF_DEFAULT_CONTROL_SOCKET   UPCASE_DEFAULT_CONTROL_SOCKET
 #define CONF_DEFAULT_CONTROL_MODE     0660
 
 /*

@@ -28,7 +28,8 @@ control_open(const char *path, mode_t mode)
 {
 	struct sockaddr_un sun;
 	char dir[sizeof(sun.sun_path)];
-	int fd;
+	mode_t old_umask;
+	int fd, r;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -47,8 +48,16 @@ control_open(const char *path, mode_t mode)
 		return -1;
 	if (unlink(path) == -1 && errno != ENOENT)
 		goto fail;
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    chmod(path, mode) == -1 || listen(fd, 16) == -1)
+	/*
+	 * bind(2) creates the socket with 0777 less the umask: with this one
+	 * it never exists with more than mode, not even until the chmod, which
+	 * then makes it exactly mode whatever a default ACL says.  Start-up
+	 * only, before any thread: nothing else creates files meanwhile.
+	 */
+	old_umask = umask(~mode & 0777);
+	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old_umask);
+	if (r == -1 || chmod(path, mode) == -1 || listen(fd, 16) == -1)
 		goto fail;
 	return fd;
 fail:

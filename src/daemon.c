@@ -13,19 +13,25 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "daemon.h"
 #include "log.h"
 
-static int detach_fd = -1;   /* write end of the pipe to the waiting parent */
+/*
+ * Write end of the pipe to the waiting parent.  Taken with an atomic
+ * exchange: the status is reported once, even if a worker's fatal() and
+ * the main thread get there together.
+ */
+static int detach_fd = -1;
 
 void
 daemon_detach(void)
 {
 	int p[2], devnull;
 	pid_t pid;
-	unsigned char status;
+	unsigned char status, c;
 
 	if (pipe2(p, O_CLOEXEC) == -1)
 		fatal("pipe");
@@ -35,10 +41,14 @@ daemon_detach(void)
 		/* The original process: wait for the daemon's word. */
 		close(p[1]);
 		if (read(p[0], &status, 1) != 1)
-			status = 70;	/* died before saying anything */
+			status = EX_SOFTWARE;	/* died before saying anything */
+		else if (status != 0)
+			while (read(p[0], &c, 1) > 0)
+				;	/* return once it is gone: EOF */
 		_exit(status);
 	}
 	close(p[0]);
+	detach_fd = p[1];	/* from here on, a failure is reported to the parent */
 	if (setsid() == -1)
 		fatal("setsid");
 	if ((pid = fork()) == -1)
@@ -55,21 +65,31 @@ daemon_detach(void)
 	dup2(devnull, STDOUT_FILENO);
 	if (devnull > STDERR_FILENO)
 		close(devnull);
-	detach_fd = p[1];
 }
 
 void
 daemon_detach_done(int status)
 {
 	unsigned char c = (unsigned char)status;
+	int fd = __atomic_exchange_n(&detach_fd, -1, __ATOMIC_ACQ_REL);
 	int devnull;
 
-	if (detach_fd == -1)
+	if (fd == -1)
 		return;
-	if (write(detach_fd, &c, 1) != 1)
+	if (status != 0) {
+		/*
+		 * We are exiting.  The pipe closes with the process, so the parent
+		 * returns only once we and our sockets are gone: a script that
+		 * starts us again at once does not find the port still taken.
+		 */
+		if (write(fd, &c, 1) != 1)
+			log_warn("telling the parent we failed");
+		return;
+	}
+	log_stderr_done();	/* syslog only: stderr becomes /dev/null below */
+	if (write(fd, &c, 1) != 1)
 		log_warn("telling the parent we started");
-	close(detach_fd);
-	detach_fd = -1;
+	close(fd);
 	if ((devnull = open("/dev/null", O_RDWR)) != -1) {
 		dup2(devnull, STDERR_FILENO);
 		if (devnull > STDERR_FILENO)

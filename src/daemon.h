@@ -13,10 +13,17 @@
 /*
  * Detach.  The original process waits until the daemon calls
  * daemon_detach_done() and exits with its status (0 once serving), so the
- * shell that started us sees start-up errors.  Returns in the daemon.
+ * shell that started us sees start-up errors; if the daemon dies without
+ * a word, it exits EX_SOFTWARE.  Returns in the daemon.
  */
 void daemon_detach(void);
-/* In the daemon: report start-up status to the waiting parent (once). */
+/*
+ * In the daemon: report status to the waiting parent.  0: we serve; the
+ * parent exits 0 at once and stderr is pointed at /dev/null.  Anything
+ * else: we are about to exit with it; the parent exits with it once we
+ * are gone.  The first call reports; later ones, and calls when not
+ * detached, do nothing.  Every exit of the daemon comes through here.
+ */
 void daemon_detach_done(int status);
 
 /* Write our pid; -1 with errno if the file cannot be written. */

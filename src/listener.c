@@ -19,6 +19,18 @@
 #include "sock.h"
 
 /*
+ * listener_set_fds() hands each worker the sockets of one kind (the TCP
+ * workers the stream ones, the UDP worker the datagram ones), and drops
+ * what does not fit in lfds.  A config entry opens at most one socket of
+ * each kind ("*" is one dual-stack socket, or IPv4 alone), so a config
+ * gives at most CONF_MAX_LISTENERS of a kind: all of them must fit.
+ * (Sockets from systemd are capped at WORKER_MAX_LISTENERS of each kind
+ * when they are taken.)  A worker given both kinds would need twice that.
+ */
+_Static_assert(CONF_MAX_LISTENERS <= WORKER_MAX_LISTENERS,
+    "a worker must be able to take every socket of its kind that a config opens");
+
+/*
  * Datagram sockets report each request's destination address, so the UDP
  * worker can answer from it.  Either option may fail, depending on the
  * socket's family: that is fine.

@@ -1,8 +1,10 @@
 /*
  * log.c: logging to syslog(3) or to stderr in the foreground, in the style
- * of OpenBSD's log.c.  Thread-safe: the settings are written by the main
- * thread (start-up, reload) and read with relaxed atomics by everyone.
- * When stderr is the systemd journal, lines carry "<N>" priority prefixes.
+ * of OpenBSD's log.c.  Thread-safe: where lines go is decided by
+ * log_init() before any thread exists; after that only the level (reload)
+ * and the stderr flag (cleared once, by log_stderr_done()) change, and
+ * everyone reads them with relaxed atomics.  When stderr is the systemd
+ * journal, lines carry "<N>" priority prefixes.
  */
 #include "config.h"
 
@@ -13,13 +15,16 @@
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
+#include <sysexits.h>
 
 #include "log.h"
 
-static int log_to_stderr = 1;
+static int log_to_stderr = 1;    /* atomic: log_stderr_done() clears it */
+static int log_to_syslog;        /* these three: set before any thread exists */
 static int log_journal;          /* stderr is the journal: prefix "<N>" */
+static const char *log_ident;
 static int log_level = LOG_INFO;
-static __thread char log_thread[16];   /* "" in the main thread */
+static __thread char log_thread_name[LOG_THREAD_NAME_MAX + 1];  /* "": none */
 
 static const struct {
 	const char *name;
@@ -44,27 +49,37 @@ static const struct {
 };
 
 void
-log_init(const char *ident, int to_stderr, int facility)
+log_init(const char *ident, int dest, int facility)
 {
-	__atomic_store_n(&log_to_stderr, to_stderr, __ATOMIC_RELAXED);
-	log_journal = to_stderr && getenv("JOURNAL_STREAM") != NULL;
-	if (!to_stderr)
+	log_ident = ident;
+	log_to_syslog = (dest & LOG_TO_SYSLOG) != 0;
+	log_journal = (dest & LOG_TO_STDERR) && !log_to_syslog &&
+	    getenv("JOURNAL_STREAM") != NULL;
+	__atomic_store_n(&log_to_stderr, (dest & LOG_TO_STDERR) != 0, __ATOMIC_RELAXED);
+	if (log_to_syslog)
 		openlog(ident, LOG_PID | LOG_NDELAY, facility);
+}
+
+void
+log_stderr_done(void)
+{
+	if (log_to_syslog)
+		__atomic_store_n(&log_to_stderr, 0, __ATOMIC_RELAXED);
 }
 
 void
 log_setfacility(int facility)
 {
-	if (!__atomic_load_n(&log_to_stderr, __ATOMIC_RELAXED)) {
+	if (log_to_syslog) {
 		closelog();
-		openlog(NULL, LOG_PID | LOG_NDELAY, facility);
+		openlog(log_ident, LOG_PID | LOG_NDELAY, facility);
 	}
 }
 
 void
 log_set_thread_name(const char *name)
 {
-	snprintf(log_thread, sizeof(log_thread), "%s", name ? name : "");
+	snprintf(log_thread_name, sizeof(log_thread_name), "%s", name != NULL ? name : "");
 }
 
 void
@@ -78,11 +93,12 @@ log_vwrite(int pri, const char *fmt, va_list ap, int with_errno)
 {
 	char msg[1024];
 	int saved = errno;
-	size_t len;
+	size_t len = 0;
 
 	if (pri > __atomic_load_n(&log_level, __ATOMIC_RELAXED))
 		return;
-	len = log_thread[0] ? (size_t)snprintf(msg, sizeof(msg), "%s: ", log_thread) : 0;
+	if (log_thread_name[0] != '\0')	/* at most LOG_THREAD_NAME_MAX + 2 bytes */
+		len = (size_t)snprintf(msg, sizeof(msg), "%s: ", log_thread_name);
 	vsnprintf(msg + len, sizeof(msg) - len, fmt, ap);
 	if (with_errno) {
 		len = strlen(msg);
@@ -92,8 +108,9 @@ log_vwrite(int pri, const char *fmt, va_list ap, int with_errno)
 		if (log_journal)
 			fprintf(stderr, "<%d>%s\n", pri, msg);
 		else
-			fprintf(stderr, "upcased: %s\n", msg);
-	} else
+			fprintf(stderr, "%s: %s\n", log_ident ? log_ident : "upcased", msg);
+	}
+	if (log_to_syslog)
 		syslog(pri, "%s", msg);
 	errno = saved;
 }
@@ -114,15 +131,39 @@ LOG_FN(log_notice, LOG_NOTICE, 0)
 LOG_FN(log_info, LOG_INFO, 0)
 LOG_FN(log_debug, LOG_DEBUG, 0)
 
+/* Set once at start-up, before any thread exists. */
+static void (*log_exit_hook)(int status);
+
+void
+log_set_exit(void (*hook)(int status))
+{
+	log_exit_hook = hook;
+}
+
+static void __attribute__((noreturn))
+log_exit(int status)
+{
+	if (log_exit_hook != NULL)
+		log_exit_hook(status);
+	exit(status);	/* no hook, or one that returned */
+}
+
+/* The one body of fatal() and fatalx(), as OpenBSD's vfatalc(). */
+static void __attribute__((format(printf, 2, 0), noreturn))
+vfatalc(int with_errno, const char *fmt, va_list ap)
+{
+	log_vwrite(LOG_CRIT, fmt, ap, with_errno);
+	log_exit(EX_SOFTWARE);
+}
+
 void
 fatal(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vwrite(LOG_CRIT, fmt, ap, 1);
-	va_end(ap);
-	exit(70);	/* EX_SOFTWARE */
+	vfatalc(1, fmt, ap);
+	va_end(ap);	/* not reached */
 }
 
 void
@@ -131,9 +172,8 @@ fatalx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vwrite(LOG_CRIT, fmt, ap, 0);
-	va_end(ap);
-	exit(70);
+	vfatalc(0, fmt, ap);
+	va_end(ap);	/* not reached */
 }
 
 int

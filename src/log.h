@@ -9,19 +9,49 @@
 
 #include <stdarg.h>
 
-void log_init(const char *ident, int to_stderr, int facility);
+/*
+ * Where lines go: stderr ("IDENT: message", or "<N>message" when stderr is
+ * the systemd journal and syslog is not used), syslog(3) (opened at once,
+ * with ident, LOG_PID and facility), or both.  Call before any thread
+ * exists; the destinations never change afterwards, except that
+ * log_stderr_done() drops stderr once it is going away (detached: the
+ * starting terminal saw the start-up, syslog has everything).
+ */
+#define LOG_TO_STDERR 0x1
+#define LOG_TO_SYSLOG 0x2
+void log_init(const char *ident, int dest, int facility);
+void log_stderr_done(void);             /* no-op unless syslog is used too */
 void log_setlevel(int level);           /* LOG_ERR .. LOG_DEBUG */
-void log_setfacility(int facility);
-/* The calling thread's name, put before each of its lines ("tcp0: ..."); NULL: none. */
+
+/*
+ * Name the calling thread in its log lines (as unbound's
+ * set_log_thread_id): once set, every line that thread logs starts with
+ * "NAME: ", so a worker calls log_set_thread_name("tcp0") and its
+ * log_warn("accept") reads "tcp0: accept: Too many open files" (after
+ * "upcased: " on stderr, "upcased[PID]: " in syslog, or "<4>" in the
+ * journal).  The name is copied, truncated to LOG_THREAD_NAME_MAX bytes;
+ * NULL or "" removes it.  Threads start with none; the main thread keeps
+ * none.
+ */
+#define LOG_THREAD_NAME_MAX 31
 void log_set_thread_name(const char *name);
+void log_setfacility(int facility);
 
 void log_warn(const char *, ...)  __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_notice(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *, ...)  __attribute__((format(printf, 1, 2)));
 void log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* Log at LOG_CRIT, then log_exit(EX_SOFTWARE). */
 void fatal(const char *, ...)  __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * fatal() ends in hook(EX_SOFTWARE): the daemon's one exit path, which
+ * must not return.  Set it at start-up, before any thread exists; without
+ * one (the client, the tests) fatal() calls exit().
+ */
+void log_set_exit(void (*hook)(int status));
 
 /* Name to value, for the config file ("info", "daemon", ...); -1 if unknown. */
 int log_level_from_name(const char *name);

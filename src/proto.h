@@ -15,15 +15,20 @@
 /* IPv6 (no jumbograms): 65535 - 8 (UDP header); the IPv6 header is not counted. */
 #define UPCASE_UDP_MAX_PAYLOAD6  65527
 
-/* Exit codes, from sysexits(3). */
-#define UPCASE_EX_OK          0
-#define UPCASE_EX_USAGE       64
-#define UPCASE_EX_UNAVAILABLE 69
-#define UPCASE_EX_SOFTWARE    70
-#define UPCASE_EX_OSERR       71
-#define UPCASE_EX_CANTCREAT   73
-#define UPCASE_EX_IOERR       74
-#define UPCASE_EX_TEMPFAIL    75
-#define UPCASE_EX_CONFIG      78
+/*
+ * The control socket, where upcased creates it and upcase --stats looks,
+ * unless told otherwise: in RUNSTATEDIR/upcased, the directory that the
+ * systemd unit's RuntimeDirectory=upcased creates.  RUNSTATEDIR comes from
+ * configure --runstatedir (default /run, whatever the prefix).
+ */
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR "/run"
+#endif
+#define UPCASE_DEFAULT_CONTROL_SOCKET RUNSTATEDIR "/upcased/upcased.sock"
+
+/*
+ * Exit codes: EX_* from <sysexits.h> (sysexits(3)), in the daemon and the
+ * client alike; upcase(1) and upcased(8) list which mean what.
+ */
 
 #endif

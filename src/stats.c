@@ -77,5 +77,7 @@ stats_summary(const struct stats *t, char *buf, size_t buflen)
 	    t->v[STAT_UDP_DROPPED_TOOLARGE] + t->v[STAT_UDP_DROPPED_SENDFAIL],
 	    t->v[STAT_TCP_BYTES_IN] + t->v[STAT_UDP_BYTES_IN],
 	    t->v[STAT_TCP_BYTES_OUT] + t->v[STAT_UDP_BYTES_OUT]);
-	return n < 0 ? 0 : ((size_t)n < buflen ? (size_t)n : buflen - 1);
+	if (n < 0 || buflen == 0)
+		return 0;
+	return (size_t)n < buflen ? (size_t)n : buflen - 1;
 }

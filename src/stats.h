@@ -65,7 +65,7 @@ uint64_t stats_open(const struct stats *s);
  */
 size_t stats_format(const struct stats *total, const char *sep, char *buf, size_t buflen);
 
-/* One line for the log and systemd's STATUS=. */
+/* One line for the log and systemd's STATUS=; returns its length, as stats_format(). */
 size_t stats_summary(const struct stats *total, char *buf, size_t buflen);
 
 #endif

@@ -6,7 +6,7 @@
  * Layout: options, addressing (resolve, connect), transports (the TCP
  * pump, the UDP exchange), then the modes (TEXT, prompt, stream, stats)
  * that main() picks from.  Errors are one line on stderr, "upcase: WHO:
- * reason", and an exit code from proto.h that travels back to main().
+ * reason", and an exit code from <sysexits.h> that travels back to main().
  */
 #include "config.h"
 
@@ -27,12 +27,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "clock.h"
-#include "conf.h"
 #include "proto.h"
 #include "stdfds.h"
 
@@ -80,7 +80,7 @@ net_code(int err)
 {
 	switch (err) {
 	case ETIMEDOUT:
-		return UPCASE_EX_TEMPFAIL;
+		return EX_TEMPFAIL;
 	case ECONNREFUSED:
 	case ENETUNREACH:
 	case EHOSTUNREACH:
@@ -88,9 +88,9 @@ net_code(int err)
 	case EAFNOSUPPORT:
 	case ENOENT:
 	case EACCES:
-		return UPCASE_EX_UNAVAILABLE;
+		return EX_UNAVAILABLE;
 	default:
-		return UPCASE_EX_IOERR;
+		return EX_IOERR;
 	}
 }
 
@@ -114,7 +114,7 @@ write_all(int fd, const char *buf, size_t len, const char *who)
 			/* A non-blocking descriptor shared with another program: wait. */
 			if (errno == EAGAIN && poll(&p, 1, -1) >= 0)
 				continue;
-			return fail(UPCASE_EX_IOERR, who, "%s", strerror(errno));
+			return fail(EX_IOERR, who, "%s", strerror(errno));
 		}
 		buf += n;
 		len -= (size_t)n;
@@ -188,7 +188,7 @@ usage_long(void)
 	    "  -V, --version           print the version\n\n"
 	    "Exit status: 0 ok, 64 usage, 69 unreachable or refused, 71 system error,\n"
 	    "74 I/O error, 75 timed out.  See upcase(1).\n",
-	    usage_text, UPCASE_DEFAULT_PORT, CONF_DEFAULT_CONTROL_SOCKET);
+	    usage_text, UPCASE_DEFAULT_PORT, UPCASE_DEFAULT_CONTROL_SOCKET);
 }
 
 static int __attribute__((format(printf, 1, 2)))
@@ -201,7 +201,7 @@ usage_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\nTry 'upcase --help' for more information.\n");
-	return UPCASE_EX_USAGE;
+	return EX_USAGE;
 }
 
 static int
@@ -295,10 +295,10 @@ parse_one(struct opts *o, int ch, const char *arg)
 		break;
 	case 'h':
 		usage_long();
-		return UPCASE_EX_OK;
+		return EX_OK;
 	case 'V':
 		printf("upcase %s\n", PACKAGE_VERSION);
-		return UPCASE_EX_OK;
+		return EX_OK;
 	default:
 		return usage_error("unhandled option");
 	}
@@ -397,8 +397,8 @@ resolve(const struct opts *o, int socktype, struct addrinfo **res)
 	if (rc == 0)
 		return CONTINUE;
 	if (rc == EAI_SYSTEM)
-		return fail(UPCASE_EX_UNAVAILABLE, o->who, "%s", strerror(errno));
-	return fail(rc == EAI_AGAIN ? UPCASE_EX_TEMPFAIL : UPCASE_EX_UNAVAILABLE,
+		return fail(EX_UNAVAILABLE, o->who, "%s", strerror(errno));
+	return fail(rc == EAI_AGAIN ? EX_TEMPFAIL : EX_UNAVAILABLE,
 	    o->who, "%s", gai_strerror(rc));
 }
 
@@ -525,7 +525,7 @@ pump_read_stdin(struct pump *p)
 	} else if (n == 0) {
 		p->in_eof = true;
 	} else if (errno != EINTR && errno != EAGAIN) {
-		return fail(UPCASE_EX_IOERR, "stdin", "%s", strerror(errno));
+		return fail(EX_IOERR, "stdin", "%s", strerror(errno));
 	}
 	return CONTINUE;
 }
@@ -541,7 +541,7 @@ pump_send(struct pump *p, const char *who)
 		p->sent_any |= n > 0;
 		p->idle_since = (int64_t)clock_ms();
 	} else if (errno != EINTR && errno != EAGAIN) {
-		return fail(UPCASE_EX_IOERR, who, "%s", strerror(errno));
+		return fail(EX_IOERR, who, "%s", strerror(errno));
 	}
 	return CONTINUE;
 }
@@ -559,7 +559,7 @@ pump_recv(struct pump *p, const char *who)
 	} else if (n == 0) {
 		p->sock_eof = true;
 	} else if (errno != EINTR && errno != EAGAIN) {
-		return fail(UPCASE_EX_IOERR, who, "%s", strerror(errno));
+		return fail(EX_IOERR, who, "%s", strerror(errno));
 	}
 	return CONTINUE;
 }
@@ -573,7 +573,7 @@ pump_write_stdout(struct pump *p)
 		p->out_off += (size_t)n;
 		p->out_len -= (size_t)n;
 	} else if (errno != EINTR && errno != EAGAIN) {
-		return fail(UPCASE_EX_IOERR, "stdout", "%s", strerror(errno));
+		return fail(EX_IOERR, "stdout", "%s", strerror(errno));
 	}
 	return CONTINUE;
 }
@@ -605,11 +605,11 @@ pump_step(struct pump *p, const char *who)
 	if (p->in_eof && p->in_len == 0 && !p->shut) {
 		/* ENOTCONN: the peer reset first; recv() will say so. */
 		if (shutdown(p->sock, SHUT_WR) == -1 && errno != ENOTCONN)
-			return fail(UPCASE_EX_IOERR, who, "%s", strerror(errno));
+			return fail(EX_IOERR, who, "%s", strerror(errno));
 		p->shut = true;
 	}
 	if (p->sock_eof && p->out_len == 0)
-		return p->shut ? UPCASE_EX_OK : fail(UPCASE_EX_IOERR, who,
+		return p->shut ? EX_OK : fail(EX_IOERR, who,
 		    "server closed the connection before all input was sent");
 	return CONTINUE;
 }
@@ -629,17 +629,17 @@ pump_run(struct pump *p, const char *who)
 		p->waiting = pump_waiting_on_server(p);
 		left = p->idle_since + p->timeout_ms - (int64_t)clock_ms();
 		if (left <= 0)
-			return fail(UPCASE_EX_TEMPFAIL, who,
+			return fail(EX_TEMPFAIL, who,
 			    "timed out waiting for the server");
 		rc = poll(pfd, 3, p->waiting ? (int)left : -1);
 		if (rc == -1 && errno != EINTR)
-			return fail(UPCASE_EX_IOERR, who, "poll: %s", strerror(errno));
+			return fail(EX_IOERR, who, "poll: %s", strerror(errno));
 		if (rc > 0 && (rc = pump_io(p, pfd, who)) != CONTINUE)
 			return rc;
 	}
 	/* Every byte sent comes back as at least one: silence is a refusal. */
-	if (rc == UPCASE_EX_OK && p->sent_any && !p->got_any)
-		return fail(UPCASE_EX_IOERR, who,
+	if (rc == EX_OK && p->sent_any && !p->got_any)
+		return fail(EX_IOERR, who,
 		    "the server closed the connection without replying");
 	return rc;
 }
@@ -653,7 +653,7 @@ pump_with(int sock, int in_fd, const char *text, size_t len, int timeout_ms,
 	int rc;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
-		return fail(UPCASE_EX_OSERR, NULL, "%s", strerror(errno));
+		return fail(EX_OSERR, NULL, "%s", strerror(errno));
 	p->sock = sock;
 	p->in_fd = in_fd;
 	p->in_eof = in_fd == -1;
@@ -679,7 +679,7 @@ tcp_message(const struct opts *o, const struct addrinfo *res,
 		return rc;
 	rc = pump_with(fd, -1, text, len, o->timeout_ms, o->who);
 	close(fd);
-	if (rc != UPCASE_EX_OK)
+	if (rc != EX_OK)
 		return rc;
 	return write_all(STDOUT_FILENO, "\n", 1, "stdout");
 }
@@ -798,7 +798,7 @@ udp_exchange(struct udp *u, const struct opts *o, const char *msg,
 	bool lost = false;
 
 	if (len > udp_max(u))
-		return fail(UPCASE_EX_USAGE, o->who, "line of %zu bytes is too"
+		return fail(EX_USAGE, o->who, "line of %zu bytes is too"
 		    " long for a UDP datagram (at most %zu)", len, udp_max(u));
 	udp_drain(u);
 	while (attempt <= o->retries) {
@@ -819,7 +819,7 @@ udp_exchange(struct udp *u, const struct opts *o, const char *msg,
 			return rc;
 	}
 	if (lost)
-		return fail(UPCASE_EX_TEMPFAIL, o->who, "no reply after %d %s",
+		return fail(EX_TEMPFAIL, o->who, "no reply after %d %s",
 		    o->retries + 1, o->retries == 0 ? "try" : "tries");
 	return fail_net(o->who, ECONNREFUSED);
 }
@@ -844,7 +844,7 @@ udp_create(struct udp **up, const struct opts *o, const struct addrinfo *res)
 	struct udp *u;
 
 	if ((u = calloc(1, sizeof(*u))) == NULL)
-		return fail(UPCASE_EX_OSERR, NULL, "%s", strerror(errno));
+		return fail(EX_OSERR, NULL, "%s", strerror(errno));
 	u->fd = -1;
 	u->list = u->cur = res;
 	for (; res != NULL; res = res->ai_next)
@@ -892,7 +892,7 @@ run_text(struct session *s)
 	for (i = 0; i < s->o->ntext; i++)
 		len += strlen(s->o->text[i]) + 1;
 	if ((buf = malloc(len)) == NULL)
-		return fail(UPCASE_EX_OSERR, NULL, "%s", strerror(errno));
+		return fail(EX_OSERR, NULL, "%s", strerror(errno));
 	for (q = buf, i = 0; i < s->o->ntext; i++) {
 		if (i > 0)
 			*q++ = ' ';
@@ -900,7 +900,7 @@ run_text(struct session *s)
 	}
 	rc = session_send(s, buf, (size_t)(q - buf));
 	free(buf);
-	return rc == CONTINUE ? UPCASE_EX_OK : rc;
+	return rc == CONTINUE ? EX_OK : rc;
 }
 
 /* A terminal: prompt, read a line, send it, print the reply; until EOF. */
@@ -925,11 +925,11 @@ run_prompt(struct session *s)
 	}
 	free(line);
 	if (rc == CONTINUE && ferror(stdin))
-		rc = fail(UPCASE_EX_IOERR, "stdin", "%s", strerror(errno));
+		rc = fail(EX_IOERR, "stdin", "%s", strerror(errno));
 	/* After ^D the cursor sits behind the prompt: end that line. */
 	if (rc == CONTINUE && !s->o->quiet)
 		putchar('\n');
-	return rc == CONTINUE ? UPCASE_EX_OK : rc;
+	return rc == CONTINUE ? EX_OK : rc;
 }
 
 /* Everything on stdin through one connection, byte for byte. */
@@ -971,11 +971,11 @@ run_stream_udp(struct session *s)
 	int rc = CONTINUE;
 
 	if ((buf = malloc(cap)) == NULL)
-		return fail(UPCASE_EX_OSERR, NULL, "%s", strerror(errno));
+		return fail(EX_OSERR, NULL, "%s", strerror(errno));
 	while (rc == CONTINUE && (n = read_line(buf, cap)) != -1) {
 		lineno++;
 		if ((size_t)n > udp_max(s->udp))
-			rc = fail(UPCASE_EX_USAGE, "stdin", "line %lu is longer than"
+			rc = fail(EX_USAGE, "stdin", "line %lu is longer than"
 			    " the largest UDP datagram (%zu bytes)", lineno,
 			    udp_max(s->udp));
 		else
@@ -983,8 +983,8 @@ run_stream_udp(struct session *s)
 	}
 	free(buf);
 	if (rc == CONTINUE && ferror(stdin))
-		rc = fail(UPCASE_EX_IOERR, "stdin", "%s", strerror(errno));
-	return rc == CONTINUE ? UPCASE_EX_OK : rc;
+		rc = fail(EX_IOERR, "stdin", "%s", strerror(errno));
+	return rc == CONTINUE ? EX_OK : rc;
 }
 
 /* --stats: one request on the daemon's UNIX control socket. */
@@ -992,7 +992,7 @@ static int
 run_stats(const struct opts *o)
 {
 	const char *path = o->control != NULL ? o->control :
-	    CONF_DEFAULT_CONTROL_SOCKET;
+	    UPCASE_DEFAULT_CONTROL_SOCKET;
 	struct sockaddr_un sun;
 	int fd, rc;
 
@@ -1002,7 +1002,7 @@ run_stats(const struct opts *o)
 		return usage_error("control socket path too long: %s", path);
 	memcpy(sun.sun_path, path, strlen(path));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return fail(UPCASE_EX_OSERR, path, "%s", strerror(errno));
+		return fail(EX_OSERR, path, "%s", strerror(errno));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		rc = fail_net(path, errno);
 		close(fd);
@@ -1028,8 +1028,8 @@ run_mode(struct session *s)
 static int
 finish(int rc)
 {
-	if (fflush(stdout) == EOF && rc == UPCASE_EX_OK)
-		return fail(UPCASE_EX_IOERR, "stdout", "%s", strerror(errno));
+	if (fflush(stdout) == EOF && rc == EX_OK)
+		return fail(EX_IOERR, "stdout", "%s", strerror(errno));
 	return rc;
 }
 
@@ -1043,7 +1043,7 @@ main(int argc, char *argv[])
 	/* A vanished reader is EPIPE, reported and exit 74, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
 	if (stdfds_ensure_open() == -1)
-		return UPCASE_EX_OSERR;
+		return EX_OSERR;
 	if ((rc = parse_opts(&o, argc, argv)) != CONTINUE)
 		return finish(rc);
 	if (o.stats)

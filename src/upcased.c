@@ -1,8 +1,8 @@
 /*
  * upcased.c: the daemon's main thread: command line, start-up, the signal
  * loop (reload, stats, shutdown), systemd notifications, and the one exit
- * path.  The work itself happens in the TCP pool (tcp.c) and the UDP
- * worker (udp.c); see worker.h for who owns what.
+ * path (upcased_exit).  The work itself happens in the TCP pool (tcp.c)
+ * and the UDP worker (udp.c); see worker.h for who owns what.
  */
 #include "config.h"
 
@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sysexits.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -68,6 +69,19 @@ struct upcased {
 	struct ratelimit ctl_rl;
 };
 
+/*
+ * The one exit path, for every status, fatal() included (its hook, set
+ * first thing in main).  Detached, the starting process is still waiting
+ * for our word until we serve: give it the status we exit with, so the
+ * shell sees 73 for a pidfile, not a guess.  Any thread may get here.
+ */
+static void __attribute__((noreturn))
+upcased_exit(int status)
+{
+	daemon_detach_done(status);
+	exit(status);
+}
+
 static void
 usage(FILE *f)
 {
@@ -85,7 +99,7 @@ usage(FILE *f)
 	    "\n"
 	    "Signals: HUP reloads the configuration, TERM/INT stop gracefully,\n"
 	    "USR1 logs the counters.  See upcased(8) and upcased.conf(5).\n",
-	    UPCASE_DEFAULT_PORT, DEFAULT_CONF, UPCASE_EX_CONFIG);
+	    UPCASE_DEFAULT_PORT, DEFAULT_CONF, EX_CONFIG);
 }
 
 static void __attribute__((format(printf, 1, 2), noreturn))
@@ -98,7 +112,7 @@ usage_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputs("\nTry 'upcased --help' for more information.\n", stderr);
-	exit(UPCASE_EX_USAGE);
+	upcased_exit(EX_USAGE);
 }
 
 static void
@@ -123,8 +137,8 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'f': o->foreground = true; break;
 		case 't': o->test = true; break;
 		case 'd': o->debug = true; break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': printf("upcased %s\n", PACKAGE_VERSION); exit(0);
+		case 'h': usage(stdout); upcased_exit(EX_OK);
+		case 'V': printf("upcased %s\n", PACKAGE_VERSION); upcased_exit(EX_OK);
 		case ':':
 			usage_error("option %s needs an argument", argv[optind - 1]);
 			break;
@@ -402,7 +416,7 @@ upcased_open_listeners(struct upcased *d)
 
 	if (r == -1) {
 		log_warnx("socket activation: %s", err);
-		exit(UPCASE_EX_OSERR);
+		upcased_exit(EX_OSERR);
 	}
 	if (r == 1) {
 		log_info("using %zu sockets passed by systemd; the listen setting is not used",
@@ -411,7 +425,7 @@ upcased_open_listeners(struct upcased *d)
 	}
 	if (listener_set_open(&d->listeners, d->conf, NULL, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
-		exit(UPCASE_EX_OSERR);
+		upcased_exit(EX_OSERR);
 	}
 }
 
@@ -439,12 +453,12 @@ upcased_check_user(struct upcased *d)
 		return;
 	if (daemon_user_lookup(d->conf->user, &d->uid, &d->gid, err, sizeof(err)) == -1) {
 		log_warnx("%s: user: %s", d->opt.conf_path, err);
-		exit(UPCASE_EX_CONFIG);
+		upcased_exit(EX_CONFIG);
 	}
 	if (geteuid() != 0) {
 		log_warnx("%s: user is set (%s) but upcased was not started as root",
 		    d->opt.conf_path, d->conf->user);
-		exit(UPCASE_EX_CONFIG);
+		upcased_exit(EX_CONFIG);
 	}
 }
 
@@ -475,7 +489,7 @@ upcased_start(struct upcased *d)
 		daemon_detach();
 	if (d->conf->pidfile && daemon_pidfile_write(d->conf->pidfile) == -1) {
 		log_warn("pidfile %s", d->conf->pidfile);
-		exit(UPCASE_EX_CANTCREAT);
+		upcased_exit(EX_CANTCREAT);
 	}
 	upcased_open_control(d);
 	if (d->conf->user)
@@ -489,11 +503,8 @@ upcased_start(struct upcased *d)
 	if (d->beats == NULL)
 		fatal("calloc");
 	d->wd_interval_ms = notify_watchdog_interval() / 1000;
-	if (!d->opt.foreground) {
-		/* Serving: the starting command exits 0, and we log to syslog only. */
-		daemon_detach_done(0);
-		log_init("upcased", 0, d->conf->log_facility);
-	}
+	if (!d->opt.foreground)
+		daemon_detach_done(0);	/* serving: the starting command exits 0 */
 	listener_set_describe(&d->listeners, desc, sizeof(desc));
 	log_info("upcased %s started: %d tcp workers, %d udp worker%s, charset %s; listening on %s",
 	    PACKAGE_VERSION, worker_pool_size(d->tcp), worker_pool_size(d->udp),
@@ -573,25 +584,30 @@ main(int argc, char **argv)
 	char err[512];
 
 	memset(&d, 0, sizeof(d));
+	log_set_exit(upcased_exit);
 	if (stdfds_ensure_open() == -1)
-		return UPCASE_EX_OSERR;		/* a listener must never land on 0-2 */
+		upcased_exit(EX_OSERR);		/* a listener must never land on 0-2 */
 	upcased_block_signals();
 	parse_options(argc, argv, &d.opt);
 	d.conf = conf_load(d.opt.conf_path, err, sizeof(err));
 	if (d.conf == NULL) {
 		fprintf(stderr, "upcased: %s\n", err);
-		return UPCASE_EX_CONFIG;
+		upcased_exit(EX_CONFIG);
 	}
 	if (d.opt.test) {
 		printf("configuration OK\n");
 		conf_free(d.conf);
-		return 0;
+		upcased_exit(EX_OK);
 	}
-	/* stderr until we detach, so start-up errors reach the person starting us */
-	log_init("upcased", 1, d.conf->log_facility);
+	/*
+	 * Decided before any thread exists.  Detaching, stderr too until we
+	 * serve, so start-up errors reach the person starting us.
+	 */
+	log_init("upcased", d.opt.foreground ? LOG_TO_STDERR :
+	    LOG_TO_STDERR | LOG_TO_SYSLOG, d.conf->log_facility);
 	log_setlevel(d.opt.debug ? LOG_DEBUG : d.conf->log_level);
 	upcased_start(&d);
 	upcased_loop(&d);
 	upcased_stop(&d);
-	return 0;
+	upcased_exit(EX_OK);
 }
