@@ -10,7 +10,6 @@
 #include <sys/types.h>
 #include <sys/un.h>
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +22,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "conf.h"
 #include "log.h"
 #include "transform.h"
@@ -374,34 +374,12 @@ conf_get_group(struct conf_ctx *ctx, const config_setting_t *parent,
 	return 0;
 }
 
-/* Binary form of a listener address, so "::1" and "0::1" are the same. */
-struct conf_addr {
-	int           family;  /* 0 for "*" */
-	unsigned char bytes[16];
-};
-
-static int
-conf_parse_addr(const char *text, struct conf_addr *a)
-{
-	memset(a, 0, sizeof(*a));
-	if (strcmp(text, "*") == 0)
-		return 0;
-	a->family = AF_INET;
-	if (inet_pton(AF_INET, text, a->bytes) == 1)
-		return 0;
-	a->family = AF_INET6;
-	if (inet_pton(AF_INET6, text, a->bytes) == 1)
-		return 0;
-	return -1;
-}
-
 static int
 conf_parse_listener(struct conf_ctx *ctx, const config_setting_t *g,
     struct conf_listener *l)
 {
 	const config_setting_t *s = NULL;
 	const char *addr = "*";
-	struct conf_addr a;
 	int port = CONF_DEFAULT_PORT;
 
 	l->tcp = l->udp = true;
@@ -412,7 +390,7 @@ conf_parse_listener(struct conf_ctx *ctx, const config_setting_t *g,
 	    conf_get_bool(ctx, g, "tcp", &l->tcp) == -1 ||
 	    conf_get_bool(ctx, g, "udp", &l->udp) == -1)
 		return -1;
-	if (conf_parse_addr(addr, &a) == -1) {
+	if (addr_listen_parse(addr, NULL) == -1) {
 		conf_err(ctx, s, "listen.address must be \"*\" or a numeric "
 		    "IPv4 or IPv6 address, not \"%s\" (host names are not "
 		    "resolved)", addr);
@@ -428,50 +406,26 @@ conf_parse_listener(struct conf_ctx *ctx, const config_setting_t *g,
 	return 0;
 }
 
-static bool
-conf_addr_unspecified(const struct conf_addr *a)
-{
-	static const unsigned char zero[16];
-
-	return memcmp(a->bytes, zero, a->family == AF_INET ? 4 : 16) == 0;
-}
-
 /*
- * Whether two listeners on one port and protocol would both bind: not if
- * either is "*" (dual-stack wildcard), or both are of one family and one
- * of them is that family's wildcard (0.0.0.0, ::).  What Linux refuses
- * with EADDRINUSE is found here, with a line number, before any socket.
+ * Two listeners on one port and protocol whose addresses overlap (see
+ * addr_overlap) could never both bind: what Linux refuses with EADDRINUSE
+ * is found here, with a line number, before any socket.
  */
-static bool
-conf_addr_overlap(const struct conf_addr *a, const struct conf_addr *b)
-{
-	if (a->family == 0 || b->family == 0)
-		return true;
-	if (a->family != b->family)
-		return false;
-	return memcmp(a->bytes, b->bytes, sizeof(a->bytes)) == 0 ||
-	    conf_addr_unspecified(a) || conf_addr_unspecified(b);
-}
-
-/* Two listeners on one port and protocol whose addresses overlap could never both bind. */
 static int
 conf_check_duplicates(struct conf_ctx *ctx, const config_setting_t *list,
     const struct conf *c)
 {
 	const struct conf_listener *a, *b;
-	struct conf_addr aa, ba;
 	size_t i, j;
 
 	for (i = 1; i < c->nlisteners; i++) {
 		b = &c->listeners[i];
-		(void)conf_parse_addr(b->address, &ba);
 		for (j = 0; j < i; j++) {
 			a = &c->listeners[j];
-			(void)conf_parse_addr(a->address, &aa);
-			if (a->port != b->port || !conf_addr_overlap(&aa, &ba) ||
+			if (a->port != b->port || !addr_overlap(a->address, b->address) ||
 			    !((a->tcp && b->tcp) || (a->udp && b->udp)))
 				continue;
-			if (memcmp(&aa, &ba, sizeof(aa)) == 0)
+			if (addr_same(a->address, b->address))
 				conf_err(ctx, config_setting_get_elem(list, i),
 				    "duplicate listener %s port %u %s (first on line %d)",
 				    b->address, b->port, a->tcp && b->tcp ? "tcp" : "udp",
