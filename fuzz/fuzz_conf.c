@@ -19,7 +19,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -28,34 +27,15 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "addr.h"
 #include "conf.h"
 #include "fuzz.h"
 
 #define NAME	"fuzz.conf"
 
-/* Listener address in binary, so "::1" and "0::1" compare equal. */
-struct bin_addr {
-	int           family;
-	unsigned char bytes[16];
-};
-
-static bool
-bin_addr_parse(const char *text, struct bin_addr *a)
-{
-	memset(a, 0, sizeof(*a));
-	if (strcmp(text, "*") == 0)
-		return true;
-	a->family = AF_INET;
-	if (inet_pton(AF_INET, text, a->bytes) == 1)
-		return true;
-	a->family = AF_INET6;
-	return inet_pton(AF_INET6, text, a->bytes) == 1;
-}
-
 static void
 check_listeners(const struct conf *c)
 {
-	struct bin_addr a, b;
 	size_t i, j;
 
 	if (c->nlisteners < 1 || c->nlisteners > CONF_MAX_LISTENERS ||
@@ -64,21 +44,19 @@ check_listeners(const struct conf *c)
 	for (i = 0; i < c->nlisteners; i++) {
 		const struct conf_listener *l = &c->listeners[i];
 
-		if (l->address == NULL || !bin_addr_parse(l->address, &a))
+		if (l->address == NULL || addr_listen_parse(l->address, NULL) == -1)
 			fuzz_fail("listener %zu: bad address \"%s\"", i,
 			    l->address != NULL ? l->address : "(null)");
 		if (l->port < 1)
 			fuzz_fail("listener %zu: port %u", i, l->port);
 		if (!l->tcp && !l->udp)
 			fuzz_fail("listener %zu: neither tcp nor udp", i);
-		for (j = 0; j < i; j++) {
-			(void)bin_addr_parse(c->listeners[j].address, &b);
+		for (j = 0; j < i; j++)
 			if (c->listeners[j].port == l->port &&
-			    memcmp(&a, &b, sizeof(a)) == 0 &&
+			    addr_same(c->listeners[j].address, l->address) &&
 			    ((c->listeners[j].tcp && l->tcp) ||
 			    (c->listeners[j].udp && l->udp)))
 				fuzz_fail("listeners %zu and %zu clash", j, i);
-		}
 	}
 }
 

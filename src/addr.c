@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/un.h>
@@ -132,6 +133,71 @@ addr_parse_numeric(const char *text, uint16_t port,
 	}
 	memset(ss, 0, sizeof(*ss));
 	return -1;
+}
+
+int
+addr_listen_parse(const char *text, struct addr_listen *out)
+{
+	struct addr_listen a;
+
+	memset(&a, 0, sizeof(a));
+	if (text == NULL)
+		return -1;
+	if (strcmp(text, "*") == 0)
+		a.family = AF_UNSPEC;
+	else if (inet_pton(AF_INET, text, a.bytes) == 1)
+		a.family = AF_INET;
+	else if (inet_pton(AF_INET6, text, a.bytes) == 1)
+		a.family = AF_INET6;
+	else
+		return -1;
+	if (out != NULL)
+		*out = a;
+	return 0;
+}
+
+/* Both NULL, or both the same text. */
+static bool
+same_text(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+bool
+addr_same(const char *a, const char *b)
+{
+	struct addr_listen la, lb;
+
+	if (addr_listen_parse(a, &la) == -1 || addr_listen_parse(b, &lb) == -1)
+		return same_text(a, b);
+	return memcmp(&la, &lb, sizeof(la)) == 0;
+}
+
+/* 0.0.0.0 or :: (not "*": that one covers both families). */
+static bool
+family_wildcard(const struct addr_listen *a)
+{
+	static const unsigned char zero[16];
+
+	return a->family != AF_UNSPEC &&
+	    memcmp(a->bytes, zero, a->family == AF_INET ? 4 : 16) == 0;
+}
+
+bool
+addr_overlap(const char *a, const char *b)
+{
+	struct addr_listen la, lb;
+
+	if (addr_listen_parse(a, &la) == -1 || addr_listen_parse(b, &lb) == -1)
+		return same_text(a, b);
+	if (la.family == AF_UNSPEC || lb.family == AF_UNSPEC)
+		return true;
+	if (la.family != lb.family)
+		return false;
+	return memcmp(la.bytes, lb.bytes, sizeof(la.bytes)) == 0 ||
+	    family_wildcard(&la) || family_wildcard(&lb);
 }
 
 static const char *

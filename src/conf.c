@@ -4,13 +4,18 @@
  * sockets, no name or user look-ups, no logging), so -t, start-up and
  * SIGHUP can all run it.  The first problem found goes into the caller's
  * buffer as "FILE:LINE: message".
+ *
+ * It owns the settings table, conf_table[] below: one row per setting,
+ * which drives the parsing, the defaults, the unknown-name check with its
+ * "did you mean" hint, conf_free() and what a reload keeps.  Hand-written
+ * rules are only those between settings: the shape of the listen list,
+ * each listener's address and protocols, and the listeners' overlaps.
  */
 #include "config.h"
 
 #include <sys/types.h>
 #include <sys/un.h>
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +28,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "conf.h"
 #include "log.h"
 #include "transform.h"
@@ -30,23 +36,277 @@
 /* A config file is a few hundred bytes; refuse anything absurd. */
 #define CONF_MAX_FILE_SIZE (1024 * 1024)
 
+/* ------------------------------------------------------------ the table */
+
+/* CONF_T_ENUM hooks: the name's value into the field, or -1. */
+static int
+conf_set_charset(const char *text, void *field)
+{
+	int cs = transform_charset_from_name(text);
+
+	if (cs == -1)
+		return -1;
+	*(enum transform_charset *)field = (enum transform_charset)cs;
+	return 0;
+}
+
+static int
+conf_set_log_level(const char *text, void *field)
+{
+	int n = log_level_from_name(text);
+
+	/* log.c knows more levels (crit, ...) than the config offers. */
+	if (n < LOG_ERR || n > LOG_DEBUG)
+		return -1;
+	*(int *)field = n;
+	return 0;
+}
+
+static int
+conf_set_log_facility(const char *text, void *field)
+{
+	int n = log_facility_from_name(text);
+
+	if (n == -1)
+		return -1;
+	*(int *)field = n;
+	return 0;
+}
+
+/*
+ * offsetof(struct st, f), refusing to compile unless the field has C type
+ * t: the parser writes through these offsets, so a row and its field must
+ * agree.
+ */
+#define CONF_OFFSET(st, f, t)						\
+	(offsetof(struct st, f) + 0 * sizeof(char[			\
+	    __builtin_types_compatible_p(__typeof__(((struct st *)0)->f), t) ? 1 : -1]))
+
+#define CONF_ROW(n, type_, lo, hi, d, r, st, f, t, set, exp, doc_) {	\
+	.name = n, .type = type_, .min = lo, .max = hi, .def = d,	\
+	.reload = r, .offset = CONF_OFFSET(st, f, t),			\
+	.size = sizeof(((struct st *)0)->f),				\
+	.listener = __builtin_types_compatible_p(struct st, struct conf_listener), \
+	.set_enum = set, .expect = exp, .doc = doc_ }
+
+/* One macro per field type; st is conf, or conf_listener for "listen.*". */
+#define CONF_INT(n, lo, hi, d, r, st, f, doc)				\
+	CONF_ROW(n, CONF_T_INT, lo, hi, d, r, st, f, int, NULL, NULL, doc)
+#define CONF_U16(n, lo, hi, d, r, st, f, doc)				\
+	CONF_ROW(n, CONF_T_INT, lo, hi, d, r, st, f, uint16_t, NULL, NULL, doc)
+#define CONF_BOOL(n, d, r, st, f, doc)					\
+	CONF_ROW(n, CONF_T_BOOL, 0, 1, d, r, st, f, bool, NULL, NULL, doc)
+#define CONF_STRING(n, d, r, st, f, doc)				\
+	CONF_ROW(n, CONF_T_STRING, 0, 0, d, r, st, f, char *, NULL, NULL, doc)
+#define CONF_PATH(n, size, d, r, st, f, doc)				\
+	CONF_ROW(n, CONF_T_PATH, 0, size, d, r, st, f, char *, NULL, NULL, doc)
+#define CONF_MODE(n, d, r, st, f, doc)					\
+	CONF_ROW(n, CONF_T_MODE, 0, 0777, d, r, st, f, mode_t, NULL, NULL, doc)
+#define CONF_ENUM(n, t, set, exp, d, r, st, f, doc)			\
+	CONF_ROW(n, CONF_T_ENUM, 0, 0, d, r, st, f, t, set, exp, doc)
+
+#define SUN_PATH_SIZE sizeof(((struct sockaddr_un *)NULL)->sun_path)
+
+/*
+ * Every setting.  The order is the order of checking, so of which error a
+ * file with several gets; the rows of a group are adjacent.  The listen
+ * rows are the members of each group of the listen list.
+ */
+static const struct conf_setting conf_table[] = {
+	CONF_STRING("listen.address", "*", CONF_APPLIED, conf_listener, address,
+	    "\"*\" or a numeric IPv4 or IPv6 address to accept clients on"),
+	CONF_U16("listen.port", 1, 65535, "12000", CONF_APPLIED, conf_listener,
+	    port, "the port to accept clients on"),
+	CONF_BOOL("listen.tcp", "true", CONF_APPLIED, conf_listener, tcp,
+	    "whether to serve TCP on this address and port"),
+	CONF_BOOL("listen.udp", "true", CONF_APPLIED, conf_listener, udp,
+	    "whether to serve UDP on this address and port"),
+	CONF_INT("tcp.threads", 0, CONF_MAX_THREADS, "0", CONF_RESTART, conf,
+	    tcp_threads, "TCP worker threads; 0: one per online CPU"),
+	CONF_INT("max_connections", 1, CONF_MAX_CONNECTIONS_MAX, "10000",
+	    CONF_APPLIED, conf, max_connections,
+	    "most TCP connections open at once, over all workers"),
+	CONF_INT("idle_timeout", 1, CONF_IDLE_TIMEOUT_MAX, "300", CONF_APPLIED,
+	    conf, idle_timeout, "seconds a TCP connection may make no progress"),
+	CONF_INT("backlog", 1, CONF_BACKLOG_MAX, "1024", CONF_APPLIED, conf,
+	    backlog, "listen(2) backlog of the TCP listeners"),
+	CONF_INT("shutdown_timeout", 0, CONF_SHUTDOWN_TIMEOUT_MAX, "10",
+	    CONF_APPLIED, conf, shutdown_timeout,
+	    "seconds open connections get to finish after SIGTERM"),
+	CONF_ENUM("log.level", int, conf_set_log_level,
+	    "must be one of err, warning, notice, info, debug", "info",
+	    CONF_APPLIED, conf, log_level, "the least important messages logged"),
+	CONF_ENUM("log.facility", int, conf_set_log_facility,
+	    "must be one of daemon, user, local0 to local7", "daemon",
+	    CONF_APPLIED, conf, log_facility, "the syslog facility"),
+	CONF_ENUM("charset", enum transform_charset, conf_set_charset,
+	    "must be \"utf-8\" or \"ascii\"", "utf-8", CONF_APPLIED, conf,
+	    charset, "which letters are upper-cased: all of Unicode, or a-z"),
+	CONF_STRING("user", "", CONF_RESTART, conf, user,
+	    "user to switch to when started as root; \"\": stay"),
+	CONF_PATH("pidfile", PATH_MAX, "", CONF_RESTART, conf, pidfile,
+	    "file to write the PID to; \"\": none"),
+	CONF_PATH("control_socket", SUN_PATH_SIZE, CONF_DEFAULT_CONTROL_SOCKET,
+	    CONF_RESTART, conf, control_socket,
+	    "UNIX socket for upcase --stats; \"\": none"),
+	CONF_MODE("control_mode", "0660", CONF_RESTART, conf, control_mode,
+	    "permissions of the control socket, an octal string"),
+};
+
+#define CONF_NROWS (sizeof(conf_table) / sizeof(conf_table[0]))
+#define CONF_END   (conf_table + CONF_NROWS)
+
+const struct conf_setting *
+conf_settings(size_t *n)
+{
+	*n = CONF_NROWS;
+	return conf_table;
+}
+
+static void *
+conf_field(const struct conf_setting *r, void *base)
+{
+	return (char *)base + r->offset;
+}
+
+static const void *
+conf_cfield(const struct conf_setting *r, const void *base)
+{
+	return (const char *)base + r->offset;
+}
+
+/* Length of "tcp." in "tcp.threads"; 0 for a setting outside any group. */
+static size_t
+conf_prefix_len(const struct conf_setting *r)
+{
+	const char *dot = strrchr(r->name, '.');
+
+	return dot != NULL ? (size_t)(dot - r->name) + 1 : 0;
+}
+
+/* Its name inside its group: "threads". */
+static const char *
+conf_member(const struct conf_setting *r)
+{
+	return r->name + conf_prefix_len(r);
+}
+
+/* The first row of its group (whose rows are adjacent). */
+static bool
+conf_opens_group(const struct conf_setting *r)
+{
+	size_t len = conf_prefix_len(r);
+
+	return len > 0 && (r == conf_table || strncmp(r[-1].name, r->name, len) != 0);
+}
+
+static bool
+conf_is_string(const struct conf_setting *r)
+{
+	return r->type == CONF_T_STRING || r->type == CONF_T_PATH;
+}
+
+/* -------------------------------------------------------- storing values */
+
+static void
+conf_store_int(const struct conf_setting *r, void *field, long long v)
+{
+	if (r->size == sizeof(uint16_t))
+		*(uint16_t *)field = (uint16_t)v;
+	else
+		*(int *)field = (int)v;
+}
+
+/* A copy of v, or NULL for "", replaces the field's string. */
+static int
+conf_store_string(void *field, const char *v)
+{
+	char *copy = NULL;
+
+	if (*v != '\0' && (copy = strdup(v)) == NULL)
+		return -1;
+	free(*(char **)field);
+	*(char **)field = copy;
+	return 0;
+}
+
+/* A string of one to four octal digits (libconfig reads 0660 as decimal 660). */
+static bool
+conf_octal(const char *v, unsigned long *out)
+{
+	if (v == NULL || *v == '\0' || strlen(v) > 4 ||
+	    strspn(v, "01234567") != strlen(v))
+		return false;
+	*out = strtoul(v, NULL, 8);
+	return true;
+}
+
+/* The row's default into its field; -1 when out of memory (or a bad default). */
+static int
+conf_set_default(const struct conf_setting *r, void *field)
+{
+	unsigned long m;
+	char *end;
+	long long v;
+
+	switch (r->type) {
+	case CONF_T_INT:
+		errno = 0;
+		v = strtoll(r->def, &end, 10);
+		if (end == r->def || *end != '\0' || errno != 0 || v < r->min ||
+		    v > r->max)
+			return -1;
+		conf_store_int(r, field, v);
+		return 0;
+	case CONF_T_BOOL:
+		if (strcmp(r->def, "true") != 0 && strcmp(r->def, "false") != 0)
+			return -1;
+		*(bool *)field = strcmp(r->def, "true") == 0;
+		return 0;
+	case CONF_T_STRING:
+	case CONF_T_PATH:
+		return conf_store_string(field, r->def);
+	case CONF_T_MODE:
+		if (!conf_octal(r->def, &m) || m > (unsigned long)r->max)
+			return -1;
+		*(mode_t *)field = (mode_t)m;
+		return 0;
+	case CONF_T_ENUM:
+		return r->set_enum(r->def, field);
+	}
+	return -1;
+}
+
+/* Every row of struct conf (listener false) or of one listener gets its default. */
+static int
+conf_set_defaults(void *base, bool listener)
+{
+	const struct conf_setting *r;
+
+	for (r = conf_table; r < CONF_END; r++)
+		if (r->listener == listener &&
+		    conf_set_default(r, conf_field(r, base)) == -1)
+			return -1;
+	return 0;
+}
+
+static void
+conf_free_strings(void *base, bool listener)
+{
+	const struct conf_setting *r;
+
+	for (r = conf_table; r < CONF_END; r++)
+		if (r->listener == listener && conf_is_string(r))
+			free(*(char **)conf_field(r, base));
+}
+
+/* ---------------------------------------------------------------- errors */
+
 struct conf_ctx {
 	const char *name;    /* file name for messages, as the caller gave it */
 	const char *text;    /* the file's text, to re-read integer literals */
-	const char *prefix;  /* "", "tcp.", "log." or "listen.": for messages */
 	char       *err;
 	size_t      errlen;
-};
-
-static const char *const conf_top_names[] = {
-	"listen", "tcp", "max_connections", "idle_timeout", "backlog",
-	"shutdown_timeout", "charset", "log", "user", "pidfile",
-	"control_socket", "control_mode", NULL
-};
-static const char *const conf_tcp_names[] = { "threads", NULL };
-static const char *const conf_log_names[] = { "level", "facility", NULL };
-static const char *const conf_listen_names[] = {
-	"address", "port", "tcp", "udp", NULL
 };
 
 static void conf_err(struct conf_ctx *, const config_setting_t *,
@@ -115,17 +375,41 @@ conf_distance(const char *a, const char *b)
 	return row[lb];
 }
 
-static const char *
-conf_suggest(const char *name, const char *const *known)
-{
-	const char *best = NULL;
-	size_t bestd = 3, d;
+/* --------------------------------------------------- names, did you mean */
 
-	for (; *known != NULL; known++) {
-		d = conf_distance(name, *known);
-		if (d < bestd && d < strlen(*known) / 2 + 1) {
+/* Whether r is under prefix (plen bytes, "" or "tcp.") with name as its next part. */
+static bool
+conf_row_has(const struct conf_setting *r, const char *prefix, size_t plen,
+    const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncmp(r->name, prefix, plen) == 0 &&
+	    strncmp(r->name + plen, name, n) == 0 &&
+	    (r->name[plen + n] == '\0' || r->name[plen + n] == '.');
+}
+
+/* The closest name under prefix, if close enough to be a typo of it. */
+static const char *
+conf_suggest(const char *name, const char *prefix, size_t plen,
+    char *buf, size_t buflen)
+{
+	const struct conf_setting *r;
+	const char *best = NULL;
+	size_t bestd = 3, d, n;
+	char part[32];
+
+	for (r = conf_table; r < CONF_END; r++) {
+		if (strncmp(r->name, prefix, plen) != 0 ||
+		    (n = strcspn(r->name + plen, ".")) >= sizeof(part))
+			continue;
+		memcpy(part, r->name + plen, n);
+		part[n] = '\0';
+		d = conf_distance(name, part);
+		if (d < bestd && d < n / 2 + 1) {
 			bestd = d;
-			best = *known;
+			best = buf;
+			snprintf(buf, buflen, "%s", part);
 		}
 	}
 	return best;
@@ -134,30 +418,34 @@ conf_suggest(const char *name, const char *const *known)
 /* A typo must not silently leave a setting at its default. */
 static int
 conf_check_names(struct conf_ctx *ctx, const config_setting_t *group,
-    const char *const *known)
+    const char *prefix, size_t plen)
 {
+	const struct conf_setting *r;
 	const config_setting_t *s;
-	const char *const *k;
-	const char *hint;
+	const char *name, *hint;
+	char buf[32];
 	int i;
 
 	for (i = 0; (s = config_setting_get_elem(group, i)) != NULL; i++) {
-		for (k = known; *k != NULL; k++)
-			if (strcmp(config_setting_name(s), *k) == 0)
+		name = config_setting_name(s);
+		for (r = conf_table; r < CONF_END; r++)
+			if (conf_row_has(r, prefix, plen, name))
 				break;
-		if (*k != NULL)
+		if (r < CONF_END)
 			continue;
-		hint = conf_suggest(config_setting_name(s), known);
+		hint = conf_suggest(name, prefix, plen, buf, sizeof(buf));
 		if (hint != NULL)
-			conf_err(ctx, s, "unknown setting '%s%s' (did you mean '%s%s'?)",
-			    ctx->prefix, config_setting_name(s), ctx->prefix, hint);
+			conf_err(ctx, s, "unknown setting '%.*s%s' (did you mean '%.*s%s'?)",
+			    (int)plen, prefix, name, (int)plen, prefix, hint);
 		else
-			conf_err(ctx, s, "unknown setting '%s%s'", ctx->prefix,
-			    config_setting_name(s));
+			conf_err(ctx, s, "unknown setting '%.*s%s'", (int)plen, prefix,
+			    name);
 		return -1;
 	}
 	return 0;
 }
+
+/* ------------------------------------------------- integer literals */
 
 static bool
 conf_is_name_char(char ch)
@@ -242,236 +530,182 @@ conf_int_overflows(const struct conf_ctx *ctx, const config_setting_t *s)
 	return false;
 }
 
-/* Absent: leave *out alone.  Ints and int64s are fine, floats are not. */
+/* ------------------------------------------------------ reading one row */
+
+/* Ints and int64s are fine, floats are not. */
 static int
-conf_get_int(struct conf_ctx *ctx, const config_setting_t *group,
-    const char *name, long long min, long long max, int *out)
+conf_read_int(struct conf_ctx *ctx, const config_setting_t *s,
+    const struct conf_setting *r, void *field)
 {
-	const config_setting_t *s;
 	long long v;
 
-	if ((s = config_setting_get_member(group, name)) == NULL)
-		return 0;
 	if (config_setting_type(s) != CONFIG_TYPE_INT &&
 	    config_setting_type(s) != CONFIG_TYPE_INT64) {
-		conf_err(ctx, s, "%s%s must be an integer", ctx->prefix, name);
+		conf_err(ctx, s, "%s must be an integer", r->name);
 		return -1;
 	}
 	v = config_setting_get_int64(s);
-	if (v < min || v > max || conf_int_overflows(ctx, s)) {
-		conf_err(ctx, s, "%s%s must be between %lld and %lld",
-		    ctx->prefix, name, min, max);
+	if (v < r->min || v > r->max || conf_int_overflows(ctx, s)) {
+		conf_err(ctx, s, "%s must be between %lld and %lld", r->name,
+		    r->min, r->max);
 		return -1;
 	}
-	*out = (int)v;
+	conf_store_int(r, field, v);
 	return 0;
 }
 
 static int
-conf_get_bool(struct conf_ctx *ctx, const config_setting_t *group,
-    const char *name, bool *out)
+conf_read_bool(struct conf_ctx *ctx, const config_setting_t *s,
+    const struct conf_setting *r, void *field)
 {
-	const config_setting_t *s;
-
-	if ((s = config_setting_get_member(group, name)) == NULL)
-		return 0;
 	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-		conf_err(ctx, s, "%s%s must be true or false", ctx->prefix, name);
+		conf_err(ctx, s, "%s must be true or false", r->name);
 		return -1;
 	}
-	*out = config_setting_get_bool(s) != 0;
+	*(bool *)field = config_setting_get_bool(s) != 0;
 	return 0;
 }
 
-/* *out points into libconfig's tree: valid until config_destroy(). */
+/* CONF_T_STRING, CONF_T_PATH and CONF_T_ENUM. */
 static int
-conf_get_string(struct conf_ctx *ctx, const config_setting_t *group,
-    const char *name, const char **out, const config_setting_t **where)
+conf_read_string(struct conf_ctx *ctx, const config_setting_t *s,
+    const struct conf_setting *r, void *field)
 {
-	const config_setting_t *s;
+	const char *v;
 
-	if ((s = config_setting_get_member(group, name)) == NULL)
-		return 0;
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		conf_err(ctx, s, "%s%s must be a string", ctx->prefix, name);
+		conf_err(ctx, s, "%s must be a string", r->name);
 		return -1;
 	}
-	*out = config_setting_get_string(s);
-	if (where != NULL)
-		*where = s;
-	return 0;
-}
-
-/* Absent: *out untouched; "": NULL; else an absolute path of < maxlen bytes. */
-static int
-conf_get_path(struct conf_ctx *ctx, const config_setting_t *group,
-    const char *name, size_t maxlen, char **out)
-{
-	const config_setting_t *s = NULL;
-	const char *v = NULL;
-	char *copy = NULL;
-
-	if (conf_get_string(ctx, group, name, &v, &s) == -1)
-		return -1;
-	if (v == NULL)
+	v = config_setting_get_string(s);
+	if (r->type == CONF_T_ENUM) {
+		if (r->set_enum(v, field) == -1) {
+			conf_err(ctx, s, "%s %s", r->name, r->expect);
+			return -1;
+		}
 		return 0;
-	if (*v != '\0' && *v != '/') {
-		conf_err(ctx, s, "%s must be an absolute path or \"\"", name);
+	}
+	if (r->type == CONF_T_PATH && *v != '\0' && *v != '/') {
+		conf_err(ctx, s, "%s must be an absolute path or \"\"", r->name);
 		return -1;
 	}
-	if (strlen(v) >= maxlen) {
-		conf_err(ctx, s, "%s must be shorter than %zu bytes", name, maxlen);
+	if (r->type == CONF_T_PATH && strlen(v) >= (size_t)r->max) {
+		conf_err(ctx, s, "%s must be shorter than %lld bytes", r->name, r->max);
 		return -1;
 	}
-	if (*v != '\0' && (copy = strdup(v)) == NULL)
-		return conf_oom(ctx);
-	free(*out);
-	*out = copy;
-	return 0;
+	return conf_store_string(field, v) == -1 ? conf_oom(ctx) : 0;
 }
 
 /* A string, because libconfig reads 0660 as decimal 660. */
 static int
-conf_get_mode(struct conf_ctx *ctx, const config_setting_t *group,
-    const char *name, mode_t *out)
+conf_read_mode(struct conf_ctx *ctx, const config_setting_t *s,
+    const struct conf_setting *r, void *field)
 {
-	const config_setting_t *s;
-	const char *v;
 	unsigned long m;
 
-	if ((s = config_setting_get_member(group, name)) == NULL)
-		return 0;
-	v = config_setting_get_string(s);
-	if (v == NULL || *v == '\0' || strlen(v) > 4 ||
-	    strspn(v, "01234567") != strlen(v)) {
+	if (!conf_octal(config_setting_get_string(s), &m)) {
 		conf_err(ctx, s, "%s must be a string of octal digits, "
-		    "such as \"0660\"", name);
+		    "such as \"%s\"", r->name, r->def);
 		return -1;
 	}
-	if ((m = strtoul(v, NULL, 8)) > 0777) {
-		conf_err(ctx, s, "%s must be between 0000 and 0777", name);
+	if (m < (unsigned long)r->min || m > (unsigned long)r->max) {
+		conf_err(ctx, s, "%s must be between %04llo and %04llo", r->name,
+		    (unsigned long long)r->min, (unsigned long long)r->max);
 		return -1;
 	}
-	*out = (mode_t)m;
+	*(mode_t *)field = (mode_t)m;
 	return 0;
 }
 
-/* A group member, or NULL when absent.  -1 if it is not a group. */
+/* Row r's member of group g, if there, into its field of base. */
 static int
-conf_get_group(struct conf_ctx *ctx, const config_setting_t *parent,
-    const char *name, const char *example, config_setting_t **out)
+conf_read(struct conf_ctx *ctx, const config_setting_t *g,
+    const struct conf_setting *r, void *base)
 {
-	config_setting_t *s;
+	const config_setting_t *s;
+	void *field = conf_field(r, base);
 
-	*out = NULL;
-	if ((s = config_setting_get_member(parent, name)) == NULL)
+	if ((s = config_setting_get_member(g, conf_member(r))) == NULL)
 		return 0;
-	if (!config_setting_is_group(s)) {
-		conf_err(ctx, s, "%s must be a group, such as %s", name, example);
-		return -1;
+	switch (r->type) {
+	case CONF_T_INT:
+		return conf_read_int(ctx, s, r, field);
+	case CONF_T_BOOL:
+		return conf_read_bool(ctx, s, r, field);
+	case CONF_T_STRING:
+	case CONF_T_PATH:
+	case CONF_T_ENUM:
+		return conf_read_string(ctx, s, r, field);
+	case CONF_T_MODE:
+		return conf_read_mode(ctx, s, r, field);
 	}
-	*out = s;
-	return 0;
-}
-
-/* Binary form of a listener address, so "::1" and "0::1" are the same. */
-struct conf_addr {
-	int           family;  /* 0 for "*" */
-	unsigned char bytes[16];
-};
-
-static int
-conf_parse_addr(const char *text, struct conf_addr *a)
-{
-	memset(a, 0, sizeof(*a));
-	if (strcmp(text, "*") == 0)
-		return 0;
-	a->family = AF_INET;
-	if (inet_pton(AF_INET, text, a->bytes) == 1)
-		return 0;
-	a->family = AF_INET6;
-	if (inet_pton(AF_INET6, text, a->bytes) == 1)
-		return 0;
 	return -1;
 }
 
-static int
-conf_parse_listener(struct conf_ctx *ctx, const config_setting_t *g,
-    struct conf_listener *l)
-{
-	const config_setting_t *s = NULL;
-	const char *addr = "*";
-	struct conf_addr a;
-	int port = CONF_DEFAULT_PORT;
+/* ------------------------------------------------------ groups and lists */
 
-	l->tcp = l->udp = true;
-	l->line = (int)config_setting_source_line(g);
-	if (conf_check_names(ctx, g, conf_listen_names) == -1 ||
-	    conf_get_string(ctx, g, "address", &addr, &s) == -1 ||
-	    conf_get_int(ctx, g, "port", 1, 65535, &port) == -1 ||
-	    conf_get_bool(ctx, g, "tcp", &l->tcp) == -1 ||
-	    conf_get_bool(ctx, g, "udp", &l->udp) == -1)
-		return -1;
-	if (conf_parse_addr(addr, &a) == -1) {
-		conf_err(ctx, s, "listen.address must be \"*\" or a numeric "
-		    "IPv4 or IPv6 address, not \"%s\" (host names are not "
-		    "resolved)", addr);
-		return -1;
+/* "{ threads = 0; }": the group's rows at their defaults, for a message. */
+static const char *
+conf_example(const struct conf_setting *first, char *buf, size_t buflen)
+{
+	size_t plen = conf_prefix_len(first), n = 1;
+	const struct conf_setting *r;
+	const char *q;
+
+	snprintf(buf, buflen, "{");
+	for (r = first; r < CONF_END && n < buflen &&
+	    strncmp(r->name, first->name, plen) == 0; r++) {
+		q = r->type == CONF_T_INT || r->type == CONF_T_BOOL ? "" : "\"";
+		n += (size_t)snprintf(buf + n, buflen - n, " %s = %s%s%s;",
+		    conf_member(r), q, r->def, q);
 	}
-	if (!l->tcp && !l->udp) {
-		conf_err(ctx, g, "listen entry has neither tcp nor udp enabled");
-		return -1;
-	}
-	l->port = (uint16_t)port;
-	if ((l->address = strdup(addr)) == NULL)
-		return conf_oom(ctx);
-	return 0;
+	if (n < buflen)
+		snprintf(buf + n, buflen - n, " }");
+	return buf;
 }
 
-static bool
-conf_addr_unspecified(const struct conf_addr *a)
+/* The group that first's rows are members of (*out NULL if absent); -1 if it is not a group. */
+static int
+conf_enter_group(struct conf_ctx *ctx, const config_setting_t *root,
+    const struct conf_setting *first, const config_setting_t **out)
 {
-	static const unsigned char zero[16];
+	size_t plen = conf_prefix_len(first);
+	const config_setting_t *g;
+	char name[64], example[256];
 
-	return memcmp(a->bytes, zero, a->family == AF_INET ? 4 : 16) == 0;
+	*out = NULL;
+	snprintf(name, sizeof(name), "%.*s", (int)plen - 1, first->name);
+	if ((g = config_setting_get_member(root, name)) == NULL)
+		return 0;
+	if (!config_setting_is_group(g)) {
+		conf_err(ctx, g, "%s must be a group, such as %s", name,
+		    conf_example(first, example, sizeof(example)));
+		return -1;
+	}
+	*out = g;
+	return conf_check_names(ctx, g, first->name, plen);
 }
 
 /*
- * Whether two listeners on one port and protocol would both bind: not if
- * either is "*" (dual-stack wildcard), or both are of one family and one
- * of them is that family's wildcard (0.0.0.0, ::).  What Linux refuses
- * with EADDRINUSE is found here, with a line number, before any socket.
+ * Two listeners on one port and protocol whose addresses overlap (see
+ * addr_overlap) could never both bind: what Linux refuses with EADDRINUSE
+ * is found here, with a line number, before any socket.
  */
-static bool
-conf_addr_overlap(const struct conf_addr *a, const struct conf_addr *b)
-{
-	if (a->family == 0 || b->family == 0)
-		return true;
-	if (a->family != b->family)
-		return false;
-	return memcmp(a->bytes, b->bytes, sizeof(a->bytes)) == 0 ||
-	    conf_addr_unspecified(a) || conf_addr_unspecified(b);
-}
-
-/* Two listeners on one port and protocol whose addresses overlap could never both bind. */
 static int
 conf_check_duplicates(struct conf_ctx *ctx, const config_setting_t *list,
     const struct conf *c)
 {
 	const struct conf_listener *a, *b;
-	struct conf_addr aa, ba;
 	size_t i, j;
 
 	for (i = 1; i < c->nlisteners; i++) {
 		b = &c->listeners[i];
-		(void)conf_parse_addr(b->address, &ba);
 		for (j = 0; j < i; j++) {
 			a = &c->listeners[j];
-			(void)conf_parse_addr(a->address, &aa);
-			if (a->port != b->port || !conf_addr_overlap(&aa, &ba) ||
+			if (a->port != b->port || !addr_overlap(a->address, b->address) ||
 			    !((a->tcp && b->tcp) || (a->udp && b->udp)))
 				continue;
-			if (memcmp(&aa, &ba, sizeof(aa)) == 0)
+			if (addr_same(a->address, b->address))
 				conf_err(ctx, config_setting_get_elem(list, i),
 				    "duplicate listener %s port %u %s (first on line %d)",
 				    b->address, b->port, a->tcp && b->tcp ? "tcp" : "udp",
@@ -488,9 +722,52 @@ conf_check_duplicates(struct conf_ctx *ctx, const config_setting_t *list,
 	return 0;
 }
 
+static void
+conf_free_listeners(struct conf *c)
+{
+	size_t i;
+
+	if (c->listeners != NULL)
+		for (i = 0; i < c->nlisteners; i++)
+			conf_free_strings(&c->listeners[i], true);
+	free(c->listeners);
+	c->listeners = NULL;
+	c->nlisteners = 0;
+}
+
+/* One group of the listen list: the listen rows, then what ties them together. */
+static int
+conf_parse_listener(struct conf_ctx *ctx, const config_setting_t *g,
+    const struct conf_setting *first, struct conf_listener *l)
+{
+	const struct conf_setting *r;
+
+	l->line = (int)config_setting_source_line(g);
+	if (conf_set_defaults(l, true) == -1)
+		return conf_oom(ctx);
+	if (conf_check_names(ctx, g, first->name, conf_prefix_len(first)) == -1)
+		return -1;
+	for (r = first; r < CONF_END; r++)
+		if (r->listener && conf_read(ctx, g, r, l) == -1)
+			return -1;
+	if (addr_listen_parse(l->address, NULL) == -1) {
+		conf_err(ctx, config_setting_get_member(g, "address"),
+		    "listen.address must be \"*\" or a numeric IPv4 or IPv6 "
+		    "address, not \"%s\" (host names are not resolved)",
+		    l->address != NULL ? l->address : "");
+		return -1;
+	}
+	if (!l->tcp && !l->udp) {
+		conf_err(ctx, g, "listen entry has neither tcp nor udp enabled");
+		return -1;
+	}
+	return 0;
+}
+
+/* The listen list, whose groups have the rows from first on as members. */
 static int
 conf_parse_listen(struct conf_ctx *ctx, const config_setting_t *root,
-    struct conf *c)
+    const struct conf_setting *first, struct conf *c)
 {
 	const config_setting_t *list, *g;
 	int i, n;
@@ -508,13 +785,9 @@ conf_parse_listen(struct conf_ctx *ctx, const config_setting_t *root,
 		    CONF_MAX_LISTENERS);
 		return -1;
 	}
-	for (i = 0; i < (int)c->nlisteners; i++)
-		free(c->listeners[i].address);
-	free(c->listeners);
-	c->nlisteners = 0;
+	conf_free_listeners(c);
 	if ((c->listeners = calloc(n, sizeof(*c->listeners))) == NULL)
 		return conf_oom(ctx);
-	ctx->prefix = "listen.";
 	for (i = 0; i < n; i++) {
 		g = config_setting_get_elem(list, i);
 		if (!config_setting_is_group(g)) {
@@ -522,129 +795,42 @@ conf_parse_listen(struct conf_ctx *ctx, const config_setting_t *root,
 			    "such as { port = 12000; }");
 			return -1;
 		}
-		if (conf_parse_listener(ctx, g, &c->listeners[i]) == -1)
+		c->nlisteners++;	/* from here on conf_free() frees it */
+		if (conf_parse_listener(ctx, g, first, &c->listeners[i]) == -1)
 			return -1;
-		c->nlisteners++;
 	}
-	ctx->prefix = "";
 	return conf_check_duplicates(ctx, list, c);
 }
 
-static int
-conf_parse_tcp(struct conf_ctx *ctx, const config_setting_t *root,
-    struct conf *c)
-{
-	config_setting_t *g;
-
-	if (conf_get_group(ctx, root, "tcp", "{ threads = 0; }", &g) == -1)
-		return -1;
-	if (g == NULL)
-		return 0;
-	ctx->prefix = "tcp.";
-	if (conf_check_names(ctx, g, conf_tcp_names) == -1 ||
-	    conf_get_int(ctx, g, "threads", 0, CONF_MAX_THREADS,
-	    &c->tcp_threads) == -1)
-		return -1;
-	ctx->prefix = "";
-	return 0;
-}
-
-static int
-conf_parse_log(struct conf_ctx *ctx, const config_setting_t *root,
-    struct conf *c)
-{
-	const config_setting_t *s = NULL;
-	config_setting_t *g;
-	const char *v = NULL;
-	int n;
-
-	if (conf_get_group(ctx, root, "log",
-	    "{ level = \"info\"; facility = \"daemon\"; }", &g) == -1)
-		return -1;
-	if (g == NULL)
-		return 0;
-	ctx->prefix = "log.";
-	if (conf_check_names(ctx, g, conf_log_names) == -1 ||
-	    conf_get_string(ctx, g, "level", &v, &s) == -1)
-		return -1;
-	if (v != NULL) {
-		n = log_level_from_name(v);
-		if (n < LOG_ERR || n > LOG_DEBUG) {
-			conf_err(ctx, s, "log.level must be one of err, warning, "
-			    "notice, info, debug");
-			return -1;
-		}
-		c->log_level = n;
-	}
-	v = NULL;
-	if (conf_get_string(ctx, g, "facility", &v, &s) == -1)
-		return -1;
-	if (v != NULL) {
-		if ((n = log_facility_from_name(v)) == -1) {
-			conf_err(ctx, s, "log.facility must be one of daemon, "
-			    "user, local0 to local7");
-			return -1;
-		}
-		c->log_facility = n;
-	}
-	ctx->prefix = "";
-	return 0;
-}
-
-static int
-conf_parse_strings(struct conf_ctx *ctx, const config_setting_t *root,
-    struct conf *c)
-{
-	const config_setting_t *s = NULL;
-	const char *v = NULL;
-	int cs;
-
-	if (conf_get_string(ctx, root, "charset", &v, &s) == -1)
-		return -1;
-	if (v != NULL) {
-		if ((cs = transform_charset_from_name(v)) == -1) {
-			conf_err(ctx, s, "charset must be \"utf-8\" or \"ascii\"");
-			return -1;
-		}
-		c->charset = (enum transform_charset)cs;
-	}
-	v = NULL;
-	if (conf_get_string(ctx, root, "user", &v, &s) == -1)
-		return -1;
-	if (v != NULL) {
-		free(c->user);
-		c->user = NULL;
-		if (*v != '\0' && (c->user = strdup(v)) == NULL)
-			return conf_oom(ctx);
-	}
-	if (conf_get_path(ctx, root, "pidfile", PATH_MAX, &c->pidfile) == -1 ||
-	    conf_get_path(ctx, root, "control_socket",
-	    sizeof(((struct sockaddr_un *)NULL)->sun_path),
-	    &c->control_socket) == -1 ||
-	    conf_get_mode(ctx, root, "control_mode", &c->control_mode) == -1)
-		return -1;
-	return 0;
-}
-
+/* Every row, in table order, each group checked when its first row comes. */
 static int
 conf_parse_root(struct conf_ctx *ctx, const config_setting_t *root,
     struct conf *c)
 {
-	if (conf_check_names(ctx, root, conf_top_names) == -1 ||
-	    conf_parse_listen(ctx, root, c) == -1 ||
-	    conf_parse_tcp(ctx, root, c) == -1 ||
-	    conf_get_int(ctx, root, "max_connections", 1,
-	    CONF_MAX_CONNECTIONS_MAX, &c->max_connections) == -1 ||
-	    conf_get_int(ctx, root, "idle_timeout", 1, CONF_IDLE_TIMEOUT_MAX,
-	    &c->idle_timeout) == -1 ||
-	    conf_get_int(ctx, root, "backlog", 1, CONF_BACKLOG_MAX,
-	    &c->backlog) == -1 ||
-	    conf_get_int(ctx, root, "shutdown_timeout", 0,
-	    CONF_SHUTDOWN_TIMEOUT_MAX, &c->shutdown_timeout) == -1 ||
-	    conf_parse_log(ctx, root, c) == -1)
+	const config_setting_t *g = root;
+	const struct conf_setting *r;
+
+	if (conf_check_names(ctx, root, "", 0) == -1)
 		return -1;
-	return conf_parse_strings(ctx, root, c);
+	for (r = conf_table; r < CONF_END; r++) {
+		if (r->listener) {
+			if (conf_opens_group(r) &&
+			    conf_parse_listen(ctx, root, r, c) == -1)
+				return -1;
+			continue;
+		}
+		if (conf_prefix_len(r) == 0)
+			g = root;
+		else if (conf_opens_group(r) &&
+		    conf_enter_group(ctx, root, r, &g) == -1)
+			return -1;
+		if (g != NULL && conf_read(ctx, g, r, c) == -1)
+			return -1;
+	}
+	return 0;
 }
+
+/* ------------------------------------------------------------ loading */
 
 static int
 conf_count_lines(const char *text)
@@ -703,7 +889,7 @@ static struct conf *
 conf_parse(const char *text, const char *name, const char *incdir,
     char *err, size_t errlen)
 {
-	struct conf_ctx ctx = { name, text, "", err, errlen };
+	struct conf_ctx ctx = { name, text, err, errlen };
 	struct conf *c;
 	config_t cfg;
 	int rc;
@@ -824,39 +1010,61 @@ conf_default(void)
 		return NULL;
 	}
 	c->nlisteners = 1;
-	if ((c->listeners[0].address = strdup("*")) == NULL ||
-	    (c->control_socket = strdup(CONF_DEFAULT_CONTROL_SOCKET)) == NULL) {
+	if (conf_set_defaults(c, false) == -1 ||
+	    conf_set_defaults(&c->listeners[0], true) == -1) {
 		conf_free(c);
 		return NULL;
 	}
-	c->listeners[0].port = CONF_DEFAULT_PORT;
-	c->listeners[0].tcp = c->listeners[0].udp = true;
-	c->tcp_threads = 0;
-	c->max_connections = CONF_DEFAULT_MAX_CONNECTIONS;
-	c->idle_timeout = CONF_DEFAULT_IDLE_TIMEOUT;
-	c->backlog = CONF_DEFAULT_BACKLOG;
-	c->shutdown_timeout = CONF_DEFAULT_SHUTDOWN_TIMEOUT;
-	c->charset = TRANSFORM_UTF8;
-	c->log_level = LOG_INFO;
-	c->log_facility = LOG_DAEMON;
-	c->control_mode = CONF_DEFAULT_CONTROL_MODE;
 	return c;
 }
 
 void
 conf_free(struct conf *c)
 {
-	size_t i;
-
 	if (c == NULL)
 		return;
-	if (c->listeners != NULL)
-		for (i = 0; i < c->nlisteners; i++)
-			free(c->listeners[i].address);
-	free(c->listeners);
+	conf_free_listeners(c);
+	conf_free_strings(c, false);
 	free(c->path);
-	free(c->user);
-	free(c->pidfile);
-	free(c->control_socket);
 	free(c);
+}
+
+/* ---------------------------------------------------------------- reload */
+
+static bool
+conf_same_value(const struct conf_setting *r, const struct conf *a,
+    const struct conf *b)
+{
+	const char *sa, *sb;
+
+	if (!conf_is_string(r))
+		return memcmp(conf_cfield(r, a), conf_cfield(r, b), r->size) == 0;
+	sa = *(char *const *)conf_cfield(r, a);
+	sb = *(char *const *)conf_cfield(r, b);
+	return sa == NULL || sb == NULL ? sa == sb : strcmp(sa, sb) == 0;
+}
+
+int
+conf_keep_restart_only(const struct conf *old, struct conf *new,
+    void (*changed)(const char *name, void *arg), void *arg)
+{
+	const struct conf_setting *r;
+	const char *v;
+
+	for (r = conf_table; r < CONF_END; r++) {
+		/* A listener's settings come and go with its socket. */
+		if (r->reload != CONF_RESTART || r->listener ||
+		    conf_same_value(r, old, new))
+			continue;
+		if (changed != NULL)
+			changed(r->name, arg);
+		if (!conf_is_string(r)) {
+			memcpy(conf_field(r, new), conf_cfield(r, old), r->size);
+			continue;
+		}
+		v = *(char *const *)conf_cfield(r, old);
+		if (conf_store_string(conf_field(r, new), v != NULL ? v : "") == -1)
+			return -1;
+	}
+	return 0;
 }

@@ -23,6 +23,11 @@
 #define CONF_BACKLOG_MAX          65535
 #define CONF_SHUTDOWN_TIMEOUT_MAX 3600
 
+/*
+ * Every field of these two, but path, listeners, nlisteners and line, is
+ * a row of the settings table in conf.c: a new setting is a field here, a
+ * row there and its documentation.
+ */
 struct conf_listener {
 	char    *address;    /* "*" = every address (IPv6 dual-stack, else IPv4); or a numeric IPv4/IPv6 address */
 	uint16_t port;
@@ -52,14 +57,57 @@ struct conf {
 	mode_t   control_mode;         /* control socket permissions */
 };
 
-/* Defaults, also the values etc/upcased.conf shows. */
-#define CONF_DEFAULT_PORT             12000
-#define CONF_DEFAULT_MAX_CONNECTIONS  10000
-#define CONF_DEFAULT_IDLE_TIMEOUT     300
-#define CONF_DEFAULT_BACKLOG          1024
-#define CONF_DEFAULT_SHUTDOWN_TIMEOUT 10
+/*
+ * The default control socket: a row of the settings table, and what the
+ * client reads the statistics from when given no path.  Every other
+ * default is in the table only (conf.c).
+ */
 #define CONF_DEFAULT_CONTROL_SOCKET   UPCASE_DEFAULT_CONTROL_SOCKET
-#define CONF_DEFAULT_CONTROL_MODE     0660
+
+/*
+ * The settings table: one row per setting of upcased.conf.  It drives the
+ * parser, the defaults, the unknown-name check and its "did you mean"
+ * hint, conf_free() and conf_keep_restart_only(); tests/test_conf_doc.c
+ * holds it against upcased.conf(5) and etc/upcased.conf.  A row's name is
+ * its path in the file: "backlog", "tcp.threads" (member of the group
+ * tcp), "listen.port" (member of every group of the listen list).
+ */
+enum conf_type {
+	CONF_T_INT,      /* int (or uint16_t), from min to max */
+	CONF_T_BOOL,     /* bool: true or false */
+	CONF_T_STRING,   /* char *: any string; "" is stored as NULL (none) */
+	CONF_T_PATH,     /* char *: "" (NULL) or an absolute path shorter than max bytes */
+	CONF_T_MODE,     /* mode_t: a string of octal digits, from min to max */
+	CONF_T_ENUM,     /* a name, stored by the row's set_enum */
+	/*
+	 * A list of strings (access rules, trusted proxies) would be one more
+	 * type: a case in conf.c's conf_read, conf_set_default,
+	 * conf_free_strings and conf_keep_restart_only.
+	 */
+};
+
+enum conf_reload {
+	CONF_APPLIED,    /* SIGHUP applies the new value */
+	CONF_RESTART,    /* SIGHUP keeps the running value (and says so) */
+};
+
+struct conf_setting {
+	const char      *name;
+	enum conf_type   type;
+	long long        min, max;  /* see enum conf_type */
+	const char      *def;       /* the default, as the file spells it, unquoted: "0", "true", "utf-8", "" */
+	enum conf_reload reload;    /* always CONF_APPLIED in the listen list */
+	size_t           offset;    /* of the field in struct conf, or in struct conf_listener ... */
+	size_t           size;      /* ... and its size */
+	bool             listener;  /* ... if this is true */
+	/* CONF_T_ENUM: store the value named text into field (0), or -1 if it names none. */
+	int            (*set_enum)(const char *text, void *field);
+	const char      *expect;    /* CONF_T_ENUM: "must be one of ...", after the name in the error */
+	const char      *doc;       /* one line */
+};
+
+/* The table, read-only; *n gets its number of rows. */
+const struct conf_setting *conf_settings(size_t *n);
 
 /*
  * Parse and validate the file at path.  On success returns a new conf
@@ -70,8 +118,17 @@ struct conf {
 struct conf *conf_load(const char *path, char *err, size_t errlen);
 /* Same, from a string (for tests); name stands in for the file name in messages. */
 struct conf *conf_load_string(const char *text, const char *name, char *err, size_t errlen);
-/* A conf with every default (listen on "*" port 12000, tcp and udp). */
+/* A conf with every default of the table, and one listener with the listen defaults. */
 struct conf *conf_default(void);
 void conf_free(struct conf *c);
+
+/*
+ * For a reload: every setting of the table that needs a restart and differs
+ * between old and new gets old's value in new, after changed(name, arg) is
+ * called with its name (changed may be NULL).  Returns 0, or -1 when out
+ * of memory (new is then only partly updated: free it).
+ */
+int conf_keep_restart_only(const struct conf *old, struct conf *new,
+    void (*changed)(const char *name, void *arg), void *arg);
 
 #endif

@@ -110,20 +110,7 @@ listener_name(struct listener *l)
 		snprintf(l->name, sizeof(l->name), "%s fd %d", proto, l->fd);
 }
 
-/* Same address, however written ("::1" and "0::1" are one address). */
-static bool
-listener_same_address(const char *a, const char *b)
-{
-	struct sockaddr_storage sa, sb;
-	socklen_t la, lb;
-
-	if (strcmp(a, "*") == 0 || strcmp(b, "*") == 0)
-		return strcmp(a, b) == 0;
-	if (addr_parse_numeric(a, 0, &sa, &la) == -1 || addr_parse_numeric(b, 0, &sb, &lb) == -1)
-		return strcmp(a, b) == 0;
-	return la == lb && memcmp(&sa, &sb, la) == 0;
-}
-
+/* The old socket of this listener, however its address is written ("::1", "0::1"); -1 if none. */
 static int
 listener_take(struct listener_set *old, const char *address, uint16_t port, int type)
 {
@@ -133,7 +120,7 @@ listener_take(struct listener_set *old, const char *address, uint16_t port, int 
 		struct listener *l = &old->v[i];
 
 		if (l->fd != -1 && l->type == type && l->port == port &&
-		    listener_same_address(l->address, address)) {
+		    addr_same(l->address, address)) {
 			int fd = l->fd;
 			l->fd = -1;
 			return fd;
@@ -154,7 +141,7 @@ listener_give_back(struct listener_set *out, struct listener_set *old)
 			struct listener *o = &old->v[j];
 
 			if (o->fd == -1 && o->type == l->type && o->port == l->port &&
-			    listener_same_address(o->address, l->address)) {
+			    addr_same(o->address, l->address)) {
 				o->fd = l->fd;
 				l->fd = -1;
 				returned = true;

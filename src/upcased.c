@@ -258,29 +258,19 @@ upcased_serve_control(struct upcased *d, uint64_t now)
 
 /* ------------------------------------------------------------ reload */
 
-/* Settings that need a restart: warn, and keep the running value. */
+/* What conf_keep_restart_only reports: a setting that keeps its running value. */
 static void
+reload_warn_restart(const char *name, void *arg)
+{
+	(void)arg;
+	log_warnx("reload: %s changed; it takes effect on restart", name);
+}
+
+/* Settings that need a restart: warn, and keep the running value.  -1: out of memory. */
+static int
 reload_keep_restart_only(const struct conf *old, struct conf *new)
 {
-#define KEEP_STR(f, name)						\
-	if ((old->f == NULL) != (new->f == NULL) ||			\
-	    (old->f != NULL && strcmp(old->f, new->f) != 0)) {		\
-		log_warnx("reload: %s changed; it takes effect on restart", name); \
-		free(new->f);						\
-		new->f = old->f ? strdup(old->f) : NULL;		\
-	}
-	if (old->tcp_threads != new->tcp_threads) {
-		log_warnx("reload: tcp.threads changed; it takes effect on restart");
-		new->tcp_threads = old->tcp_threads;
-	}
-	if (old->control_mode != new->control_mode) {
-		log_warnx("reload: control_mode changed; it takes effect on restart");
-		new->control_mode = old->control_mode;
-	}
-	KEEP_STR(user, "user");
-	KEEP_STR(pidfile, "pidfile");
-	KEEP_STR(control_socket, "control_socket");
-#undef KEEP_STR
+	return conf_keep_restart_only(old, new, reload_warn_restart, NULL);
 }
 
 static void
@@ -297,7 +287,11 @@ upcased_reload(struct upcased *d)
 		log_warnx("reload failed, keeping the running configuration: %s", err);
 		goto fail;
 	}
-	reload_keep_restart_only(d->conf, nc);
+	if (reload_keep_restart_only(d->conf, nc) == -1) {
+		log_warnx("reload failed, keeping the running configuration: out of memory");
+		conf_free(nc);
+		goto fail;
+	}
 	if (d->listeners.activated)
 		nls = d->listeners;	/* systemd owns the sockets: keep them */
 	else if (listener_set_open(&nls, nc, &d->listeners, err, sizeof(err)) == -1) {

@@ -1,6 +1,7 @@
 /*
  * test_addr.c: unit tests for src/addr.c (splitting HOST:PORT, parsing
- * ports and numeric addresses, formatting socket addresses).
+ * ports and numeric addresses, comparing listener addresses, formatting
+ * socket addresses).
  */
 #include "config.h"
 
@@ -181,6 +182,89 @@ test_parse_numeric_errors(void **state)
 	assert_int_equal(addr_parse_numeric(" 127.0.0.1", 80, &ss, &len), -1);
 }
 
+static void
+test_listen_parse(void **state)
+{
+	static const char *const bad[] = {
+		"", "**", "localhost", "1.2.3", "256.1.1.1", "127.0.0.1:80",
+		"[::1]", " ::1", "fe80::1%lo",
+	};
+	struct addr_listen a;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(addr_listen_parse("*", &a), 0);
+	assert_int_equal(a.family, AF_UNSPEC);
+	assert_int_equal(addr_listen_parse("127.0.0.1", &a), 0);
+	assert_int_equal(a.family, AF_INET);
+	assert_memory_equal(a.bytes, "\x7f\0\0\x01", 4);
+	assert_int_equal(addr_listen_parse("0::1", &a), 0);
+	assert_int_equal(a.family, AF_INET6);
+	assert_int_equal(a.bytes[15], 1);
+	assert_int_equal(addr_listen_parse("::", NULL), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(addr_listen_parse(bad[i], &a), -1);
+	assert_int_equal(addr_listen_parse(NULL, &a), -1);
+}
+
+static void
+test_same(void **state)
+{
+	(void)state;
+	assert_true(addr_same("*", "*"));
+	assert_true(addr_same("::1", "0::1"));
+	assert_true(addr_same("0:0::1", "::1"));
+	assert_true(addr_same("127.0.0.1", "127.0.0.1"));
+	assert_true(addr_same("2001:DB8::42", "2001:db8:0:0::42"));
+	assert_true(addr_same("::", "0::0"));
+	/* Wildcards are not each other, nor the addresses they cover. */
+	assert_false(addr_same("*", "0.0.0.0"));
+	assert_false(addr_same("*", "::"));
+	assert_false(addr_same("0.0.0.0", "::"));
+	assert_false(addr_same("::", "::1"));
+	/* An IPv4-mapped address is another socket address than the IPv4 one. */
+	assert_false(addr_same("::ffff:127.0.0.1", "127.0.0.1"));
+	assert_false(addr_same("127.0.0.1", "127.0.0.2"));
+	assert_false(addr_same("::1", "127.0.0.1"));
+	/* Not listener addresses: the same only as identical text. */
+	assert_true(addr_same("localhost", "localhost"));
+	assert_false(addr_same("localhost", "127.0.0.1"));
+	assert_false(addr_same("localhost", "*"));
+	assert_true(addr_same(NULL, NULL));
+	assert_false(addr_same(NULL, "*"));
+	assert_false(addr_same("*", NULL));
+}
+
+static void
+test_overlap(void **state)
+{
+	(void)state;
+	/* The same address, however written. */
+	assert_true(addr_overlap("::1", "0::1"));
+	assert_true(addr_overlap("127.0.0.1", "127.0.0.1"));
+	/* "*" covers everything. */
+	assert_true(addr_overlap("*", "*"));
+	assert_true(addr_overlap("*", "127.0.0.1"));
+	assert_true(addr_overlap("::1", "*"));
+	assert_true(addr_overlap("*", "0.0.0.0"));
+	assert_true(addr_overlap("*", "::"));
+	/* A family's wildcard covers that family only (:: is bound IPv6-only). */
+	assert_true(addr_overlap("0.0.0.0", "10.1.2.3"));
+	assert_true(addr_overlap("::1", "::"));
+	assert_true(addr_overlap("::", "::ffff:127.0.0.1"));
+	assert_false(addr_overlap("0.0.0.0", "::"));
+	assert_false(addr_overlap("::", "127.0.0.1"));
+	assert_false(addr_overlap("0.0.0.0", "::1"));
+	/* Distinct specific addresses. */
+	assert_false(addr_overlap("127.0.0.1", "127.0.0.2"));
+	assert_false(addr_overlap("::1", "127.0.0.1"));
+	assert_false(addr_overlap("::ffff:127.0.0.1", "127.0.0.1"));
+	/* Not listener addresses: only identical text. */
+	assert_true(addr_overlap("localhost", "localhost"));
+	assert_false(addr_overlap("localhost", "*"));
+	assert_false(addr_overlap(NULL, "*"));
+}
+
 /* Parse then format: the text survives the round trip. */
 static void
 format_roundtrip(const char *host, uint16_t port, const char *want)
@@ -262,6 +346,9 @@ main(void)
 		cmocka_unit_test(test_parse_numeric_v4),
 		cmocka_unit_test(test_parse_numeric_v6),
 		cmocka_unit_test(test_parse_numeric_errors),
+		cmocka_unit_test(test_listen_parse),
+		cmocka_unit_test(test_same),
+		cmocka_unit_test(test_overlap),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_format_scope_and_truncation),
 		cmocka_unit_test(test_format_other),

@@ -64,21 +64,21 @@ assert_defaults(const struct conf *c)
 {
 	assert_int_equal(c->nlisteners, 1);
 	assert_string_equal(c->listeners[0].address, "*");
-	assert_int_equal(c->listeners[0].port, CONF_DEFAULT_PORT);
+	assert_int_equal(c->listeners[0].port, 12000);
 	assert_true(c->listeners[0].tcp);
 	assert_true(c->listeners[0].udp);
 	assert_int_equal(c->tcp_threads, 0);
-	assert_int_equal(c->max_connections, CONF_DEFAULT_MAX_CONNECTIONS);
-	assert_int_equal(c->idle_timeout, CONF_DEFAULT_IDLE_TIMEOUT);
-	assert_int_equal(c->backlog, CONF_DEFAULT_BACKLOG);
-	assert_int_equal(c->shutdown_timeout, CONF_DEFAULT_SHUTDOWN_TIMEOUT);
+	assert_int_equal(c->max_connections, 10000);
+	assert_int_equal(c->idle_timeout, 300);
+	assert_int_equal(c->backlog, 1024);
+	assert_int_equal(c->shutdown_timeout, 10);
 	assert_int_equal(c->charset, TRANSFORM_UTF8);
 	assert_int_equal(c->log_level, LOG_INFO);
 	assert_int_equal(c->log_facility, LOG_DAEMON);
 	assert_null(c->user);
 	assert_null(c->pidfile);
 	assert_string_equal(c->control_socket, CONF_DEFAULT_CONTROL_SOCKET);
-	assert_int_equal(c->control_mode, CONF_DEFAULT_CONTROL_MODE);
+	assert_int_equal(c->control_mode, 0660);
 }
 
 static void
@@ -713,6 +713,107 @@ test_shipped(void **state)
 	conf_free(c);
 }
 
+/* The rules conf.c relies on, which the compiler cannot check. */
+static void
+test_table(void **state)
+{
+	const struct conf_setting *t, *r, *q;
+	const char *dot;
+	size_t n, i, j, plen;
+
+	(void)state;
+	t = conf_settings(&n);
+	assert_true(n > 0);
+	for (i = 0; i < n; i++) {
+		r = &t[i];
+		dot = strchr(r->name, '.');
+		/* One level of groups; every name part gets a "did you mean". */
+		assert_true(dot == NULL || strchr(dot + 1, '.') == NULL);
+		assert_true(strcspn(r->name, ".") < 32 && strlen(r->name) < 64);
+		/* The listen rows, and only they, are fields of a listener ... */
+		assert_int_equal(r->listener, strncmp(r->name, "listen.", 7) == 0);
+		/* ... and come and go with its socket. */
+		if (r->listener)
+			assert_int_equal(r->reload, CONF_APPLIED);
+		assert_true(r->doc != NULL && r->doc[0] != '\0');
+		assert_non_null(r->def);
+		assert_int_equal(r->type == CONF_T_ENUM, r->set_enum != NULL);
+		assert_int_equal(r->type == CONF_T_ENUM, r->expect != NULL);
+		assert_true(r->min <= r->max);
+		if (r->type == CONF_T_INT)
+			assert_true(r->min >= INT_MIN && r->max <= INT_MAX &&
+			    (r->size != sizeof(uint16_t) ||
+			    (r->min >= 0 && r->max <= 65535)));
+		plen = dot != NULL ? (size_t)(dot - r->name) + 1 : 0;
+		for (j = 0; j < i; j++) {
+			q = &t[j];
+			assert_string_not_equal(q->name, r->name);
+			/* The rows of a group are adjacent. */
+			if (plen > 0 && j + 1 < i && strncmp(q->name, r->name, plen) == 0)
+				assert_memory_equal(t[i - 1].name, r->name, plen);
+		}
+	}
+}
+
+struct kept {
+	char names[256];
+};
+
+static void
+record_kept(const char *name, void *arg)
+{
+	struct kept *k = arg;
+	size_t len = strlen(k->names);
+
+	snprintf(k->names + len, sizeof(k->names) - len, "%s%s", len ? " " : "", name);
+}
+
+static void
+test_keep_restart_only(void **state)
+{
+	struct conf *old, *new;
+	struct kept k = { "" };
+
+	(void)state;
+	old = load_ok("user = \"a\";\ncontrol_socket = \"/run/a.sock\";\n");
+	new = load_ok("listen = ( { port = 5; } );\ntcp = { threads = 3; };\n"
+	    "max_connections = 7;\nidle_timeout = 8;\nbacklog = 9;\n"
+	    "shutdown_timeout = 1;\ncharset = \"ascii\";\n"
+	    "log = { level = \"debug\"; facility = \"user\"; };\n"
+	    "pidfile = \"/run/b.pid\";\ncontrol_socket = \"\";\n"
+	    "control_mode = \"0600\";\n");
+	assert_int_equal(conf_keep_restart_only(old, new, record_kept, &k), 0);
+	/* In table order; each keeps its running value. */
+	assert_string_equal(k.names,
+	    "tcp.threads user pidfile control_socket control_mode");
+	assert_int_equal(new->tcp_threads, 0);
+	assert_string_equal(new->user, "a");
+	assert_null(new->pidfile);
+	assert_string_equal(new->control_socket, "/run/a.sock");
+	assert_int_equal(new->control_mode, 0660);
+	/* What a reload applies is left alone. */
+	assert_int_equal(new->listeners[0].port, 5);
+	assert_int_equal(new->max_connections, 7);
+	assert_int_equal(new->idle_timeout, 8);
+	assert_int_equal(new->backlog, 9);
+	assert_int_equal(new->shutdown_timeout, 1);
+	assert_int_equal(new->charset, TRANSFORM_ASCII);
+	assert_int_equal(new->log_level, LOG_DEBUG);
+	assert_int_equal(new->log_facility, LOG_USER);
+	/* Nothing left to keep: no report; and the report is optional. */
+	k.names[0] = '\0';
+	assert_int_equal(conf_keep_restart_only(old, new, record_kept, &k), 0);
+	assert_string_equal(k.names, "");
+	conf_free(new);
+	new = load_ok("user = \"b\";");
+	assert_int_equal(conf_keep_restart_only(old, new, NULL, NULL), 0);
+	assert_string_equal(new->user, "a");
+	assert_ptr_not_equal(new->user, old->user);	/* a copy: old is freed apart */
+	assert_string_equal(new->control_socket, "/run/a.sock");
+	conf_free(new);
+	conf_free(old);
+}
+
 int
 main(void)
 {
@@ -735,6 +836,8 @@ main(void)
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_small_buffer),
 		cmocka_unit_test(test_shipped),
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_keep_restart_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
