@@ -1,6 +1,6 @@
 /*
- * test_srctable.c: per-source keys and the fixed-capacity table (insert,
- * LRU, pinning, resize, the memory bound).
+ * test_srctable.c: per-source keys, the fixed-capacity table (insert,
+ * LRU, pinning, resize, the memory bound) and the loop guard.
  */
 #include <sys/socket.h>
 
@@ -16,6 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "loopguard.h"
 #include "srctable.h"
 
 #define SEED	0x5eed5eed5eed5eedULL
@@ -483,6 +484,121 @@ test_resize_smaller(void **state)
 	srctable_free(t);
 }
 
+static void
+test_loop_hash(void **state)
+{
+	static uint8_t big[65536];
+	uint64_t h[256 + 1];
+	uint8_t buf[256];
+	size_t i, j;
+
+	(void)state;
+	assert_int_equal(loopguard_hash("HELLO", 5), loopguard_hash("HELLO", 5));
+	assert_int_not_equal(loopguard_hash("HELLO", 5),
+	    loopguard_hash("HELLP", 5));
+	assert_int_not_equal(loopguard_hash("", 0), loopguard_hash("\0", 1));
+	assert_int_not_equal(loopguard_hash("\0", 1), loopguard_hash("\0\0", 2));
+	/* Every length of one buffer, and one-bit changes: all different. */
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 31);
+	for (i = 0; i <= sizeof(buf); i++)
+		h[i] = loopguard_hash(buf, i);
+	for (i = 0; i <= sizeof(buf); i++)
+		for (j = 0; j < i; j++)
+			assert_int_not_equal(h[i], h[j]);
+	for (i = 0; i < 100 * 8; i++) {
+		buf[i / 8] ^= (uint8_t)(1 << i % 8);
+		assert_int_not_equal(loopguard_hash(buf, 100), h[100]);
+		/* The stored top half differs too. */
+		assert_int_not_equal(loopguard_hash(buf, 100) >> 32, h[100] >> 32);
+		buf[i / 8] ^= (uint8_t)(1 << i % 8);
+	}
+	/* Short payloads (read as overlapping words): every bit of every byte. */
+	for (i = 1; i <= 48; i++) {
+		h[0] = loopguard_hash(buf, i);
+		for (j = 0; j < i * 8; j++) {
+			buf[j / 8] ^= (uint8_t)(1 << j % 8);
+			assert_int_not_equal(loopguard_hash(buf, i), h[0]);
+			buf[j / 8] ^= (uint8_t)(1 << j % 8);
+		}
+	}
+	/* The whole payload counts: the last byte of 64 KiB. */
+	h[0] = loopguard_hash(big, sizeof(big));
+	big[sizeof(big) - 1] = 1;
+	assert_int_not_equal(loopguard_hash(big, sizeof(big)), h[0]);
+	big[sizeof(big) / 2] = 1;
+	assert_int_not_equal(loopguard_hash(big, sizeof(big)), h[0]);
+}
+
+static void
+test_loop_echo(void **state)
+{
+	struct src_entry e;
+	uint64_t hello = loopguard_hash("HELLO", 5);
+	uint64_t other = loopguard_hash("OTHER", 5);
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	/* Never replied: nothing is an echo, not even a hash of 0. */
+	assert_false(loopguard_is_echo(&e, 0, 0, 250, 1));
+	assert_false(loopguard_is_echo(&e, hello, 0, 250, 1));
+
+	/* repeats 1: the first echo inside the window (inclusive) drops. */
+	loopguard_sent(&e, hello, 1000);
+	assert_true(loopguard_is_echo(&e, hello, 1250, 250, 1));
+	assert_false(loopguard_is_echo(&e, other, 1000, 250, 1));
+	assert_false(loopguard_is_echo(&e, hello, 1251, 250, 1));
+	/* A clock read before the reply's is inside the window. */
+	assert_true(loopguard_is_echo(&e, hello, 900, 250, 0));
+
+	/* repeats 4: a loop ends at its 4th echo; 3 are answered. */
+	memset(&e, 0, sizeof(e));
+	assert_false(loopguard_is_echo(&e, hello, 5000, 250, 4)); /* forged */
+	loopguard_sent(&e, hello, 5000);
+	assert_false(loopguard_is_echo(&e, hello, 5001, 250, 4));
+	loopguard_sent(&e, hello, 5001);
+	assert_false(loopguard_is_echo(&e, hello, 5002, 250, 4));
+	loopguard_sent(&e, hello, 5002);
+	assert_false(loopguard_is_echo(&e, hello, 5003, 250, 4));
+	loopguard_sent(&e, hello, 5003);
+	assert_true(loopguard_is_echo(&e, hello, 5004, 250, 4));
+	/* Dropped until the window from the last reply has passed... */
+	assert_true(loopguard_is_echo(&e, hello, 5253, 250, 4));
+	/* ... then answered (a client's retry), and counted from 0 again. */
+	assert_false(loopguard_is_echo(&e, hello, 5254, 250, 4));
+	assert_int_equal(e.echoes, 0);
+	loopguard_sent(&e, hello, 5254);
+	assert_false(loopguard_is_echo(&e, hello, 5300, 250, 4));
+	assert_int_equal(e.echoes, 1);
+
+	/* Another payload in between resets the count. */
+	memset(&e, 0, sizeof(e));
+	loopguard_sent(&e, hello, 6000);
+	assert_false(loopguard_is_echo(&e, hello, 6001, 250, 2));
+	loopguard_sent(&e, hello, 6001);
+	assert_false(loopguard_is_echo(&e, other, 6002, 250, 2));
+	loopguard_sent(&e, other, 6002);
+	assert_false(loopguard_is_echo(&e, hello, 6003, 250, 2));
+	loopguard_sent(&e, hello, 6003);
+	assert_false(loopguard_is_echo(&e, hello, 6004, 250, 2));
+	loopguard_sent(&e, hello, 6004);
+	assert_true(loopguard_is_echo(&e, hello, 6005, 250, 2));
+
+	/* A client sending the same upper-case line slower than the window. */
+	memset(&e, 0, sizeof(e));
+	for (uint64_t t = 10000; t < 20000; t += 251) {
+		assert_false(loopguard_is_echo(&e, hello, t, LOOPGUARD_WINDOW_MS,
+		    LOOPGUARD_REPEATS));
+		loopguard_sent(&e, hello, t);
+	}
+	/* The count saturates: an endless storm stays dropped. */
+	e.echoes = UINT16_MAX - 1;
+	loopguard_sent(&e, hello, 30000);
+	assert_true(loopguard_is_echo(&e, hello, 30001, 250, 4));
+	assert_true(loopguard_is_echo(&e, hello, 30002, 250, 4));
+	assert_int_equal(e.echoes, UINT16_MAX);
+}
+
 int
 main(void)
 {
@@ -498,6 +614,8 @@ main(void)
 		cmocka_unit_test(test_pinned),
 		cmocka_unit_test(test_resize_bigger),
 		cmocka_unit_test(test_resize_smaller),
+		cmocka_unit_test(test_loop_hash),
+		cmocka_unit_test(test_loop_echo),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
