@@ -232,6 +232,16 @@ check_got(const struct fuzz *f, const struct model_key *m,
 		fuzz_fail("a new entry is not zeroed");
 }
 
+static void
+check_count(const struct fuzz *f)
+{
+	if (srctable_count(f->t) != model_count(f) ||
+	    srctable_count(f->t) > srctable_capacity(f->t))
+		fuzz_fail("count %zu, model %zu, capacity %zu",
+		    srctable_count(f->t), model_count(f),
+		    srctable_capacity(f->t));
+}
+
 /*
  * After an operation that called get for m (e what it returned) or none
  * (m NULL): every other key is where it was with what it held, or was
@@ -279,11 +289,7 @@ sync(struct fuzz *f, struct model_key *m, struct src_entry *e,
 		m->ptr = e;
 		m->copy = *e;
 	}
-	if (srctable_count(f->t) != model_count(f) ||
-	    srctable_count(f->t) > srctable_capacity(f->t))
-		fuzz_fail("count %zu, model %zu, capacity %zu",
-		    srctable_count(f->t), model_count(f),
-		    srctable_capacity(f->t));
+	check_count(f);
 }
 
 static struct src_entry *
@@ -522,59 +528,75 @@ check_masked(const struct src_key *k, const uint8_t *a, unsigned len,
 			fuzz_fail("key bit %u of /%u is wrong", i, prefix);
 }
 
-/* k A*16 P P 4 6 F: a key from raw bytes, masked right, and stable. */
+struct key_input {
+	struct sockaddr_in6 sin6;
+	struct sockaddr_in sin;
+	struct sockaddr	*sa;		/* one of the two */
+	uint8_t		 a[16];
+	uint16_t	 port;
+	unsigned	 v4p, v6p;
+	bool		 with_port, mapped;
+};
+
+/* k A*16 P P 4 6 F: address bytes, port, prefixes (some too long), flags. */
+static void
+key_input(struct fuzz *f, struct key_input *in)
+{
+	unsigned i, flags;
+
+	memset(in, 0, sizeof(*in));
+	for (i = 0; i < 16; i++)
+		in->a[i] = (uint8_t)next(f);
+	in->port = (uint16_t)(next(f) << 8 | next(f));
+	in->v4p = next(f) % 40;
+	in->v6p = next(f) % 140;
+	flags = next(f);
+	in->with_port = flags & 1;
+	if (flags & 2)			/* often an IPv4-mapped address */
+		memcpy(in->a, (uint8_t[]){ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		    0xff, 0xff }, 12);
+	in->sin.sin_family = AF_INET;
+	in->sin.sin_port = htons(in->port);
+	memcpy(&in->sin.sin_addr, in->a, 4);
+	in->sin6.sin6_family = AF_INET6;
+	in->sin6.sin6_port = htons(in->port);
+	memcpy(&in->sin6.sin6_addr, in->a, 16);
+	in->sa = flags & 4 ? (struct sockaddr *)&in->sin6 :
+	    (struct sockaddr *)&in->sin;
+	in->mapped = flags & 4 && IN6_IS_ADDR_V4MAPPED(&in->sin6.sin6_addr);
+}
+
+/* A key from raw bytes: masked right, and the same from its own address. */
 static void
 op_key(struct fuzz *f)
 {
-	struct sockaddr_in6 sin6;
-	struct sockaddr_in sin;
-	struct sockaddr *sa;
+	struct key_input in;
 	struct src_key k, again;
-	uint8_t a[16];
-	unsigned i, v4p, v6p, flags;
-	uint16_t port;
-	bool mapped;
+	bool bad;
 
-	for (i = 0; i < 16; i++)
-		a[i] = (uint8_t)next(f);
-	port = (uint16_t)(next(f) << 8 | next(f));
-	v4p = next(f) % 40;
-	v6p = next(f) % 140;
-	flags = next(f);
-	if (flags & 2)			/* often an IPv4-mapped address */
-		memcpy(a, (uint8_t[]){ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff }, 12);
-	memset(&sin, 0, sizeof(sin));
-	memset(&sin6, 0, sizeof(sin6));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	memcpy(&sin.sin_addr, a, 4);
-	sin6.sin6_family = AF_INET6;
-	sin6.sin6_port = htons(port);
-	memcpy(&sin6.sin6_addr, a, 16);
-	sa = flags & 4 ? (struct sockaddr *)&sin6 : (struct sockaddr *)&sin;
-	if (src_key_from_sockaddr(sa, (int)v4p, (int)v6p, flags & 1, &k) !=
-	    (v4p > 32 || v6p > 128 ? -1 : 0))
-		fuzz_fail("src_key_from_sockaddr: prefixes /%u /%u", v4p, v6p);
-	if (v4p > 32 || v6p > 128)
+	key_input(f, &in);
+	bad = in.v4p > 32 || in.v6p > 128;
+	if (src_key_from_sockaddr(in.sa, (int)in.v4p, (int)in.v6p,
+	    in.with_port, &k) != (bad ? -1 : 0))
+		fuzz_fail("src_key_from_sockaddr: prefixes /%u /%u", in.v4p, in.v6p);
+	if (bad)
 		return;
-	mapped = sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr);
-	if (k.family != (sa->sa_family == AF_INET || mapped ? 4 : 6))
+	if (k.family != (in.sa->sa_family == AF_INET || in.mapped ? 4 : 6))
 		fuzz_fail("key family %u", k.family);
-	if (k.port != (flags & 1 ? port : 0))
+	if (k.port != (in.with_port ? in.port : 0))
 		fuzz_fail("key port %u", k.port);
 	if (k.family == 4)
-		check_masked(&k, mapped ? a + 12 : a, 4, v4p);
+		check_masked(&k, in.mapped ? in.a + 12 : in.a, 4, in.v4p);
 	else
-		check_masked(&k, a, 16, v6p);
-	/* The masked address again gives the same key. */
-	if (mapped)
-		memcpy(&sin6.sin6_addr.s6_addr[12], k.addr, 4);
-	else if (sa->sa_family == AF_INET6)
-		memcpy(&sin6.sin6_addr, k.addr, 16);
+		check_masked(&k, in.a, 16, in.v6p);
+	if (in.mapped)
+		memcpy(&in.sin6.sin6_addr.s6_addr[12], k.addr, 4);
+	else if (k.family == 6)
+		memcpy(&in.sin6.sin6_addr, k.addr, 16);
 	else
-		memcpy(&sin.sin_addr, k.addr, 4);
-	if (src_key_from_sockaddr(sa, (int)v4p, (int)v6p, flags & 1, &again) != 0 ||
-	    memcmp(&k, &again, sizeof(k)) != 0)
+		memcpy(&in.sin.sin_addr, k.addr, 4);
+	if (src_key_from_sockaddr(in.sa, (int)in.v4p, (int)in.v6p,
+	    in.with_port, &again) != 0 || memcmp(&k, &again, sizeof(k)) != 0)
 		fuzz_fail("masking a masked address changed the key");
 }
 
