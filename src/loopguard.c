@@ -76,9 +76,12 @@ lg_blocks(const uint8_t *p, size_t len, uint64_t seed, uint64_t *a, uint64_t *b)
 	if (i > 48) {
 		s1 = s2 = seed;
 		do {
-			seed = lg_mix(lg_r8(p) ^ lg_secret[1], lg_r8(p + 8) ^ seed);
-			s1 = lg_mix(lg_r8(p + 16) ^ lg_secret[2], lg_r8(p + 24) ^ s1);
-			s2 = lg_mix(lg_r8(p + 32) ^ lg_secret[3], lg_r8(p + 40) ^ s2);
+			seed = lg_mix(lg_r8(p) ^ lg_secret[1],
+			    lg_r8(p + 8) ^ seed);
+			s1 = lg_mix(lg_r8(p + 16) ^ lg_secret[2],
+			    lg_r8(p + 24) ^ s1);
+			s2 = lg_mix(lg_r8(p + 32) ^ lg_secret[3],
+			    lg_r8(p + 40) ^ s2);
 			p += 48;
 			i -= 48;
 		} while (i > 48);

@@ -26,14 +26,16 @@
  *    more, and those are never dropped.  A loop with a longer round trip
  *    is not seen: it runs at under 4 datagrams a second, and every loop
  *    with one peer shares that peer's reply-rate bucket;
- *  - repeats, LOOPGUARD_REPEATS = 4 echoes in a row: the first three are
- *    answered, the fourth is dropped, which ends the loop (nothing comes
- *    back to an unanswered datagram): a storm is over after 4 replies and
- *    4 echoes.  A client is dropped only when it sends the same upper-case
- *    payload 5 times in a row, each within 250 ms of our reply to the one
- *    before; its retry after its timeout is outside the window and is
- *    answered (and starts the count again).  A larger count only lengthens
- *    each storm; 1 would drop a client's second identical line.
+ *  - repeats, LOOPGUARD_REPEATS = 4 echoes in a row: the datagram that
+ *    started it and the first three echoes are answered, the fourth echo
+ *    is dropped, which ends the loop (nothing comes back to an unanswered
+ *    datagram): a storm is over after 4 replies and 4 echoes.  A client
+ *    is dropped only when it sends the same upper-case payload 5 times in
+ *    a row, each within 250 ms of our reply to the one before; its retry
+ *    after its timeout is outside the window and is answered (and starts
+ *    the count again).  A larger count spares such clients a little more
+ *    and makes every storm longer; 1 would drop a client's second
+ *    identical line, which is common (two blank lines).
  *
  * Any other payload from the source, or the same after the window, resets
  * the count.  While the count is reached, every echo is dropped until the
@@ -47,7 +49,8 @@
  *
  * Use, per datagram:
  *	h = loopguard_hash(payload, len);
- *	if (loopguard_is_echo(e, h, now, LOOPGUARD_WINDOW_MS, LOOPGUARD_REPEATS))
+ *	if (loopguard_is_echo(e, h, now, LOOPGUARD_WINDOW_MS,
+ *	    LOOPGUARD_REPEATS))
  *		drop;
  *	... reply ...; loopguard_sent(e, loopguard_hash(reply, rlen), now);
  * (when the reply equals the payload, its hash is h).

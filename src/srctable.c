@@ -23,7 +23,7 @@ _Static_assert(sizeof(struct src_entry) == 64, "src_entry is not 64 bytes");
 #define SET_BYTES	(SRCTABLE_WAYS * sizeof(struct src_entry))
 
 struct srctable {
-	struct src_entry *e;		/* capacity entries, SET_BYTES aligned */
+	struct src_entry *e;		/* capacity entries, aligned to a set */
 	size_t		 capacity;	/* a power of two, >= SRCTABLE_WAYS */
 	size_t		 mask;		/* sets - 1 */
 	size_t		 count;		/* entries in use */

@@ -47,7 +47,7 @@ struct src_key {
 	uint8_t  family;	/* 4 or 6; 0 marks a free entry */
 	uint8_t  prefix;	/* bits of addr kept */
 	uint16_t port;		/* host order; 0 when not part of the key */
-	uint8_t  addr[16];	/* IPv4 in the first 4 bytes; masked to prefix */
+	uint8_t  addr[16];	/* IPv4 in the first 4 bytes; masked */
 };
 
 /*
@@ -66,7 +66,7 @@ struct src_entry {
 	uint64_t reply_ms;	/* loop guard: when the last reply went out */
 	uint32_t reply_hash;	/* loop guard: top half of its loopguard_hash */
 	uint16_t echoes;	/* loop guard: its echoes seen in a row */
-	uint16_t replied;	/* loop guard: reply_ms and reply_hash are set */
+	uint16_t replied;	/* loop guard: reply_ms, reply_hash set */
 };
 
 struct srctable;
@@ -93,8 +93,10 @@ void srctable_free(struct srctable *t);
  * The entry for k, inserted if absent (zeroed: a full bucket, no open
  * connections, no reply) in place of the least recently used unpinned
  * entry of its set.  Marks it used at now_ms.  NULL only when every entry
- * of the set is pinned: the caller refuses.  O(SRCTABLE_WAYS), no
- * allocation.
+ * of the set is pinned (the caller refuses), or k->family is 0.
+ * O(SRCTABLE_WAYS), no allocation.  Keep table_size well above the
+ * connections that can be open at once (4 times or more), so that
+ * pinned entries rarely fill a set.
  */
 struct src_entry *srctable_get(struct srctable *t, const struct src_key *k,
     uint64_t now_ms);
@@ -104,9 +106,12 @@ struct src_entry *srctable_find(struct srctable *t, const struct src_key *k);
 /*
  * A table for capacity entries holding as many of t's as fit: pinned
  * ones first, then the most recently used; the entries keep their state
- * and the seed stays, so growing keeps every entry.  Frees t and returns
- * the new table (t itself when the rounded capacity is the same); on
- * NULL (out of memory) t is left as it was.
+ * and the seed stays, so growing keeps every entry.  Shrinking leaves a
+ * pinned entry out only when its new set is already full of pinned ones:
+ * the close that would decrement it then finds nothing and goes on.
+ * Frees t and returns the new table (t itself when the rounded capacity
+ * is the same); on NULL (out of memory) t is left as it was.  Prefix
+ * lengths that change on reload change the keys: that needs a new table.
  */
 struct srctable *srctable_resize(struct srctable *t, size_t capacity);
 

@@ -23,8 +23,9 @@ tbucket_cap(uint32_t burst)
 
 /*
  * What b has spent once refilled up to now_ms, and in *last the time it
- * is refilled to.  No overflow whatever the gap: dt is compared with
- * spent / rate before it is multiplied, and then dt * rate <= spent.
+ * is refilled to.  No overflow whatever the gap, and no division: a gap
+ * over spent ms refills all (rate >= 1), and below it dt * rate is at
+ * most 1e9 * 1e6.
  */
 static uint32_t
 tbucket_refill(const struct tbucket *b, uint32_t rate, uint32_t cap,
@@ -44,11 +45,11 @@ tbucket_refill(const struct tbucket *b, uint32_t rate, uint32_t cap,
 	*last = now_ms;
 	if (rate > TBUCKET_MAX)
 		rate = TBUCKET_MAX;
-	if (rate == 0 || spent == 0)
+	if (rate == 0 || spent == 0 || dt == 0)
 		return spent;
-	if (dt > spent / rate)
+	if (dt >= spent || dt * rate >= spent)
 		return 0;
-	return spent - (uint32_t)dt * rate;
+	return spent - (uint32_t)(dt * rate);
 }
 
 enum tbucket_verdict
