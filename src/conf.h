@@ -22,6 +22,17 @@
 #define CONF_IDLE_TIMEOUT_MAX     86400
 #define CONF_BACKLOG_MAX          65535
 #define CONF_SHUTDOWN_TIMEOUT_MAX 3600
+#define CONF_MAX_LIST_ITEMS       1024      /* in any list of strings */
+
+/*
+ * A list of strings: ( "a", "b" ), [ "a", "b" ] or ( ) in the file.
+ * Each string passed its row's check_item, and they are in the file's order;
+ * v is NULL when n is 0.  conf_free() frees the lists of a conf.
+ */
+struct conf_list {
+	char  **v;
+	size_t  n;
+};
 
 /*
  * Every field of these two, but path, listeners, nlisteners and line, is
@@ -79,11 +90,9 @@ enum conf_type {
 	CONF_T_PATH,     /* char *: "" (NULL) or an absolute path shorter than max bytes */
 	CONF_T_MODE,     /* mode_t: a string of octal digits, from min to max */
 	CONF_T_ENUM,     /* a name, stored by the row's set_enum */
-	/*
-	 * A list of strings (access rules, trusted proxies) would be one more
-	 * type: a case in conf.c's conf_read, conf_set_default,
-	 * conf_free_strings and conf_keep_restart_only.
-	 */
+	CONF_T_LIST,     /* struct conf_list: a list or array of at most max strings,
+	                    each accepted by check_item if not NULL; the default is
+	                    written as the file writes it: "( )", "( \"::1\" )" */
 };
 
 enum conf_reload {
@@ -95,14 +104,20 @@ struct conf_setting {
 	const char      *name;
 	enum conf_type   type;
 	long long        min, max;  /* see enum conf_type */
-	const char      *def;       /* the default, as the file spells it, unquoted: "0", "true", "utf-8", "" */
+	const char      *def;       /* the default, as the file spells it, unquoted: "0", "true", "utf-8", "", "( )" */
 	enum conf_reload reload;    /* always CONF_APPLIED in the listen list */
 	size_t           offset;    /* of the field in struct conf, or in struct conf_listener ... */
 	size_t           size;      /* ... and its size */
 	bool             listener;  /* ... if this is true */
 	/* CONF_T_ENUM: store the value named text into field (0), or -1 if it names none. */
 	int            (*set_enum)(const char *text, void *field);
-	const char      *expect;    /* CONF_T_ENUM: "must be one of ...", after the name in the error */
+	const char      *expect;    /* CONF_T_ENUM, CONF_T_LIST: "must be one of ...", after the name in the error */
+	/*
+	 * CONF_T_LIST: whether one item is valid: 0, or -1 with why not in
+	 * reason ("'10.0.0.0/33' is not a CIDR"); NULL: any string is.
+	 */
+	int            (*check_item)(const char *text, char *reason, size_t len);
+	const char      *item;      /* CONF_T_LIST: an item in messages: "rule" ("access rule 3: ...") */
 	const char      *doc;       /* one line */
 };
 
@@ -121,6 +136,11 @@ struct conf *conf_load_string(const char *text, const char *name, char *err, siz
 /* A conf with every default of the table, and one listener with the listen defaults. */
 struct conf *conf_default(void);
 void conf_free(struct conf *c);
+
+/* Whether a and b hold the same strings in the same order. */
+bool conf_list_equal(const struct conf_list *a, const struct conf_list *b);
+/* Free l's strings and array; l is then the empty list. */
+void conf_list_free(struct conf_list *l);
 
 /*
  * For a reload: every setting of the table that needs a restart and differs

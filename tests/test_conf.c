@@ -738,7 +738,14 @@ test_table(void **state)
 		assert_true(r->doc != NULL && r->doc[0] != '\0');
 		assert_non_null(r->def);
 		assert_int_equal(r->type == CONF_T_ENUM, r->set_enum != NULL);
-		assert_int_equal(r->type == CONF_T_ENUM, r->expect != NULL);
+		assert_int_equal(r->type == CONF_T_ENUM || r->type == CONF_T_LIST,
+		    r->expect != NULL);
+		assert_int_equal(r->type == CONF_T_LIST, r->item != NULL);
+		if (r->type != CONF_T_LIST)
+			assert_null(r->check_item);
+		else
+			assert_true(r->min == 0 && r->max == CONF_MAX_LIST_ITEMS &&
+			    r->size == sizeof(struct conf_list));
 		assert_true(r->min <= r->max);
 		if (r->type == CONF_T_INT)
 			assert_true(r->min >= INT_MIN && r->max <= INT_MAX &&
