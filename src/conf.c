@@ -28,6 +28,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "addr.h"
 #include "conf.h"
 #include "log.h"
@@ -71,6 +72,23 @@ conf_set_log_facility(const char *text, void *field)
 		return -1;
 	*(int *)field = n;
 	return 0;
+}
+
+/* CONF_T_LIST hooks: whether one item is valid, with why not in reason. */
+static int
+conf_check_cidr(const char *text, char *reason, size_t len)
+{
+	struct cidr c;
+
+	return cidr_parse(text, &c, reason, len);
+}
+
+static int
+conf_check_access_rule(const char *text, char *reason, size_t len)
+{
+	struct access_rule a;
+
+	return access_rule_parse(text, &a, reason, len);
 }
 
 /*
@@ -154,6 +172,57 @@ static const struct conf_setting conf_table[] = {
 	CONF_ENUM("charset", enum transform_charset, conf_set_charset,
 	    "must be \"utf-8\" or \"ascii\"", "utf-8", CONF_APPLIED, conf,
 	    charset, "which letters are upper-cased: all of Unicode, or a-z"),
+	CONF_LIST("access", conf_check_access_rule, "rule",
+	    "must be a list of strings, such as "
+	    "( \"allow 192.0.2.0/24\", \"deny all\" )", "( )", CONF_APPLIED,
+	    conf, access, "allow/deny rules for clients, first match wins; "
+	    "( ): allow all"),
+	CONF_BOOL("udp.guard", "true", CONF_APPLIED, conf, udp.guard,
+	    "drop datagrams from privileged or own ports, martian sources, "
+	    "and our own replies coming back"),
+	CONF_INT("udp.rate_limit", 0, CONF_RATE_MAX, "100", CONF_APPLIED, conf,
+	    udp.rate_limit, "UDP replies per second per source; 0: no limit"),
+	CONF_INT("udp.burst", 1, CONF_RATE_MAX, "200", CONF_APPLIED, conf,
+	    udp.burst, "UDP replies a source may get at once"),
+	CONF_INT("udp.leak", 0, CONF_RATE_MAX, "2", CONF_APPLIED, conf, udp.leak,
+	    "answer one in this many datagrams over the limit; 0: none"),
+	CONF_LIST("udp.exempt", conf_check_cidr, "entry",
+	    "must be a list of strings, such as ( \"127.0.0.0/8\", \"::1\" )",
+	    "( \"127.0.0.0/8\", \"::1\" )", CONF_APPLIED, conf, udp.exempt,
+	    "CIDRs whose datagrams skip the rate limit"),
+	CONF_INT("udp.ipv4_prefix", 0, 32, "32", CONF_APPLIED, conf,
+	    udp.ipv4_prefix, "the IPv4 prefix length that makes one source"),
+	CONF_INT("udp.ipv6_prefix", 0, 128, "56", CONF_APPLIED, conf,
+	    udp.ipv6_prefix, "the IPv6 prefix length that makes one source"),
+	CONF_INT("udp.table_size", CONF_TABLE_SIZE_MIN, CONF_TABLE_SIZE_MAX,
+	    "65536", CONF_APPLIED, conf, udp.table_size,
+	    "UDP sources remembered per table and worker"),
+	CONF_INT("limits.connections_per_source", 0, CONF_RATE_MAX, "64",
+	    CONF_APPLIED, conf, limits.connections_per_source,
+	    "open TCP connections per source; 0: unlimited"),
+	CONF_INT("limits.connection_rate", 0, CONF_RATE_MAX, "50", CONF_APPLIED,
+	    conf, limits.connection_rate,
+	    "new TCP connections per second per source; 0: unlimited"),
+	CONF_INT("limits.connection_burst", 1, CONF_RATE_MAX, "100",
+	    CONF_APPLIED, conf, limits.connection_burst,
+	    "new TCP connections a source may open at once"),
+	CONF_INT("limits.ipv4_prefix", 0, 32, "32", CONF_APPLIED, conf,
+	    limits.ipv4_prefix, "the IPv4 prefix length that makes one source"),
+	CONF_INT("limits.ipv6_prefix", 0, 128, "64", CONF_APPLIED, conf,
+	    limits.ipv6_prefix, "the IPv6 prefix length that makes one source"),
+	CONF_LIST("limits.exempt", conf_check_cidr, "entry",
+	    "must be a list of strings, such as ( \"127.0.0.0/8\", \"::1\" )",
+	    "( \"127.0.0.0/8\", \"::1\" )", CONF_APPLIED, conf, limits.exempt,
+	    "CIDRs whose connections skip the per-source limits"),
+	CONF_INT("limits.table_size", CONF_TABLE_SIZE_MIN, CONF_TABLE_SIZE_MAX,
+	    "65536", CONF_APPLIED, conf, limits.table_size,
+	    "TCP sources tracked"),
+	CONF_INT("limits.min_rate", 0, CONF_RATE_MAX, "16", CONF_APPLIED, conf,
+	    limits.min_rate, "bytes per second a connection must average when "
+	    "slots run short; 0: off"),
+	CONF_INT("limits.min_rate_window", 1, CONF_MIN_RATE_WINDOW_MAX, "60",
+	    CONF_APPLIED, conf, limits.min_rate_window,
+	    "seconds before a connection's rate is judged"),
 	CONF_STRING("user", "", CONF_RESTART, conf, user,
 	    "user to switch to when started as root; \"\": stay"),
 	CONF_PATH("pidfile", PATH_MAX, "", CONF_RESTART, conf, pidfile,

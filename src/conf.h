@@ -23,6 +23,10 @@
 #define CONF_BACKLOG_MAX          65535
 #define CONF_SHUTDOWN_TIMEOUT_MAX 3600
 #define CONF_MAX_LIST_ITEMS       1024      /* in any list of strings */
+#define CONF_RATE_MAX             1000000   /* rates, bursts, counts per source */
+#define CONF_TABLE_SIZE_MIN       1024      /* udp.table_size, limits.table_size */
+#define CONF_TABLE_SIZE_MAX       16777216
+#define CONF_MIN_RATE_WINDOW_MAX  86400
 
 /*
  * A list of strings: ( "a", "b" ), [ "a", "b" ] or ( ) in the file.
@@ -35,10 +39,36 @@ struct conf_list {
 };
 
 /*
- * Every field of these two, but path, listeners, nlisteners and line, is
- * a row of the settings table in conf.c: a new setting is a field here, a
- * row there and its documentation.
+ * Every field of these four, but path, listeners, nlisteners and line,
+ * is a row of the settings table in conf.c: a new setting is a field
+ * here, a row there and its documentation.
  */
+
+/* The group udp: what UDP datagrams get an answer (all reload: applied). */
+struct conf_udp {
+	bool     guard;                /* drop datagrams that could start a loop or a reflection */
+	int      rate_limit;           /* replies per second per source; 0 = no limit */
+	int      burst;                /* replies a source may get at once (bucket depth) */
+	int      leak;                 /* over the limit, answer 1 in leak anyway; 0 = none */
+	struct conf_list exempt;       /* CIDRs (cidr_parse) that skip the rate limit */
+	int      ipv4_prefix;          /* a source is an IPv4 address cut to this prefix ... */
+	int      ipv6_prefix;          /* ... or an IPv6 one cut to this */
+	int      table_size;           /* sources remembered, per table and UDP worker */
+};
+
+/* The group limits: per-source TCP limits (all reload: applied). */
+struct conf_limits {
+	int      connections_per_source; /* open connections; 0 = unlimited */
+	int      connection_rate;      /* new connections per second; 0 = unlimited */
+	int      connection_burst;     /* new connections at once (bucket depth) */
+	int      ipv4_prefix;          /* a source is an IPv4 address cut to this prefix ... */
+	int      ipv6_prefix;          /* ... or an IPv6 one cut to this */
+	struct conf_list exempt;       /* CIDRs (cidr_parse) that skip these limits */
+	int      table_size;           /* sources tracked */
+	int      min_rate;             /* bytes per second, under pressure; 0 = off */
+	int      min_rate_window;      /* seconds: a connection is judged from this age on */
+};
+
 struct conf_listener {
 	char    *address;    /* "*" = every address (IPv6 dual-stack, else IPv4); or a numeric IPv4/IPv6 address */
 	uint16_t port;
@@ -58,6 +88,10 @@ struct conf {
 	int      backlog;              /* listen(2) backlog */
 	int      shutdown_timeout;     /* seconds */
 	enum transform_charset charset;
+
+	struct conf_list access;       /* access rules (access_rule_parse), first match wins */
+	struct conf_udp    udp;
+	struct conf_limits limits;
 
 	int      log_level;            /* LOG_ERR .. LOG_DEBUG */
 	int      log_facility;         /* LOG_DAEMON, LOG_LOCAL0, ... */
