@@ -624,6 +624,30 @@ fail:
 	return NULL;
 }
 
+int
+access_list_parse(char *const *texts, size_t n, bool cidrs, struct access_list **out)
+{
+	struct access_rule *rules;
+	char err[128];
+	size_t i;
+	int rc = 0;
+
+	*out = NULL;
+	if (n == 0)
+		return 0;
+	if ((rules = calloc(n, sizeof(*rules))) == NULL)
+		return -1;
+	for (i = 0; i < n && rc == 0; i++) {
+		rules[i].allow = true;
+		rc = cidrs ? cidr_parse(texts[i], &rules[i].net, err, sizeof(err)) :
+		    access_rule_parse(texts[i], &rules[i], err, sizeof(err));
+	}
+	if (rc == 0 && (*out = access_list_create(rules, n)) == NULL)
+		rc = -1;
+	free(rules);
+	return rc;
+}
+
 void
 access_list_free(struct access_list *l)
 {

@@ -88,6 +88,14 @@ struct access_list *access_list_create(const struct access_rule *rules, size_t n
 void access_list_free(struct access_list *l);
 
 /*
+ * A list from n texts: rules ("deny 10.0.0.0/8"), or with cidrs bare
+ * CIDRs, each an "allow" rule (exempt lists: a match is rule_index >= 0).
+ * *out is NULL when n is 0 (allow all, exempt none).  -1 if a text does
+ * not parse (the config checked them already) or out of memory.
+ */
+int access_list_parse(char *const *texts, size_t n, bool cidrs, struct access_list **out);
+
+/*
  * First match wins; no rules, no match or a NULL list: allow.  A peer of
  * another family (or a NULL sa) can only match an "all" rule.  If
  * rule_index is not NULL it gets the index of the rule that decided, or

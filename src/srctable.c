@@ -319,6 +319,12 @@ srctable_resize(struct srctable *t, size_t capacity)
 	return nt;
 }
 
+struct srctable *
+srctable_fit(struct srctable *t, size_t capacity)
+{
+	return t == NULL ? srctable_create(capacity) : srctable_resize(t, capacity);
+}
+
 size_t
 srctable_capacity(const struct srctable *t)
 {

@@ -115,6 +115,11 @@ struct src_entry *srctable_find(struct srctable *t, const struct src_key *k);
  */
 struct srctable *srctable_resize(struct srctable *t, size_t capacity);
 
+/*
+ * t at capacity: a new table when t is NULL, else srctable_resize(t).
+ * NULL when out of memory, and t is left as it was.
+ */
+struct srctable *srctable_fit(struct srctable *t, size_t capacity);
 size_t srctable_capacity(const struct srctable *t);
 size_t srctable_count(const struct srctable *t);	/* entries in use */
 /* Entries replaced by get, or left out by a shrinking resize. */

@@ -794,6 +794,41 @@ test_list_random_vs_reference(void **state)
 	check_random_list(300, 100000, true);
 }
 
+/* access_list_parse: the config's strings into a list (rules, or bare CIDRs). */
+static void
+test_list_parse(void **state)
+{
+	char *rules[] = { "deny 127.0.0.66", "allow all" };
+	char *exempt[] = { "127.0.0.0/8", "::1" };
+	char *bad[] = { "allow all", "10.0.0.0/33" };
+	struct sockaddr_storage a = ss_of("127.0.0.66"), b = ss_of("127.0.0.1"),
+	    c = ss_of("::1"), d = ss_of("192.0.2.1");
+	struct access_list *l;
+	int rule;
+
+	(void)state;
+	assert_int_equal(access_list_parse(rules, 0, false, &l), 0);
+	assert_null(l);
+	assert_int_equal(access_list_parse(rules, 2, false, &l), 0);
+	assert_false(access_allows(l, (struct sockaddr *)&a, &rule));
+	assert_int_equal(rule, 0);
+	assert_true(access_allows(l, (struct sockaddr *)&b, &rule));
+	assert_int_equal(rule, 1);
+	access_list_free(l);
+	assert_int_equal(access_list_parse(exempt, 2, true, &l), 0);
+	assert_true(access_allows(l, (struct sockaddr *)&b, &rule));
+	assert_int_equal(rule, 0);
+	assert_true(access_allows(l, (struct sockaddr *)&c, &rule));
+	assert_int_equal(rule, 1);
+	assert_true(access_allows(l, (struct sockaddr *)&d, &rule));
+	assert_int_equal(rule, -1);	/* not exempt */
+	access_list_free(l);
+	assert_int_equal(access_list_parse(bad, 2, true, &l), -1);
+	assert_null(l);
+	assert_int_equal(access_list_parse(exempt, 2, false, &l), -1);	/* CIDRs are not rules */
+	assert_null(l);
+}
+
 int
 main(void)
 {
@@ -817,6 +852,7 @@ main(void)
 		cmocka_unit_test(test_list_all_keeps_its_place),
 		cmocka_unit_test(test_list_edges),
 		cmocka_unit_test(test_list_random_vs_reference),
+		cmocka_unit_test(test_list_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

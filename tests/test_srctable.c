@@ -452,6 +452,25 @@ test_resize_bigger(void **state)
 	srctable_free(t);
 }
 
+/* srctable_fit: create when there is no table, else resize (state kept). */
+static void
+test_fit(void **state)
+{
+	struct srctable *t, *old;
+	struct src_key k = keyn(7);
+
+	(void)state;
+	assert_non_null(t = srctable_fit(NULL, 100));
+	assert_int_equal(srctable_capacity(t), 128);
+	srctable_get(t, &k, 5)->open = 3;
+	old = t;
+	assert_ptr_equal(srctable_fit(t, 128), old);
+	assert_non_null(t = srctable_fit(t, 4096));
+	assert_int_equal(srctable_capacity(t), 4096);
+	assert_int_equal(srctable_find(t, &k)->open, 3);
+	srctable_free(t);
+}
+
 static void
 test_resize_smaller(void **state)
 {
@@ -633,6 +652,7 @@ main(void)
 		cmocka_unit_test(test_pinned),
 		cmocka_unit_test(test_resize_bigger),
 		cmocka_unit_test(test_resize_smaller),
+		cmocka_unit_test(test_fit),
 		cmocka_unit_test(test_loop_hash),
 		cmocka_unit_test(test_loop_window),
 		cmocka_unit_test(test_loop_repeats),
