@@ -81,15 +81,23 @@ u128_eq(struct u128 a, struct u128 b)
 	return a.hi == b.hi && a.lo == b.lo;
 }
 
+/* 8 bytes in network order as a number; ntohl is a byte swap, not a loop. */
 static uint64_t
 load_be64(const uint8_t *p)
 {
-	uint64_t v = 0;
-	int i;
+	uint32_t w[2];
 
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
+	memcpy(w, p, sizeof(w));
+	return (uint64_t)ntohl(w[0]) << 32 | ntohl(w[1]);
+}
+
+static uint32_t
+load_be32(const uint8_t *p)
+{
+	uint32_t w;
+
+	memcpy(&w, p, sizeof(w));
+	return ntohl(w);
 }
 
 static unsigned
@@ -139,8 +147,7 @@ cidr_range(const struct cidr *c, struct u128 *lo, struct u128 *hi)
 	    family_bits(c->family);
 	if (c->family == AF_INET) {
 		net.hi = 0;
-		net.lo = (uint64_t)c->addr[0] << 24 | (uint64_t)c->addr[1] << 16 |
-		    (uint64_t)c->addr[2] << 8 | c->addr[3];
+		net.lo = load_be32(c->addr);
 	} else {
 		net.hi = load_be64(c->addr);
 		net.lo = load_be64(c->addr + 8);
@@ -180,8 +187,7 @@ key_from_sa(const struct sockaddr *sa, struct key *k)
 	if (memcmp(b, v4mapped_prefix, sizeof(v4mapped_prefix)) == 0) {
 		k->family = AF_INET;
 		k->a.hi = 0;
-		k->a.lo = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
-		    (uint32_t)b[14] << 8 | b[15];
+		k->a.lo = load_be32(b + 12);
 		return true;
 	}
 	k->family = AF_INET6;

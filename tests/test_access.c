@@ -707,7 +707,25 @@ random_rule(struct access_rule *rule, bool wide)
 		assert_memory_equal(&rule->net, &c, sizeof(c));
 }
 
-/* An address near a rule's edges, or anywhere; sometimes v4-mapped. */
+/*
+ * Into b, an address inside c (random host bits) or, one time in 8, with
+ * its last bit flipped: just outside a /32 or /128.  Returns the family.
+ */
+static int
+near_rule(const struct cidr *c, uint8_t *b)
+{
+	unsigned i;
+
+	memcpy(b, c->addr, 16);
+	for (i = c->prefix; i < bits_of(c->family); i++)
+		if (rng() % 2)
+			b[i / 8] |= (uint8_t)(0x80 >> (i % 8));
+	if (rng() % 8 == 0)
+		b[bits_of(c->family) / 8 - 1] ^= 1;
+	return c->family;
+}
+
+/* An address near a rule, or anywhere; IPv4 sometimes v4-mapped. */
 static struct sockaddr_storage
 random_peer(const struct access_rule *rules, size_t n)
 {
@@ -719,20 +737,8 @@ random_peer(const struct access_rule *rules, size_t n)
 	size_t i;
 
 	random_bytes(b, family);
-	if (n > 0 && rng() % 2) {
-		const struct cidr *c = &rules[rng() % n].net;
-
-		if (c->family != 0) {
-			family = c->family;
-			memcpy(b, c->addr, 16);
-			/* The network, its last address, or one beyond. */
-			for (i = c->prefix; i < bits_of(family); i++)
-				if (rng() % 2)
-					b[i / 8] |= (uint8_t)(0x80 >> (i % 8));
-			if (rng() % 8 == 0)
-				b[(family == AF_INET ? 4 : 16) - 1] ^= 1;
-		}
-	}
+	if (n > 0 && rng() % 2 && rules[i = rng() % n].net.family != 0)
+		family = near_rule(&rules[i].net, b);
 	memset(&ss, 0, sizeof(ss));
 	if (family == AF_INET && rng() % 3) {
 		sin->sin_family = AF_INET;
