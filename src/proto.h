@@ -25,6 +25,11 @@
 #define RUNSTATEDIR "/run"
 #endif
 #define UPCASE_DEFAULT_CONTROL_SOCKET RUNSTATEDIR "/upcased/upcased.sock"
+/*
+ * The same as etc/upcased.conf and the man pages spell it in the source
+ * tree; "make install" writes RUNSTATEDIR's in the copies it installs.
+ */
+#define UPCASE_DOCS_CONTROL_SOCKET "/run/upcased/upcased.sock"
 
 /*
  * Exit codes: EX_* from <sysexits.h> (sysexits(3)), in the daemon and the

@@ -48,6 +48,18 @@
 #define MAN "man/upcased.conf.5"
 #define ETC "etc/upcased.conf"
 
+/*
+ * A row's default as the source tree's documents spell it: the control
+ * socket is /run/upcased/... there, whatever --runstatedir the build has
+ * (make install writes that into the copies it installs).
+ */
+static const char *
+doc_def(const struct conf_setting *r)
+{
+	return strcmp(r->def, UPCASE_DEFAULT_CONTROL_SOCKET) == 0 ?
+	    UPCASE_DOCS_CONTROL_SOCKET : r->def;
+}
+
 /* Problems are collected, so that one run shows all of them. */
 static int problems;
 
@@ -399,9 +411,9 @@ check_man_row(const struct man *m, const struct conf_setting *r)
 		problem("%s: " MAN ":%d: no single \"Default: %s.\" line (or \"Default:\" "
 		    "and \".Ql %s .\")", r->name, it->line, r->def[0] ? r->def : "empty",
 		    r->def);
-	else if (strcmp(def, r->def) != 0)
+	else if (strcmp(def, doc_def(r)) != 0)
 		problem("%s: " MAN ":%d says the default is \"%s\", the table \"%s\"",
-		    r->name, it->line, def, r->def);
+		    r->name, it->line, def, doc_def(r));
 	if ((reload = man_reload(m, it)) == -1)
 		problem("%s: " MAN ":%d: no \"Reload: %s\" line, in it or its group",
 		    r->name, it->line, reload_name((int)r->reload));
@@ -533,9 +545,9 @@ check_etc_row(config_t *cfg, char **lines, const struct conf_setting *r)
 	if (!etc_value(s, r, value, sizeof(value)))
 		problem("%s: " ETC ":%u: a value of another type than the table's",
 		    r->name, config_setting_source_line(s));
-	else if (strcmp(value, r->def) != 0)
+	else if (strcmp(value, doc_def(r)) != 0)
 		problem("%s: " ETC ":%u shows \"%s\", the table's default is \"%s\"",
-		    r->name, config_setting_source_line(s), value, r->def);
+		    r->name, config_setting_source_line(s), value, doc_def(r));
 	/* The comment above the setting, else above its group or list. */
 	for (top = s; config_setting_parent(top) != NULL &&
 	    !config_setting_is_root(config_setting_parent(top));)
