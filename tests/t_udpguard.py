@@ -61,9 +61,22 @@ class LowPorts(unittest.TestCase):
                              "low_port must count exactly the datagrams from ports %s" % dropped)
             self.assertEqual(delta(before, after, "udp_datagrams_dropped_own_port"), 0)
             self.assertEqual(delta(before, after, "udp_datagrams_dropped_loop"), 0)
-            d.wait_log("dropped a datagram from 127.0.0.1:7: source port below 1024")
+            log = d.wait_log("dropped a datagram from 127.0.0.1:7: source port below 1024")
             d.send_signal(signal.SIGUSR1)
             d.wait_log("upcased_udp_datagrams_dropped_low_port_total %d" % len(dropped))
+            # The drop log is rate-limited: one line per 10 s (one UDP worker).
+            s = bind_udp("127.0.0.1", 7)
+            try:
+                for i in range(20):
+                    s.sendto(b"more %d" % i, ("127.0.0.1", d.port))
+            finally:
+                s.close()
+            time.sleep(0.3)
+            self.assertEqual(stat(d.stats(), "udp_datagrams_dropped_low_port"),
+                             stat(before, "udp_datagrams_dropped_low_port") + len(dropped) + 20)
+            log = d.read_log()
+            self.assertEqual(log.count("dropped a datagram"), 1,
+                             "23 drops within 10 s must give one log line:\n" + log)
             self.assertEqual(d.stop(), 0)
 
     def test_guard_off_answers_low_ports_and_reload_turns_it_on(self):
