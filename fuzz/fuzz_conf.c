@@ -27,6 +27,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "access.h"
 #include "addr.h"
 #include "conf.h"
 #include "fuzz.h"
@@ -75,6 +76,24 @@ check_path(const char *name, const char *v, size_t maxlen)
 		    name, v, maxlen);
 }
 
+/* At most CONF_MAX_LIST_ITEMS strings, each valid as an access rule or a CIDR. */
+static void
+check_list(const char *name, const struct conf_list *l, bool rules)
+{
+	struct access_rule rule;
+	struct cidr cidr;
+	size_t i;
+
+	if (l->n > CONF_MAX_LIST_ITEMS || (l->n == 0) != (l->v == NULL))
+		fuzz_fail("%s: %zu items at %p", name, l->n, (void *)l->v);
+	for (i = 0; i < l->n; i++)
+		if (l->v[i] == NULL || (rules ?
+		    access_rule_parse(l->v[i], &rule, NULL, 0) :
+		    cidr_parse(l->v[i], &cidr, NULL, 0)) == -1)
+			fuzz_fail("%s: item %zu \"%s\" is not valid", name, i + 1,
+			    l->v[i] != NULL ? l->v[i] : "(null)");
+}
+
 static void
 check_facility(int f)
 {
@@ -105,6 +124,29 @@ check_conf(const struct conf *c)
 	    CONF_SHUTDOWN_TIMEOUT_MAX);
 	if (c->charset != TRANSFORM_UTF8 && c->charset != TRANSFORM_ASCII)
 		fuzz_fail("charset %d", (int)c->charset);
+	check_list("access", &c->access, true);
+	check_range("udp.rate_limit", c->udp.rate_limit, 0, CONF_RATE_MAX);
+	check_range("udp.burst", c->udp.burst, 1, CONF_RATE_MAX);
+	check_range("udp.leak", c->udp.leak, 0, CONF_RATE_MAX);
+	check_list("udp.exempt", &c->udp.exempt, false);
+	check_range("udp.ipv4_prefix", c->udp.ipv4_prefix, 0, 32);
+	check_range("udp.ipv6_prefix", c->udp.ipv6_prefix, 0, 128);
+	check_range("udp.table_size", c->udp.table_size, CONF_TABLE_SIZE_MIN,
+	    CONF_TABLE_SIZE_MAX);
+	check_range("limits.connections_per_source",
+	    c->limits.connections_per_source, 0, CONF_RATE_MAX);
+	check_range("limits.connection_rate", c->limits.connection_rate, 0,
+	    CONF_RATE_MAX);
+	check_range("limits.connection_burst", c->limits.connection_burst, 1,
+	    CONF_RATE_MAX);
+	check_range("limits.ipv4_prefix", c->limits.ipv4_prefix, 0, 32);
+	check_range("limits.ipv6_prefix", c->limits.ipv6_prefix, 0, 128);
+	check_list("limits.exempt", &c->limits.exempt, false);
+	check_range("limits.table_size", c->limits.table_size,
+	    CONF_TABLE_SIZE_MIN, CONF_TABLE_SIZE_MAX);
+	check_range("limits.min_rate", c->limits.min_rate, 0, CONF_RATE_MAX);
+	check_range("limits.min_rate_window", c->limits.min_rate_window, 1,
+	    CONF_MIN_RATE_WINDOW_MAX);
 	check_range("log.level", c->log_level, LOG_ERR, LOG_DEBUG);
 	check_facility(c->log_facility);
 	if (c->user != NULL && c->user[0] == '\0')

@@ -28,6 +28,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "addr.h"
 #include "conf.h"
 #include "log.h"
@@ -73,6 +74,23 @@ conf_set_log_facility(const char *text, void *field)
 	return 0;
 }
 
+/* CONF_T_LIST hooks: whether one item is valid, with why not in reason. */
+static int
+conf_check_cidr(const char *text, char *reason, size_t len)
+{
+	struct cidr c;
+
+	return cidr_parse(text, &c, reason, len);
+}
+
+static int
+conf_check_access_rule(const char *text, char *reason, size_t len)
+{
+	struct access_rule a;
+
+	return access_rule_parse(text, &a, reason, len);
+}
+
 /*
  * offsetof(struct st, f), refusing to compile unless the field has C type
  * t: the parser writes through these offsets, so a row and its field must
@@ -82,28 +100,40 @@ conf_set_log_facility(const char *text, void *field)
 	(offsetof(struct st, f) + 0 * sizeof(char[			\
 	    __builtin_types_compatible_p(__typeof__(((struct st *)0)->f), t) ? 1 : -1]))
 
-#define CONF_ROW(n, type_, lo, hi, d, r, st, f, t, set, exp, doc_) {	\
+#define CONF_ROW(n, type_, lo, hi, d, r, st, f, t, set, exp, chk, it, doc_) { \
 	.name = n, .type = type_, .min = lo, .max = hi, .def = d,	\
 	.reload = r, .offset = CONF_OFFSET(st, f, t),			\
 	.size = sizeof(((struct st *)0)->f),				\
 	.listener = __builtin_types_compatible_p(struct st, struct conf_listener), \
-	.set_enum = set, .expect = exp, .doc = doc_ }
+	.set_enum = set, .expect = exp, .check_item = chk, .item = it,	\
+	.doc = doc_ }
 
 /* One macro per field type; st is conf, or conf_listener for "listen.*". */
 #define CONF_INT(n, lo, hi, d, r, st, f, doc)				\
-	CONF_ROW(n, CONF_T_INT, lo, hi, d, r, st, f, int, NULL, NULL, doc)
+	CONF_ROW(n, CONF_T_INT, lo, hi, d, r, st, f, int, NULL, NULL,	\
+	    NULL, NULL, doc)
 #define CONF_U16(n, lo, hi, d, r, st, f, doc)				\
-	CONF_ROW(n, CONF_T_INT, lo, hi, d, r, st, f, uint16_t, NULL, NULL, doc)
+	CONF_ROW(n, CONF_T_INT, lo, hi, d, r, st, f, uint16_t, NULL, NULL, \
+	    NULL, NULL, doc)
 #define CONF_BOOL(n, d, r, st, f, doc)					\
-	CONF_ROW(n, CONF_T_BOOL, 0, 1, d, r, st, f, bool, NULL, NULL, doc)
+	CONF_ROW(n, CONF_T_BOOL, 0, 1, d, r, st, f, bool, NULL, NULL,	\
+	    NULL, NULL, doc)
 #define CONF_STRING(n, d, r, st, f, doc)				\
-	CONF_ROW(n, CONF_T_STRING, 0, 0, d, r, st, f, char *, NULL, NULL, doc)
+	CONF_ROW(n, CONF_T_STRING, 0, 0, d, r, st, f, char *, NULL, NULL, \
+	    NULL, NULL, doc)
 #define CONF_PATH(n, size, d, r, st, f, doc)				\
-	CONF_ROW(n, CONF_T_PATH, 0, size, d, r, st, f, char *, NULL, NULL, doc)
+	CONF_ROW(n, CONF_T_PATH, 0, size, d, r, st, f, char *, NULL, NULL, \
+	    NULL, NULL, doc)
 #define CONF_MODE(n, d, r, st, f, doc)					\
-	CONF_ROW(n, CONF_T_MODE, 0, 0777, d, r, st, f, mode_t, NULL, NULL, doc)
+	CONF_ROW(n, CONF_T_MODE, 0, 0777, d, r, st, f, mode_t, NULL, NULL, \
+	    NULL, NULL, doc)
 #define CONF_ENUM(n, t, set, exp, d, r, st, f, doc)			\
-	CONF_ROW(n, CONF_T_ENUM, 0, 0, d, r, st, f, t, set, exp, doc)
+	CONF_ROW(n, CONF_T_ENUM, 0, 0, d, r, st, f, t, set, exp, NULL,	\
+	    NULL, doc)
+/* check (NULL: any string) judges an item; it names one in messages. */
+#define CONF_LIST(n, check, it, exp, d, r, st, f, doc)			\
+	CONF_ROW(n, CONF_T_LIST, 0, CONF_MAX_LIST_ITEMS, d, r, st, f,	\
+	    struct conf_list, NULL, exp, check, it, doc)
 
 #define SUN_PATH_SIZE sizeof(((struct sockaddr_un *)NULL)->sun_path)
 
@@ -142,6 +172,57 @@ static const struct conf_setting conf_table[] = {
 	CONF_ENUM("charset", enum transform_charset, conf_set_charset,
 	    "must be \"utf-8\" or \"ascii\"", "utf-8", CONF_APPLIED, conf,
 	    charset, "which letters are upper-cased: all of Unicode, or a-z"),
+	CONF_LIST("access", conf_check_access_rule, "rule",
+	    "must be a list of strings, such as "
+	    "( \"allow 192.0.2.0/24\", \"deny all\" )", "( )", CONF_APPLIED,
+	    conf, access, "allow/deny rules for clients, first match wins; "
+	    "( ): allow all"),
+	CONF_BOOL("udp.guard", "true", CONF_APPLIED, conf, udp.guard,
+	    "drop datagrams from privileged or own ports, martian sources, "
+	    "and our own replies coming back"),
+	CONF_INT("udp.rate_limit", 0, CONF_RATE_MAX, "100", CONF_APPLIED, conf,
+	    udp.rate_limit, "UDP replies per second per source; 0: no limit"),
+	CONF_INT("udp.burst", 1, CONF_RATE_MAX, "200", CONF_APPLIED, conf,
+	    udp.burst, "UDP replies a source may get at once"),
+	CONF_INT("udp.leak", 0, CONF_RATE_MAX, "2", CONF_APPLIED, conf, udp.leak,
+	    "answer one in this many datagrams over the limit; 0: none"),
+	CONF_LIST("udp.exempt", conf_check_cidr, "entry",
+	    "must be a list of strings, such as ( \"127.0.0.0/8\", \"::1\" )",
+	    "( \"127.0.0.0/8\", \"::1\" )", CONF_APPLIED, conf, udp.exempt,
+	    "CIDRs whose datagrams skip the rate limit"),
+	CONF_INT("udp.ipv4_prefix", 0, 32, "32", CONF_APPLIED, conf,
+	    udp.ipv4_prefix, "the IPv4 prefix length that makes one source"),
+	CONF_INT("udp.ipv6_prefix", 0, 128, "56", CONF_APPLIED, conf,
+	    udp.ipv6_prefix, "the IPv6 prefix length that makes one source"),
+	CONF_INT("udp.table_size", CONF_TABLE_SIZE_MIN, CONF_TABLE_SIZE_MAX,
+	    "65536", CONF_APPLIED, conf, udp.table_size,
+	    "UDP sources remembered per table and worker"),
+	CONF_INT("limits.connections_per_source", 0, CONF_RATE_MAX, "64",
+	    CONF_APPLIED, conf, limits.connections_per_source,
+	    "open TCP connections per source; 0: unlimited"),
+	CONF_INT("limits.connection_rate", 0, CONF_RATE_MAX, "50", CONF_APPLIED,
+	    conf, limits.connection_rate,
+	    "new TCP connections per second per source; 0: unlimited"),
+	CONF_INT("limits.connection_burst", 1, CONF_RATE_MAX, "100",
+	    CONF_APPLIED, conf, limits.connection_burst,
+	    "new TCP connections a source may open at once"),
+	CONF_INT("limits.ipv4_prefix", 0, 32, "32", CONF_APPLIED, conf,
+	    limits.ipv4_prefix, "the IPv4 prefix length that makes one source"),
+	CONF_INT("limits.ipv6_prefix", 0, 128, "64", CONF_APPLIED, conf,
+	    limits.ipv6_prefix, "the IPv6 prefix length that makes one source"),
+	CONF_LIST("limits.exempt", conf_check_cidr, "entry",
+	    "must be a list of strings, such as ( \"127.0.0.0/8\", \"::1\" )",
+	    "( \"127.0.0.0/8\", \"::1\" )", CONF_APPLIED, conf, limits.exempt,
+	    "CIDRs whose connections skip the per-source limits"),
+	CONF_INT("limits.table_size", CONF_TABLE_SIZE_MIN, CONF_TABLE_SIZE_MAX,
+	    "65536", CONF_APPLIED, conf, limits.table_size,
+	    "TCP sources tracked"),
+	CONF_INT("limits.min_rate", 0, CONF_RATE_MAX, "16", CONF_APPLIED, conf,
+	    limits.min_rate, "bytes per second a connection must average when "
+	    "slots run short; 0: off"),
+	CONF_INT("limits.min_rate_window", 1, CONF_MIN_RATE_WINDOW_MAX, "60",
+	    CONF_APPLIED, conf, limits.min_rate_window,
+	    "seconds before a connection's rate is judged"),
 	CONF_STRING("user", "", CONF_RESTART, conf, user,
 	    "user to switch to when started as root; \"\": stay"),
 	CONF_PATH("pidfile", PATH_MAX, "", CONF_RESTART, conf, pidfile,
@@ -241,6 +322,55 @@ conf_octal(const char *v, unsigned long *out)
 	return true;
 }
 
+/* ------------------------------------------------------ lists of strings */
+
+void
+conf_list_free(struct conf_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+bool
+conf_list_equal(const struct conf_list *a, const struct conf_list *b)
+{
+	size_t i;
+
+	if (a->n != b->n)
+		return false;
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i]) != 0)
+			return false;
+	return true;
+}
+
+/* A copy of src replaces dst; -1 (dst unchanged) when out of memory. */
+static int
+conf_list_copy(struct conf_list *dst, const struct conf_list *src)
+{
+	struct conf_list l = { NULL, 0 };
+
+	if (src->n > 0 && (l.v = calloc(src->n, sizeof(*l.v))) == NULL)
+		return -1;
+	for (; l.n < src->n; l.n++)
+		if ((l.v[l.n] = strdup(src->v[l.n])) == NULL) {
+			conf_list_free(&l);
+			return -1;
+		}
+	conf_list_free(dst);
+	*dst = l;
+	return 0;
+}
+
+static int conf_list_default(const struct conf_setting *r, void *field);
+
+/* -------------------------------------------------------- defaults */
+
 /* The row's default into its field; -1 when out of memory (or a bad default). */
 static int
 conf_set_default(const struct conf_setting *r, void *field)
@@ -273,6 +403,8 @@ conf_set_default(const struct conf_setting *r, void *field)
 		return 0;
 	case CONF_T_ENUM:
 		return r->set_enum(r->def, field);
+	case CONF_T_LIST:
+		return conf_list_default(r, field);
 	}
 	return -1;
 }
@@ -290,6 +422,7 @@ conf_set_defaults(void *base, bool listener)
 	return 0;
 }
 
+/* The strings and lists of struct conf (listener false) or of one listener. */
 static void
 conf_free_strings(void *base, bool listener)
 {
@@ -298,6 +431,8 @@ conf_free_strings(void *base, bool listener)
 	for (r = conf_table; r < CONF_END; r++)
 		if (r->listener == listener && conf_is_string(r))
 			free(*(char **)conf_field(r, base));
+		else if (r->listener == listener && r->type == CONF_T_LIST)
+			conf_list_free(conf_field(r, base));
 }
 
 /* ---------------------------------------------------------------- errors */
@@ -617,6 +752,89 @@ conf_read_mode(struct conf_ctx *ctx, const config_setting_t *s,
 	return 0;
 }
 
+/*
+ * A list or an array of strings (libconfig checks that an array's items
+ * share one type).  An item's message names it by its position from 1,
+ * at its own line when libconfig knows it: "access rule 3: ...".
+ */
+static int
+conf_read_list(struct conf_ctx *ctx, const config_setting_t *s,
+    const struct conf_setting *r, void *field)
+{
+	struct conf_list l = { NULL, 0 };
+	const config_setting_t *e, *at;
+	char reason[256];
+	const char *v;
+	int n;
+
+	if (!config_setting_is_list(s) && !config_setting_is_array(s)) {
+		conf_err(ctx, s, "%s %s", r->name, r->expect);
+		return -1;
+	}
+	if ((n = config_setting_length(s)) > r->max) {
+		conf_err(ctx, s, "%s must have at most %lld entries", r->name, r->max);
+		return -1;
+	}
+	if (n > 0 && (l.v = calloc((size_t)n, sizeof(*l.v))) == NULL)
+		return conf_oom(ctx);
+	for (; l.n < (size_t)n; l.n++) {
+		e = config_setting_get_elem(s, (unsigned int)l.n);
+		at = config_setting_source_line(e) > 0 ? e : s;
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			conf_err(ctx, at, "%s %s %zu must be a string", r->name,
+			    r->item, l.n + 1);
+			goto fail;
+		}
+		v = config_setting_get_string(e);
+		reason[0] = '\0';
+		if (r->check_item != NULL &&
+		    r->check_item(v, reason, sizeof(reason)) == -1) {
+			if (reason[0] == '\0')
+				snprintf(reason, sizeof(reason), "'%s' is not valid", v);
+			conf_err(ctx, at, "%s %s %zu: %s", r->name, r->item, l.n + 1,
+			    reason);
+			goto fail;
+		}
+		if ((l.v[l.n] = strdup(v)) == NULL) {
+			conf_oom(ctx);
+			goto fail;
+		}
+	}
+	conf_list_free(field);
+	*(struct conf_list *)field = l;
+	return 0;
+fail:
+	conf_list_free(&l);
+	return -1;
+}
+
+/*
+ * A list row's default, which is spelt as in the file: read by libconfig
+ * and conf_read_list, as a file would be.  -1 on a bad default or when
+ * out of memory.
+ */
+static int
+conf_list_default(const struct conf_setting *r, void *field)
+{
+	struct conf_ctx ctx = { r->name, NULL, NULL, 0 };
+	const config_setting_t *s;
+	size_t len = strlen(r->def) + sizeof("v = ;\n");
+	config_t cfg;
+	char *text;
+	int rc = -1;
+
+	if ((text = malloc(len)) == NULL)
+		return -1;
+	snprintf(text, len, "v = %s;\n", r->def);
+	config_init(&cfg);
+	if (config_read_string(&cfg, text) &&
+	    (s = config_lookup(&cfg, "v")) != NULL)
+		rc = conf_read_list(&ctx, s, r, field);
+	config_destroy(&cfg);
+	free(text);
+	return rc;
+}
+
 /* Row r's member of group g, if there, into its field of base. */
 static int
 conf_read(struct conf_ctx *ctx, const config_setting_t *g,
@@ -638,6 +856,8 @@ conf_read(struct conf_ctx *ctx, const config_setting_t *g,
 		return conf_read_string(ctx, s, r, field);
 	case CONF_T_MODE:
 		return conf_read_mode(ctx, s, r, field);
+	case CONF_T_LIST:
+		return conf_read_list(ctx, s, r, field);
 	}
 	return -1;
 }
@@ -655,7 +875,8 @@ conf_example(const struct conf_setting *first, char *buf, size_t buflen)
 	snprintf(buf, buflen, "{");
 	for (r = first; r < CONF_END && n < buflen &&
 	    strncmp(r->name, first->name, plen) == 0; r++) {
-		q = r->type == CONF_T_INT || r->type == CONF_T_BOOL ? "" : "\"";
+		q = r->type == CONF_T_INT || r->type == CONF_T_BOOL ||
+		    r->type == CONF_T_LIST ? "" : "\"";
 		n += (size_t)snprintf(buf + n, buflen - n, " %s = %s%s%s;",
 		    conf_member(r), q, r->def, q);
 	}
@@ -671,7 +892,7 @@ conf_enter_group(struct conf_ctx *ctx, const config_setting_t *root,
 {
 	size_t plen = conf_prefix_len(first);
 	const config_setting_t *g;
-	char name[64], example[256];
+	char name[64], example[512];
 
 	*out = NULL;
 	snprintf(name, sizeof(name), "%.*s", (int)plen - 1, first->name);
@@ -1037,6 +1258,8 @@ conf_same_value(const struct conf_setting *r, const struct conf *a,
 {
 	const char *sa, *sb;
 
+	if (r->type == CONF_T_LIST)
+		return conf_list_equal(conf_cfield(r, a), conf_cfield(r, b));
 	if (!conf_is_string(r))
 		return memcmp(conf_cfield(r, a), conf_cfield(r, b), r->size) == 0;
 	sa = *(char *const *)conf_cfield(r, a);
@@ -1058,6 +1281,11 @@ conf_keep_restart_only(const struct conf *old, struct conf *new,
 			continue;
 		if (changed != NULL)
 			changed(r->name, arg);
+		if (r->type == CONF_T_LIST) {
+			if (conf_list_copy(conf_field(r, new), conf_cfield(r, old)) == -1)
+				return -1;
+			continue;
+		}
 		if (!conf_is_string(r)) {
 			memcpy(conf_field(r, new), conf_cfield(r, old), r->size);
 			continue;

@@ -22,12 +22,53 @@
 #define CONF_IDLE_TIMEOUT_MAX     86400
 #define CONF_BACKLOG_MAX          65535
 #define CONF_SHUTDOWN_TIMEOUT_MAX 3600
+#define CONF_MAX_LIST_ITEMS       1024      /* in any list of strings */
+#define CONF_RATE_MAX             1000000   /* rates, bursts, counts per source */
+#define CONF_TABLE_SIZE_MIN       1024      /* udp.table_size, limits.table_size */
+#define CONF_TABLE_SIZE_MAX       16777216
+#define CONF_MIN_RATE_WINDOW_MAX  86400
 
 /*
- * Every field of these two, but path, listeners, nlisteners and line, is
- * a row of the settings table in conf.c: a new setting is a field here, a
- * row there and its documentation.
+ * A list of strings: ( "a", "b" ), [ "a", "b" ] or ( ) in the file.
+ * Each string passed its row's check_item, and they are in the file's order;
+ * v is NULL when n is 0.  conf_free() frees the lists of a conf.
  */
+struct conf_list {
+	char  **v;
+	size_t  n;
+};
+
+/*
+ * Every field of these four, but path, listeners, nlisteners and line,
+ * is a row of the settings table in conf.c: a new setting is a field
+ * here, a row there and its documentation.
+ */
+
+/* The group udp: what UDP datagrams get an answer (all reload: applied). */
+struct conf_udp {
+	bool     guard;                /* drop datagrams that could start a loop or a reflection */
+	int      rate_limit;           /* replies per second per source; 0 = no limit */
+	int      burst;                /* replies a source may get at once (bucket depth) */
+	int      leak;                 /* over the limit, answer 1 in leak anyway; 0 = none */
+	struct conf_list exempt;       /* CIDRs (cidr_parse) that skip the rate limit */
+	int      ipv4_prefix;          /* a source is an IPv4 address cut to this prefix ... */
+	int      ipv6_prefix;          /* ... or an IPv6 one cut to this */
+	int      table_size;           /* sources remembered, per table and UDP worker */
+};
+
+/* The group limits: per-source TCP limits (all reload: applied). */
+struct conf_limits {
+	int      connections_per_source; /* open connections; 0 = unlimited */
+	int      connection_rate;      /* new connections per second; 0 = unlimited */
+	int      connection_burst;     /* new connections at once (bucket depth) */
+	int      ipv4_prefix;          /* a source is an IPv4 address cut to this prefix ... */
+	int      ipv6_prefix;          /* ... or an IPv6 one cut to this */
+	struct conf_list exempt;       /* CIDRs (cidr_parse) that skip these limits */
+	int      table_size;           /* sources tracked */
+	int      min_rate;             /* bytes per second, under pressure; 0 = off */
+	int      min_rate_window;      /* seconds: a connection is judged from this age on */
+};
+
 struct conf_listener {
 	char    *address;    /* "*" = every address (IPv6 dual-stack, else IPv4); or a numeric IPv4/IPv6 address */
 	uint16_t port;
@@ -47,6 +88,10 @@ struct conf {
 	int      backlog;              /* listen(2) backlog */
 	int      shutdown_timeout;     /* seconds */
 	enum transform_charset charset;
+
+	struct conf_list access;       /* access rules (access_rule_parse), first match wins */
+	struct conf_udp    udp;
+	struct conf_limits limits;
 
 	int      log_level;            /* LOG_ERR .. LOG_DEBUG */
 	int      log_facility;         /* LOG_DAEMON, LOG_LOCAL0, ... */
@@ -79,11 +124,9 @@ enum conf_type {
 	CONF_T_PATH,     /* char *: "" (NULL) or an absolute path shorter than max bytes */
 	CONF_T_MODE,     /* mode_t: a string of octal digits, from min to max */
 	CONF_T_ENUM,     /* a name, stored by the row's set_enum */
-	/*
-	 * A list of strings (access rules, trusted proxies) would be one more
-	 * type: a case in conf.c's conf_read, conf_set_default,
-	 * conf_free_strings and conf_keep_restart_only.
-	 */
+	CONF_T_LIST,     /* struct conf_list: a list or array of at most max strings,
+	                    each accepted by check_item if not NULL; the default is
+	                    written as the file writes it: "( )", "( \"::1\" )" */
 };
 
 enum conf_reload {
@@ -95,14 +138,20 @@ struct conf_setting {
 	const char      *name;
 	enum conf_type   type;
 	long long        min, max;  /* see enum conf_type */
-	const char      *def;       /* the default, as the file spells it, unquoted: "0", "true", "utf-8", "" */
+	const char      *def;       /* the default, as the file spells it, unquoted: "0", "true", "utf-8", "", "( )" */
 	enum conf_reload reload;    /* always CONF_APPLIED in the listen list */
 	size_t           offset;    /* of the field in struct conf, or in struct conf_listener ... */
 	size_t           size;      /* ... and its size */
 	bool             listener;  /* ... if this is true */
 	/* CONF_T_ENUM: store the value named text into field (0), or -1 if it names none. */
 	int            (*set_enum)(const char *text, void *field);
-	const char      *expect;    /* CONF_T_ENUM: "must be one of ...", after the name in the error */
+	const char      *expect;    /* CONF_T_ENUM, CONF_T_LIST: "must be one of ...", after the name in the error */
+	/*
+	 * CONF_T_LIST: whether one item is valid: 0, or -1 with why not in
+	 * reason ("'10.0.0.0/33' is not a CIDR"); NULL: any string is.
+	 */
+	int            (*check_item)(const char *text, char *reason, size_t len);
+	const char      *item;      /* CONF_T_LIST: an item in messages: "rule" ("access rule 3: ...") */
 	const char      *doc;       /* one line */
 };
 
@@ -121,6 +170,11 @@ struct conf *conf_load_string(const char *text, const char *name, char *err, siz
 /* A conf with every default of the table, and one listener with the listen defaults. */
 struct conf *conf_default(void);
 void conf_free(struct conf *c);
+
+/* Whether a and b hold the same strings in the same order. */
+bool conf_list_equal(const struct conf_list *a, const struct conf_list *b);
+/* Free l's strings and array; l is then the empty list. */
+void conf_list_free(struct conf_list *l);
 
 /*
  * For a reload: every setting of the table that needs a restart and differs

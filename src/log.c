@@ -91,7 +91,7 @@ log_setlevel(int level)
 static void __attribute__((format(printf, 2, 0)))
 log_vwrite(int pri, const char *fmt, va_list ap, int with_errno)
 {
-	char msg[1024];
+	char msg[4096];	/* the SIGUSR1 stats line is long */
 	int saved = errno;
 	size_t len = 0;
 

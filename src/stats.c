@@ -12,6 +12,10 @@ static const char *const stat_names[STAT__COUNT] = {
 	[STAT_TCP_ACCEPTED]         = "upcased_tcp_connections_accepted_total",
 	[STAT_TCP_CLOSED]           = "upcased_tcp_connections_closed_total",
 	[STAT_TCP_REFUSED_MAXCONN]  = "upcased_tcp_connections_refused_max_connections_total",
+	[STAT_TCP_REFUSED_ACCESS]   = "upcased_tcp_connections_refused_access_total",
+	[STAT_TCP_REFUSED_PER_SOURCE] = "upcased_tcp_connections_refused_per_source_total",
+	[STAT_TCP_REFUSED_RATE]     = "upcased_tcp_connections_refused_rate_total",
+	[STAT_TCP_SLOW_CLOSES]      = "upcased_tcp_slow_closes_total",
 	[STAT_TCP_ACCEPT_ERRORS]    = "upcased_tcp_accept_errors_total",
 	[STAT_TCP_IDLE_TIMEOUTS]    = "upcased_tcp_idle_timeouts_total",
 	[STAT_TCP_RESETS]           = "upcased_tcp_connection_errors_total",
@@ -21,6 +25,14 @@ static const char *const stat_names[STAT__COUNT] = {
 	[STAT_UDP_DATAGRAMS_OUT]    = "upcased_udp_datagrams_out_total",
 	[STAT_UDP_DROPPED_TOOLARGE] = "upcased_udp_datagrams_dropped_too_large_total",
 	[STAT_UDP_DROPPED_SENDFAIL] = "upcased_udp_datagrams_dropped_send_failed_total",
+	[STAT_UDP_DROPPED_ACCESS]   = "upcased_udp_datagrams_dropped_access_total",
+	[STAT_UDP_DROPPED_LOW_PORT] = "upcased_udp_datagrams_dropped_low_port_total",
+	[STAT_UDP_DROPPED_OWN_PORT] = "upcased_udp_datagrams_dropped_own_port_total",
+	[STAT_UDP_DROPPED_BAD_SOURCE] = "upcased_udp_datagrams_dropped_bad_source_total",
+	[STAT_UDP_DROPPED_BAD_DEST] = "upcased_udp_datagrams_dropped_bad_dest_total",
+	[STAT_UDP_DROPPED_LOOP]     = "upcased_udp_datagrams_dropped_loop_total",
+	[STAT_UDP_DROPPED_RATE]     = "upcased_udp_datagrams_dropped_rate_limit_total",
+	[STAT_UDP_LEAKED]           = "upcased_udp_datagrams_leaked_total",
 	[STAT_UDP_BYTES_IN]         = "upcased_udp_bytes_in_total",
 	[STAT_UDP_BYTES_OUT]        = "upcased_udp_bytes_out_total",
 	[STAT_RELOADS]              = "upcased_reloads_total",
@@ -72,9 +84,14 @@ stats_summary(const struct stats *t, char *buf, size_t buflen)
 	    "%" PRIu64 " connections open, %" PRIu64 " accepted, %" PRIu64 " refused; "
 	    "%" PRIu64 " datagrams served, %" PRIu64 " dropped; %" PRIu64 " bytes in, %" PRIu64 " out",
 	    stats_open(t), t->v[STAT_TCP_ACCEPTED],
-	    t->v[STAT_TCP_REFUSED_MAXCONN],
+	    t->v[STAT_TCP_REFUSED_MAXCONN] + t->v[STAT_TCP_REFUSED_ACCESS] +
+	    t->v[STAT_TCP_REFUSED_PER_SOURCE] + t->v[STAT_TCP_REFUSED_RATE],
 	    t->v[STAT_UDP_DATAGRAMS_OUT],
-	    t->v[STAT_UDP_DROPPED_TOOLARGE] + t->v[STAT_UDP_DROPPED_SENDFAIL],
+	    t->v[STAT_UDP_DROPPED_TOOLARGE] + t->v[STAT_UDP_DROPPED_SENDFAIL] +
+	    t->v[STAT_UDP_DROPPED_ACCESS] + t->v[STAT_UDP_DROPPED_LOW_PORT] +
+	    t->v[STAT_UDP_DROPPED_OWN_PORT] + t->v[STAT_UDP_DROPPED_BAD_SOURCE] +
+	    t->v[STAT_UDP_DROPPED_BAD_DEST] +
+	    t->v[STAT_UDP_DROPPED_LOOP] + t->v[STAT_UDP_DROPPED_RATE],
 	    t->v[STAT_TCP_BYTES_IN] + t->v[STAT_UDP_BYTES_IN],
 	    t->v[STAT_TCP_BYTES_OUT] + t->v[STAT_UDP_BYTES_OUT]);
 	if (n < 0 || buflen == 0)

@@ -13,6 +13,10 @@ enum stat_id {
 	STAT_TCP_ACCEPTED,          /* connections accepted and served */
 	STAT_TCP_CLOSED,            /* connections closed (any reason) */
 	STAT_TCP_REFUSED_MAXCONN,   /* closed at once: max_connections reached */
+	STAT_TCP_REFUSED_ACCESS,    /* closed at once: an access rule denies the source */
+	STAT_TCP_REFUSED_PER_SOURCE, /* closed at once: limits.connections_per_source */
+	STAT_TCP_REFUSED_RATE,      /* closed at once: limits.connection_rate */
+	STAT_TCP_SLOW_CLOSES,       /* closed under pressure: below limits.min_rate */
 	STAT_TCP_ACCEPT_ERRORS,     /* accept(2) failures, EMFILE/ENFILE included */
 	STAT_TCP_IDLE_TIMEOUTS,     /* closed by idle_timeout */
 	STAT_TCP_RESETS,            /* closed on a read/write error */
@@ -22,6 +26,14 @@ enum stat_id {
 	STAT_UDP_DATAGRAMS_OUT,
 	STAT_UDP_DROPPED_TOOLARGE,  /* reply would exceed the largest UDP payload */
 	STAT_UDP_DROPPED_SENDFAIL,  /* sendmmsg failed (buffer full, unreachable) */
+	STAT_UDP_DROPPED_ACCESS,    /* an access rule denies the source */
+	STAT_UDP_DROPPED_LOW_PORT,  /* source port below 1024 (echo, chargen, ...) */
+	STAT_UDP_DROPPED_OWN_PORT,  /* source port is one of our own UDP ports */
+	STAT_UDP_DROPPED_BAD_SOURCE, /* unspecified, multicast, broadcast, spoofed loopback */
+	STAT_UDP_DROPPED_BAD_DEST,  /* sent to a broadcast or multicast address */
+	STAT_UDP_DROPPED_LOOP,      /* our own reply coming back: a loop */
+	STAT_UDP_DROPPED_RATE,      /* over the source's udp.rate_limit */
+	STAT_UDP_LEAKED,            /* over the limit but answered (udp.leak) */
 	STAT_UDP_BYTES_IN,
 	STAT_UDP_BYTES_OUT,
 	STAT_RELOADS,

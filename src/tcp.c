@@ -13,18 +13,24 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "access.h"
+#include "addr.h"
 #include "balance.h"
 #include "clock.h"
 #include "log.h"
 #include "ratelimit.h"
 #include "sock.h"
+#include "srctable.h"
+#include "tbucket.h"
 #include "tcp.h"
 #include "transform.h"
 
@@ -47,6 +53,7 @@ enum conn_end {
 	CONN_END_DONE,       /* the client closed and got everything */
 	CONN_END_ERROR,      /* a read or write failed (reset, out of memory) */
 	CONN_END_IDLE,       /* idle_timeout */
+	CONN_END_SLOW,       /* below limits.min_rate while the pool is under pressure */
 	CONN_END_SHUTDOWN,   /* the daemon is stopping */
 };
 
@@ -73,12 +80,19 @@ struct tcp_conn {
 	uint8_t *out;                /* unsent output, or NULL */
 	size_t   outlen, outoff;
 	uint64_t last_ms;            /* last progress, for idle_timeout */
+	uint64_t start_ms;           /* accepted, for limits.min_rate */
+	uint64_t bytes_in;
+	bool     counted;            /* source holds one of its per-source slots for us */
+	struct src_key source;       /* the client, as limits count it */
 	struct tcp_conn *prev, *next; /* worker's list, oldest activity first */
 };
 
-/* Pool-wide, shared by every TCP worker (atomics only). */
+/* Pool-wide, shared by every TCP worker. */
 struct tcp_shared {
-	int      open;                   /* open connections, for max_connections */
+	int      open;                   /* open connections, for max_connections (atomic) */
+	bool     ready;                  /* mu initialised (main thread, before workers) */
+	pthread_mutex_t mu;              /* guards sources */
+	struct srctable *sources;        /* per-source counts and buckets, for limits */
 };
 
 struct tcp_worker {
@@ -93,14 +107,20 @@ struct tcp_worker {
 	size_t   nconns;
 	uint8_t  rbuf[TCP_READ_CHUNK];
 	uint8_t  wbuf[TRANSFORM_BOUND(TCP_READ_CHUNK)];
-	struct ratelimit rl_refused, rl_accept;
+	struct ratelimit rl_refused, rl_accept, rl_denied;
 	uint64_t last_sweep_ms;
 };
+
+static struct tcp_shared *
+tcp_shared(struct tcp_worker *t)
+{
+	return worker_pool_shared(t->w.pool);
+}
 
 static int *
 tcp_open_count(struct tcp_worker *t)
 {
-	return &((struct tcp_shared *)worker_pool_shared(t->w.pool))->open;
+	return &tcp_shared(t)->open;
 }
 
 /* ------------------------------------------------------------ connection list */
@@ -132,6 +152,67 @@ conn_touch(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 	}
 }
 
+/* ------------------------------------------------------------ per-source limits */
+
+static void
+tcp_source_release(struct tcp_worker *t, const struct src_key *k)
+{
+	struct tcp_shared *sh = tcp_shared(t);
+	struct src_entry *e;
+
+	pthread_mutex_lock(&sh->mu);
+	if (sh->sources != NULL && (e = srctable_find(sh->sources, k)) != NULL && e->open > 0)
+		e->open--;
+	pthread_mutex_unlock(&sh->mu);
+}
+
+/* Whether the source of c is exempt from limits, or they are all off. */
+static bool
+tcp_source_unlimited(const struct worker_source_limits *l, const struct sockaddr *sa)
+{
+	int rule = -1;
+
+	if (l->per_source == 0 && l->rate == 0)
+		return true;
+	if (l->exempt != NULL)
+		access_allows(l->exempt, sa, &rule);
+	return rule >= 0;
+}
+
+/*
+ * May the source of c open one more connection?  If so, and limits count
+ * it, c holds one of its slots until conn_close.  If not, *why is the
+ * counter of the refusal.
+ */
+static bool
+tcp_source_admit(struct tcp_worker *t, struct tcp_conn *c, const struct sockaddr *sa,
+    uint64_t now, enum stat_id *why)
+{
+	const struct worker_source_limits *l = &t->w.params.limits;
+	struct tcp_shared *sh = tcp_shared(t);
+	struct src_entry *e;
+	bool ok = false;
+
+	if (tcp_source_unlimited(l, sa) ||
+	    src_key_from_sockaddr(sa, l->ipv4_prefix, l->ipv6_prefix, false, &c->source) == -1)
+		return true;
+	pthread_mutex_lock(&sh->mu);
+	*why = STAT_TCP_REFUSED_PER_SOURCE;
+	if ((e = srctable_get(sh->sources, &c->source, now)) == NULL)
+		;	/* every slot it could take holds open connections */
+	else if (l->per_source != 0 && e->open >= l->per_source)
+		;
+	else if (l->rate != 0 &&
+	    tbucket_take(&e->bucket, l->rate, l->burst, 0, now) == TBUCKET_DROP)
+		*why = STAT_TCP_REFUSED_RATE;
+	else {
+		e->open++;
+		c->counted = ok = true;
+	}
+	pthread_mutex_unlock(&sh->mu);
+	return ok;
+}
+
 static enum conn_state
 conn_close(struct tcp_worker *t, struct tcp_conn *c, enum conn_end why)
 {
@@ -142,11 +223,16 @@ conn_close(struct tcp_worker *t, struct tcp_conn *c, enum conn_end why)
 	case CONN_END_IDLE:
 		stats_add(&t->w.stats, STAT_TCP_IDLE_TIMEOUTS, 1);
 		break;
+	case CONN_END_SLOW:
+		stats_add(&t->w.stats, STAT_TCP_SLOW_CLOSES, 1);
+		break;
 	case CONN_END_DONE:
 	case CONN_END_SHUTDOWN:
 		break;
 	}
 	stats_add(&t->w.stats, STAT_TCP_CLOSED, 1);
+	if (c->counted)
+		tcp_source_release(t, &c->source);
 	conn_unlink(t, c);
 	t->nconns--;
 	__atomic_sub_fetch(tcp_open_count(t), 1, __ATOMIC_RELAXED);
@@ -217,6 +303,7 @@ conn_read(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 
 	if (n > 0) {
 		stats_add(&t->w.stats, STAT_TCP_BYTES_IN, (uint64_t)n);
+		c->bytes_in += (uint64_t)n;
 		conn_touch(t, c, now);
 		m = transform_feed(&c->tf, t->rbuf, (size_t)n, t->wbuf);
 		return conn_send(t, c, t->wbuf, m) == CONN_CLOSED ?
@@ -349,7 +436,7 @@ tcp_update_listening(struct tcp_worker *t, uint64_t now)
 }
 
 static void
-tcp_refuse(struct tcp_worker *t, int fd, uint64_t now)
+tcp_refuse_full(struct tcp_worker *t, int fd, uint64_t now)
 {
 	stats_add(&t->w.stats, STAT_TCP_REFUSED_MAXCONN, 1);	/* before the client can see it */
 	close(fd);
@@ -361,21 +448,65 @@ tcp_refuse(struct tcp_worker *t, int fd, uint64_t now)
 	}
 }
 
+/* Refused for who it is (access rule, per-source limit): the log names the source. */
 static void
-tcp_new_conn(struct tcp_worker *t, int fd, uint64_t now)
+tcp_refuse_source(struct tcp_worker *t, int fd, enum stat_id why, const char *what,
+    const struct sockaddr *sa, socklen_t salen, uint64_t now)
+{
+	char a[64];
+
+	stats_add(&t->w.stats, why, 1);
+	close(fd);
+	if (ratelimit_allow(&t->rl_denied, now)) {
+		uint64_t more = ratelimit_take_suppressed(&t->rl_denied);
+		log_notice("refused a connection from %s: %s"
+		    " (%llu more refused for their source since the last message)",
+		    addr_format(sa, salen, a, sizeof(a)), what, (unsigned long long)more);
+	}
+}
+
+/* The access rules; true if they let the source in (else fd is closed). */
+static bool
+tcp_access(struct tcp_worker *t, int fd, const struct sockaddr *sa, socklen_t salen,
+    uint64_t now)
+{
+	char what[64];
+	int rule;
+
+	if (access_allows(t->w.params.access, sa, &rule))
+		return true;
+	snprintf(what, sizeof(what), "denied by access rule %d", rule + 1);
+	tcp_refuse_source(t, fd, STAT_TCP_REFUSED_ACCESS, what, sa, salen, now);
+	return false;
+}
+
+static void
+tcp_new_conn(struct tcp_worker *t, int fd, const struct sockaddr *sa, socklen_t salen,
+    uint64_t now)
 {
 	struct epoll_event e = { .events = EPOLLIN };
 	struct tcp_conn *c;
+	enum stat_id why;
 	int one = 1;
 
+	if (!tcp_access(t, fd, sa, salen, now))
+		return;
 	if (__atomic_add_fetch(tcp_open_count(t), 1, __ATOMIC_RELAXED) >
 	    t->w.params.max_connections) {
 		__atomic_sub_fetch(tcp_open_count(t), 1, __ATOMIC_RELAXED);
-		tcp_refuse(t, fd, now);
+		tcp_refuse_full(t, fd, now);
 		return;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("out of memory accepting");
+		close(fd);
+		goto fail;
+	}
+	if (!tcp_source_admit(t, c, sa, now, &why)) {
+		tcp_refuse_source(t, fd, why, why == STAT_TCP_REFUSED_RATE ?
+		    "limits.connection_rate reached" : "limits.connections_per_source reached",
+		    sa, salen, now);
+		free(c);
 		goto fail;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -383,12 +514,15 @@ tcp_new_conn(struct tcp_worker *t, int fd, uint64_t now)
 	c->fd = fd;
 	c->state = CONN_READING;
 	c->events = EPOLLIN;
-	c->last_ms = now;
+	c->last_ms = c->start_ms = now;
 	transform_init(&c->tf, t->w.params.charset);
 	e.data.ptr = c;
 	if (epoll_ctl(t->w.epfd, EPOLL_CTL_ADD, fd, &e) == -1) {
 		log_warn("epoll_ctl add");
+		if (c->counted)
+			tcp_source_release(t, &c->source);
 		free(c);
+		close(fd);
 		goto fail;
 	}
 	conn_append(t, c);
@@ -397,17 +531,18 @@ tcp_new_conn(struct tcp_worker *t, int fd, uint64_t now)
 	return;
 fail:
 	__atomic_sub_fetch(tcp_open_count(t), 1, __ATOMIC_RELAXED);
-	close(fd);
 }
 
 static void
 tcp_accept(struct tcp_worker *t, int lfd, uint64_t now)
 {
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage ss;
+		socklen_t sslen = sizeof(ss);
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0) {
-			tcp_new_conn(t, fd, now);
+			tcp_new_conn(t, fd, (struct sockaddr *)&ss, sslen, now);
 			continue;
 		}
 		switch (sock_accept_error(errno)) {
@@ -443,6 +578,7 @@ tcp_create(void)
 		return NULL;
 	ratelimit_init(&t->rl_refused, 1, 10000, now);
 	ratelimit_init(&t->rl_accept, 1, 10000, now);
+	ratelimit_init(&t->rl_denied, 1, 10000, now);
 	t->last_sweep_ms = now;
 	return &t->w;
 }
@@ -494,6 +630,37 @@ tcp_sweep_idle(struct tcp_worker *t, uint64_t now)
 }
 
 /*
+ * Slow clients: one that trickles a byte now and then is never idle, and
+ * many of them could hold every slot.  While more than half the slots of
+ * max_connections are taken, a connection at least min_rate_window old
+ * whose client sent less than min_rate bytes/s on average since it
+ * connected is closed.  Without pressure nobody is cut off, however slowly
+ * they type.
+ */
+static void
+tcp_sweep_slow(struct tcp_worker *t, uint64_t now)
+{
+	const struct worker_params *p = &t->w.params;
+	uint64_t window = (uint64_t)p->min_rate_window * 1000;
+	struct tcp_conn *c, *next;
+
+	if (p->min_rate == 0 ||
+	    2 * (uint64_t)__atomic_load_n(tcp_open_count(t), __ATOMIC_RELAXED) <=
+	    (uint64_t)p->max_connections)
+		return;
+	for (c = t->head; c != NULL; c = next) {
+		uint64_t age = now - c->start_ms;
+
+		next = c->next;
+		if (age >= window && c->bytes_in * 1000 < (uint64_t)p->min_rate * age) {
+			log_debug("closing slow connection %d (%llu bytes in %llu s)", c->fd,
+			    (unsigned long long)c->bytes_in, (unsigned long long)(age / 1000));
+			conn_close(t, c, CONN_END_SLOW);
+		}
+	}
+}
+
+/*
  * Stopping begins: visit every open connection once.  conn_stop_step()
  * may move one to the tail (activity): visit only as many as there were,
  * or a busy one comes round again.
@@ -522,6 +689,7 @@ tcp_tick(struct worker *w, uint64_t now)
 	tcp_update_listening(t, now);
 	if (now - t->last_sweep_ms >= 1000) {
 		tcp_sweep_idle(t, now);
+		tcp_sweep_slow(t, now);
 		t->last_sweep_ms = now;
 	}
 }
@@ -557,9 +725,45 @@ tcp_finish(struct worker *w)
 		conn_close(t, t->head, CONN_END_SHUTDOWN);
 }
 
+/* Main thread: the per-source table, as big as limits.table_size says. */
+static void
+tcp_pool_apply(void *shared, const struct worker_params *p)
+{
+	struct tcp_shared *sh = shared;
+	uint32_t want = p->limits.table_size;
+	struct srctable *n;
+
+	if (!sh->ready) {
+		pthread_mutex_init(&sh->mu, NULL);
+		sh->ready = true;
+	}
+	pthread_mutex_lock(&sh->mu);
+	if ((n = srctable_fit(sh->sources, want)) == NULL && sh->sources == NULL)
+		fatal("out of memory for limits.table_size = %u", want);
+	if (n == NULL)
+		log_warn("limits.table_size = %u: keeping %zu entries", want,
+		    srctable_capacity(sh->sources));
+	else
+		sh->sources = n;
+	pthread_mutex_unlock(&sh->mu);
+}
+
+static void
+tcp_pool_destroy(void *shared)
+{
+	struct tcp_shared *sh = shared;
+
+	if (!sh->ready)
+		return;
+	srctable_free(sh->sources);
+	pthread_mutex_destroy(&sh->mu);
+}
+
 const struct worker_ops tcp_worker_ops = {
 	.name        = "tcp",
 	.shared_size = sizeof(struct tcp_shared),
+	.pool_apply  = tcp_pool_apply,
+	.pool_destroy = tcp_pool_destroy,
 	.create      = tcp_create,
 	.destroy     = tcp_destroy,
 	.apply       = tcp_apply,

@@ -15,10 +15,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "access.h"
+#include "addr.h"
 #include "clock.h"
+#include "guard.h"
 #include "log.h"
+#include "loopguard.h"
 #include "proto.h"
 #include "ratelimit.h"
+#include "srctable.h"
+#include "tbucket.h"
 #include "transform.h"
 #include "udp.h"
 
@@ -44,7 +50,39 @@ struct udp_worker {
 	struct sockaddr_storage peer[UDP_BATCH];
 	uint8_t rctl[UDP_BATCH][CMSG_SPACE_PKTINFO];
 	uint8_t sctl[UDP_BATCH][CMSG_SPACE_PKTINFO];
-	struct ratelimit rl;
+	struct ratelimit rl, rl_drop;
+	uint16_t own_ports[WORKER_MAX_LISTENERS];   /* of the sockets we serve */
+	size_t   nown;
+	struct srctable *rates;               /* per source (prefix): reply buckets */
+	struct srctable *loops;               /* per source address and port: last reply */
+};
+
+/* Why a datagram gets no reply (or does, over the limit). */
+enum udp_verdict {
+	UDP_ANSWER,
+	UDP_ANSWER_LEAKED,    /* over the source's rate, answered as one in udp.leak */
+	UDP_DROP_ACCESS,
+	UDP_DROP_LOW_PORT,
+	UDP_DROP_OWN_PORT,
+	UDP_DROP_BAD_SOURCE,
+	UDP_DROP_BAD_DEST,
+	UDP_DROP_LOOP,
+	UDP_DROP_RATE,
+};
+
+static const struct {
+	enum stat_id stat;
+	const char  *why;     /* for the log line */
+} udp_verdicts[] = {
+	[UDP_ANSWER]          = { STAT_UDP_DATAGRAMS_IN, NULL },	/* not counted again */
+	[UDP_ANSWER_LEAKED]   = { STAT_UDP_LEAKED, NULL },
+	[UDP_DROP_ACCESS]     = { STAT_UDP_DROPPED_ACCESS, "denied by an access rule" },
+	[UDP_DROP_LOW_PORT]   = { STAT_UDP_DROPPED_LOW_PORT, "source port below 1024" },
+	[UDP_DROP_OWN_PORT]   = { STAT_UDP_DROPPED_OWN_PORT, "source port is one of ours" },
+	[UDP_DROP_BAD_SOURCE] = { STAT_UDP_DROPPED_BAD_SOURCE, "source address cannot be a client" },
+	[UDP_DROP_BAD_DEST]   = { STAT_UDP_DROPPED_BAD_DEST, "sent to a broadcast or multicast address" },
+	[UDP_DROP_LOOP]       = { STAT_UDP_DROPPED_LOOP, "our own reply came back (a loop)" },
+	[UDP_DROP_RATE]       = { STAT_UDP_DROPPED_RATE, "over udp.rate_limit" },
 };
 
 static size_t
@@ -147,6 +185,136 @@ udp_send_batch(struct udp_worker *u, int fd, int nsend, uint64_t now)
 	}
 }
 
+/* The address request i was sent to (from its IP_PKTINFO), or NULL. */
+static const struct sockaddr *
+udp_local_addr(struct msghdr *rh, struct sockaddr_storage *ss)
+{
+	struct cmsghdr *c;
+
+	memset(ss, 0, sizeof(*ss));
+	for (c = CMSG_FIRSTHDR(rh); c != NULL; c = CMSG_NXTHDR(rh, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			sin->sin_family = AF_INET;
+			sin->sin_addr = pi.ipi_addr;
+			return (struct sockaddr *)ss;
+		}
+		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			sin6->sin6_family = AF_INET6;
+			sin6->sin6_addr = pi.ipi6_addr;
+			return (struct sockaddr *)ss;
+		}
+	}
+	return NULL;
+}
+
+/* Source checks and access rules: what a datagram's header alone decides. */
+static enum udp_verdict
+udp_check_source(struct udp_worker *u, int i)
+{
+	const struct sockaddr *src = (const struct sockaddr *)&u->peer[i];
+	struct sockaddr_storage local;
+	int rule;
+
+	if (u->w.params.udp_guard) {
+		switch (guard_check(src, udp_local_addr(&u->rmsg[i].msg_hdr, &local),
+		    u->own_ports, u->nown)) {
+		case GUARD_OK:
+			break;
+		case GUARD_LOW_PORT:
+			return UDP_DROP_LOW_PORT;
+		case GUARD_OWN_PORT:
+			return UDP_DROP_OWN_PORT;
+		case GUARD_BAD_SOURCE:
+		case GUARD_LOOPBACK_SPOOF:
+			return UDP_DROP_BAD_SOURCE;
+		case GUARD_BAD_DEST:
+			return UDP_DROP_BAD_DEST;
+		}
+	}
+	if (!access_allows(u->w.params.access, src, &rule))
+		return UDP_DROP_ACCESS;
+	return UDP_ANSWER;
+}
+
+/* The source's reply budget (udp.rate_limit, burst, leak, exempt). */
+static enum udp_verdict
+udp_check_rate(struct udp_worker *u, int i, uint64_t now)
+{
+	const struct worker_source_limits *l = &u->w.params.limits;
+	const struct sockaddr *src = (const struct sockaddr *)&u->peer[i];
+	struct src_entry *e;
+	struct src_key k;
+	int rule = -1;
+
+	if (l->rate == 0)
+		return UDP_ANSWER;
+	if (l->exempt != NULL)
+		access_allows(l->exempt, src, &rule);
+	if (rule >= 0 || src_key_from_sockaddr(src, l->ipv4_prefix, l->ipv6_prefix, false, &k) == -1 ||
+	    (e = srctable_get(u->rates, &k, now)) == NULL)
+		return UDP_ANSWER;
+	switch (tbucket_take(&e->bucket, l->rate, l->burst, l->leak, now)) {
+	case TBUCKET_PASS:
+		return UDP_ANSWER;
+	case TBUCKET_LEAK:
+		return UDP_ANSWER_LEAKED;
+	case TBUCKET_DROP:
+		break;
+	}
+	return UDP_DROP_RATE;
+}
+
+/*
+ * The loop breaker (see loopguard.h): our own reply coming back from
+ * another echo-like service, again and again, is dropped.  Every reply
+ * sent is remembered per source address and port.  Our replies are their
+ * own upper case, so a payload that is not cannot be one: its hash is
+ * computed only to reset the count.
+ */
+static enum udp_verdict
+udp_check_loop(struct udp_worker *u, int i, const uint8_t *in, size_t len,
+    const uint8_t *out, size_t outlen, uint64_t now)
+{
+	struct src_entry *e;
+	struct src_key k;
+	uint64_t hout, hin;
+
+	if (!u->w.params.udp_guard ||
+	    src_key_from_sockaddr((const struct sockaddr *)&u->peer[i], 32, 128, true, &k) == -1 ||
+	    (e = srctable_get(u->loops, &k, now)) == NULL)
+		return UDP_ANSWER;
+	hout = loopguard_hash(out, outlen);
+	hin = len == outlen && memcmp(in, out, len) == 0 ? hout : loopguard_hash(in, len);
+	if (loopguard_is_echo(e, hin, now, LOOPGUARD_WINDOW_MS, LOOPGUARD_REPEATS))
+		return UDP_DROP_LOOP;
+	loopguard_sent(e, hout, now);
+	return UDP_ANSWER;
+}
+
+/* Count a verdict; a drop also gets a rate-limited log line naming the source. */
+static void
+udp_count(struct udp_worker *u, int i, enum udp_verdict v, uint64_t now)
+{
+	char a[64];
+
+	if (v == UDP_ANSWER)
+		return;
+	stats_add(&u->w.stats, udp_verdicts[v].stat, 1);
+	if (udp_verdicts[v].why == NULL || !ratelimit_allow(&u->rl_drop, now))
+		return;
+	log_notice("dropped a datagram from %s: %s (%llu more dropped since the last message)",
+	    addr_format((struct sockaddr *)&u->peer[i], u->rmsg[i].msg_hdr.msg_namelen, a, sizeof(a)),
+	    udp_verdicts[v].why, (unsigned long long)ratelimit_take_suppressed(&u->rl_drop));
+}
+
 /* One recvmmsg batch.  Returns the number of datagrams, 0 when none are left. */
 static int
 udp_serve_batch(struct udp_worker *u, int fd, uint64_t now)
@@ -165,11 +333,24 @@ udp_serve_batch(struct udp_worker *u, int fd, uint64_t now)
 		uint8_t *out = u->out + (size_t)nsend * TRANSFORM_BOUND(UDP_MAX_DGRAM);
 		size_t len = u->rmsg[i].msg_len, outlen;
 
+		enum udp_verdict v;
+
 		stats_add(&u->w.stats, STAT_UDP_DATAGRAMS_IN, 1);
 		stats_add(&u->w.stats, STAT_UDP_BYTES_IN, len);
+		if ((v = udp_check_source(u, i)) == UDP_ANSWER)
+			v = udp_check_rate(u, i, now);
+		if (v != UDP_ANSWER && v != UDP_ANSWER_LEAKED) {
+			udp_count(u, i, v, now);
+			continue;
+		}
+		udp_count(u, i, v, now);
 		outlen = transform_buffer(u->w.params.charset, u->riov[i].iov_base, len, out);
 		if (outlen > udp_max_reply(&u->peer[i])) {
 			stats_add(&u->w.stats, STAT_UDP_DROPPED_TOOLARGE, 1);
+			continue;
+		}
+		if ((v = udp_check_loop(u, i, u->riov[i].iov_base, len, out, outlen, now)) != UDP_ANSWER) {
+			udp_count(u, i, v, now);
 			continue;
 		}
 		u->siov[nsend].iov_base = out;
@@ -223,6 +404,7 @@ udp_create(void)
 		return NULL;
 	}
 	ratelimit_init(&u->rl, 1, 10000, clock_ms());
+	ratelimit_init(&u->rl_drop, 1, 10000, clock_ms());
 	return &u->w;
 }
 
@@ -231,9 +413,43 @@ udp_destroy(struct worker *w)
 {
 	struct udp_worker *u = (struct udp_worker *)w;
 
+	srctable_free(u->rates);
+	srctable_free(u->loops);
 	free(u->in);
 	free(u->out);
 	free(u);
+}
+
+/* Our own UDP ports: a datagram from one of them is another of our sockets, or a loop. */
+static void
+udp_learn_ports(struct udp_worker *u)
+{
+	u->nown = 0;
+	for (size_t i = 0; i < u->nsocks; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		uint16_t port;
+
+		if (getsockname(u->socks[i].fd, (struct sockaddr *)&ss, &len) == -1)
+			continue;
+		port = ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+		    ((struct sockaddr_in *)&ss)->sin_port;
+		u->own_ports[u->nown++] = ntohs(port);
+	}
+}
+
+/* One of the tables at udp.table_size; its state survives a reload. */
+static void
+udp_fit_table(struct srctable **t, uint32_t size)
+{
+	struct srctable *n = srctable_fit(*t, size);
+
+	if (n == NULL && *t == NULL)
+		fatal("out of memory for udp.table_size = %u", size);
+	if (n == NULL)
+		log_warn("udp.table_size = %u: keeping %zu entries", size, srctable_capacity(*t));
+	else
+		*t = n;
 }
 
 /*
@@ -262,6 +478,9 @@ udp_apply(struct worker *w, const struct worker_params *old, uint64_t now)
 		}
 		u->nsocks++;
 	}
+	udp_learn_ports(u);
+	udp_fit_table(&u->rates, w->params.limits.table_size);
+	udp_fit_table(&u->loops, w->params.limits.table_size);
 }
 
 static void

@@ -22,6 +22,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "clock.h"
 #include "conf.h"
 #include "control.h"
@@ -50,9 +51,21 @@ struct options {
 };
 
 /* Everything the main thread owns.  Workers see none of it directly. */
+/*
+ * The access lists the workers consult, built from the config.  Immutable
+ * once posted; replaced on reload, the old ones freed only after every
+ * worker applied the new (worker.h).
+ */
+struct policy {
+	struct access_list *access;        /* access; NULL: allow all */
+	struct access_list *udp_exempt;    /* udp.exempt; NULL: none */
+	struct access_list *tcp_exempt;    /* limits.exempt; NULL: none */
+};
+
 struct upcased {
 	struct options opt;
 	struct conf *conf;
+	struct policy policy;              /* built from conf */
 	struct listener_set listeners;
 	struct worker_pool *tcp;
 	struct worker_pool *udp;
@@ -164,14 +177,61 @@ parse_options(int argc, char **argv, struct options *o)
 
 /* ------------------------------------------------------------ settings to workers */
 
+/* conf_load() checked every string: only memory can fail here. */
+static int
+policy_build(struct policy *p, const struct conf *c)
+{
+	memset(p, 0, sizeof(*p));
+	if (access_list_parse(c->access.v, c->access.n, false, &p->access) == -1 ||
+	    access_list_parse(c->udp.exempt.v, c->udp.exempt.n, true, &p->udp_exempt) == -1 ||
+	    access_list_parse(c->limits.exempt.v, c->limits.exempt.n, true, &p->tcp_exempt) == -1) {
+		access_list_free(p->access);
+		access_list_free(p->udp_exempt);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+policy_free(struct policy *p)
+{
+	access_list_free(p->access);
+	access_list_free(p->udp_exempt);
+	access_list_free(p->tcp_exempt);
+	memset(p, 0, sizeof(*p));
+}
+
 static void
 worker_params_from(struct worker_params *p, const struct conf *c,
-    const struct listener_set *ls, int type)
+    const struct policy *pol, const struct listener_set *ls, int type)
 {
+	struct worker_source_limits *l = &p->limits;
+
 	memset(p, 0, sizeof(*p));
 	p->max_connections = c->max_connections;
 	p->idle_timeout = c->idle_timeout;
 	p->charset = c->charset;
+	p->access = pol->access;
+	if (type == SOCK_DGRAM) {
+		p->udp_guard = c->udp.guard;
+		l->rate = (uint32_t)c->udp.rate_limit;
+		l->burst = (uint32_t)c->udp.burst;
+		l->leak = (uint32_t)c->udp.leak;
+		l->ipv4_prefix = (uint8_t)c->udp.ipv4_prefix;
+		l->ipv6_prefix = (uint8_t)c->udp.ipv6_prefix;
+		l->table_size = (uint32_t)c->udp.table_size;
+		l->exempt = pol->udp_exempt;
+	} else {
+		l->per_source = (uint32_t)c->limits.connections_per_source;
+		l->rate = (uint32_t)c->limits.connection_rate;
+		l->burst = (uint32_t)c->limits.connection_burst;
+		l->ipv4_prefix = (uint8_t)c->limits.ipv4_prefix;
+		l->ipv6_prefix = (uint8_t)c->limits.ipv6_prefix;
+		l->table_size = (uint32_t)c->limits.table_size;
+		l->exempt = pol->tcp_exempt;
+		p->min_rate = (uint32_t)c->limits.min_rate;
+		p->min_rate_window = (uint32_t)c->limits.min_rate_window;
+	}
 	listener_set_fds(ls, type, p);
 }
 
@@ -223,7 +283,7 @@ static void
 upcased_log_stats(const struct upcased *d)
 {
 	struct stats t;
-	char buf[2048], per[256];
+	char buf[3072], per[256];
 	size_t len = 0;
 
 	upcased_stats(d, &t);
@@ -280,6 +340,7 @@ upcased_reload(struct upcased *d)
 	struct conf *nc;
 	struct listener_set nls;
 	struct worker_params tp, up;
+	struct policy np;
 
 	notify_reloading();
 	log_info("reloading %s", d->opt.conf_path);
@@ -287,7 +348,7 @@ upcased_reload(struct upcased *d)
 		log_warnx("reload failed, keeping the running configuration: %s", err);
 		goto fail;
 	}
-	if (reload_keep_restart_only(d->conf, nc) == -1) {
+	if (reload_keep_restart_only(d->conf, nc) == -1 || policy_build(&np, nc) == -1) {
 		log_warnx("reload failed, keeping the running configuration: out of memory");
 		conf_free(nc);
 		goto fail;
@@ -296,6 +357,7 @@ upcased_reload(struct upcased *d)
 		nls = d->listeners;	/* systemd owns the sockets: keep them */
 	else if (listener_set_open(&nls, nc, &d->listeners, err, sizeof(err)) == -1) {
 		log_warnx("reload failed, keeping the running configuration: %s", err);
+		policy_free(&np);
 		conf_free(nc);
 		goto fail;
 	}
@@ -303,11 +365,13 @@ upcased_reload(struct upcased *d)
 	if (nc->log_facility != d->conf->log_facility)
 		log_setfacility(nc->log_facility);
 	upcased_check_nofile(nc);
-	worker_params_from(&tp, nc, &nls, SOCK_STREAM);
-	worker_params_from(&up, nc, &nls, SOCK_DGRAM);
+	worker_params_from(&tp, nc, &np, &nls, SOCK_STREAM);
+	worker_params_from(&up, nc, &np, &nls, SOCK_DGRAM);
 	worker_pool_apply(d->tcp, &tp);
 	worker_pool_apply(d->udp, &up);
-	/* Every worker has let go of the old sockets: close those that went away. */
+	/* Every worker has let go of the old sockets and lists: free what went away. */
+	policy_free(&d->policy);
+	d->policy = np;
 	if (!d->listeners.activated) {
 		listener_set_close(&d->listeners);
 		d->listeners = nls;
@@ -488,8 +552,10 @@ upcased_start(struct upcased *d)
 	upcased_open_control(d);
 	if (d->conf->user)
 		upcased_drop_privileges(d);
-	worker_params_from(&tp, d->conf, &d->listeners, SOCK_STREAM);
-	worker_params_from(&up, d->conf, &d->listeners, SOCK_DGRAM);
+	if (policy_build(&d->policy, d->conf) == -1)
+		fatal("out of memory for the access lists");
+	worker_params_from(&tp, d->conf, &d->policy, &d->listeners, SOCK_STREAM);
+	worker_params_from(&up, d->conf, &d->policy, &d->listeners, SOCK_DGRAM);
 	d->tcp = worker_pool_create(&tcp_worker_ops, tcp_thread_count(d->conf), &tp);
 	d->udp = worker_pool_create(&udp_worker_ops, 1, &up);
 	d->beats = calloc((size_t)(worker_pool_size(d->tcp) + worker_pool_size(d->udp)),
@@ -525,6 +591,7 @@ upcased_stop(struct upcased *d)
 	upcased_log_stats(d);
 	worker_pool_destroy(d->tcp);
 	worker_pool_destroy(d->udp);
+	policy_free(&d->policy);
 	control_close(d->ctlfd, d->conf->control_socket);
 	daemon_pidfile_remove(d->conf->pidfile);
 	close(d->sigfd);

@@ -208,6 +208,8 @@ worker_pool_create(const struct worker_ops *ops, int n, const struct worker_para
 	pthread_cond_init(&pool->mb.cv, NULL);
 	pool->mb.gen = 1;
 	pool->mb.params = *p;
+	if (ops->pool_apply != NULL)
+		ops->pool_apply(pool->shared, p);
 	/* Every worker exists before any runs: a worker may wake its peers. */
 	for (int i = 0; i < n; i++)
 		pool->w[i] = worker_create(pool, i, p);
@@ -225,6 +227,8 @@ worker_pool_create(const struct worker_ops *ops, int n, const struct worker_para
 void
 worker_pool_apply(struct worker_pool *pool, const struct worker_params *p)
 {
+	if (pool->ops->pool_apply != NULL)
+		pool->ops->pool_apply(pool->shared, p);
 	mailbox_post(pool, p);
 }
 
@@ -256,6 +260,8 @@ worker_pool_destroy(struct worker_pool *pool)
 		close(pool->w[i]->evfd);
 		pool->ops->destroy(pool->w[i]);
 	}
+	if (pool->ops->pool_destroy != NULL)
+		pool->ops->pool_destroy(pool->shared);
 	pthread_cond_destroy(&pool->mb.cv);
 	pthread_mutex_destroy(&pool->mb.mu);
 	free(pool->shared);

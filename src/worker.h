@@ -15,8 +15,9 @@
  *   embeds it, its connections and buffers.  Nothing in a worker is
  *   touched by another thread except: the counters and the heartbeat, read
  *   with relaxed atomics by the main thread; the pool's shared area (for
- *   TCP, the open-connection count behind max_connections: atomics only);
- *   and its eventfd, which anyone may write to wake it.
+ *   TCP, the open-connection count behind max_connections, an atomic, and
+ *   the per-source table behind limits, under its mutex); and its eventfd,
+ *   which anyone may write to wake it.
  * - TCP workers share the listening sockets, each registered in every
  *   worker's epoll with EPOLLEXCLUSIVE: the kernel wakes one worker per
  *   incoming connection, and that worker owns the connection until it
@@ -50,11 +51,34 @@
 /* Every worker loop turns at least this often (idle sweeps, heartbeat). */
 #define WORKER_TICK_MS 250
 
-/* What the main thread hands to workers.  Plain values: copied by value. */
+struct access_list;
+
+/* Per-source limits of one protocol (see upcased.conf(5): udp, limits). */
+struct worker_source_limits {
+	uint32_t rate;                       /* per second; 0: no rate limit */
+	uint32_t burst;
+	uint32_t leak;                       /* UDP: one in leak over the limit answered; 0: none */
+	uint32_t per_source;                 /* TCP: open connections per source; 0: unlimited */
+	uint8_t  ipv4_prefix, ipv6_prefix;   /* what counts as one source */
+	uint32_t table_size;                 /* sources remembered */
+	const struct access_list *exempt;    /* sources the limits skip */
+};
+
+/*
+ * What the main thread hands to workers, copied by value.  The access
+ * lists pointed to are immutable and belong to the main thread, which
+ * frees them only once every worker has applied params that no longer
+ * point to them.
+ */
 struct worker_params {
 	int      max_connections;
 	int      idle_timeout;               /* seconds */
 	enum transform_charset charset;      /* for new connections */
+	const struct access_list *access;    /* NULL: allow all */
+	struct worker_source_limits limits;  /* of the pool's kind */
+	bool     udp_guard;                  /* drop datagrams from bad sources and ports */
+	uint32_t min_rate;                   /* TCP: bytes/s a connection must average ... */
+	uint32_t min_rate_window;            /* ... over this many seconds, under pressure */
 	int      lfds[WORKER_MAX_LISTENERS]; /* listening sockets of the pool's kind */
 	size_t   nlfds;
 	bool     draining;                   /* let go of listeners, finish, exit */
@@ -80,13 +104,19 @@ struct worker {
 
 /*
  * What makes a pool TCP or UDP.  Every hook runs in the worker's thread,
- * except create and destroy (main thread, before start / after join).
+ * except create, destroy and the pool hooks (main thread).
  * tick, timeout, drained and finish may be NULL (nothing to do; the
  * WORKER_TICK_MS tick; nothing owed once the listeners are let go).
  */
 struct worker_ops {
 	const char *name;                  /* "tcp": threads upcased-tcp0, ... */
-	size_t   shared_size;              /* bytes of pool-wide state (atomics only) */
+	size_t   shared_size;              /* bytes of pool-wide state (zeroed at first) */
+	/*
+	 * Main thread, before the workers see p (at creation, and on every
+	 * apply): fit the pool-wide state to p.  May be NULL.
+	 */
+	void (*pool_apply)(void *shared, const struct worker_params *p);
+	void (*pool_destroy)(void *shared);   /* after join; may be NULL */
 	/* A zeroed kind struct whose first member is the struct worker; NULL on failure. */
 	struct worker *(*create)(void);
 	void (*destroy)(struct worker *w);

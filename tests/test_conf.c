@@ -59,6 +59,21 @@ expect_err(const char *text, const char *want)
 	assert_string_equal(load_err(text), want);
 }
 
+/* l holds exactly the n strings of want. */
+static void
+assert_list(const struct conf_list *l, const char *const *want, size_t n)
+{
+	size_t i;
+
+	assert_int_equal(l->n, n);
+	if (n == 0)
+		assert_null(l->v);
+	for (i = 0; i < n; i++)
+		assert_string_equal(l->v[i], want[i]);
+}
+
+static const char *const loopback[] = { "127.0.0.0/8", "::1" };
+
 static void
 assert_defaults(const struct conf *c)
 {
@@ -73,6 +88,24 @@ assert_defaults(const struct conf *c)
 	assert_int_equal(c->backlog, 1024);
 	assert_int_equal(c->shutdown_timeout, 10);
 	assert_int_equal(c->charset, TRANSFORM_UTF8);
+	assert_list(&c->access, NULL, 0);
+	assert_true(c->udp.guard);
+	assert_int_equal(c->udp.rate_limit, 100);
+	assert_int_equal(c->udp.burst, 200);
+	assert_int_equal(c->udp.leak, 2);
+	assert_list(&c->udp.exempt, loopback, 2);
+	assert_int_equal(c->udp.ipv4_prefix, 32);
+	assert_int_equal(c->udp.ipv6_prefix, 56);
+	assert_int_equal(c->udp.table_size, 65536);
+	assert_int_equal(c->limits.connections_per_source, 64);
+	assert_int_equal(c->limits.connection_rate, 50);
+	assert_int_equal(c->limits.connection_burst, 100);
+	assert_int_equal(c->limits.ipv4_prefix, 32);
+	assert_int_equal(c->limits.ipv6_prefix, 64);
+	assert_list(&c->limits.exempt, loopback, 2);
+	assert_int_equal(c->limits.table_size, 65536);
+	assert_int_equal(c->limits.min_rate, 16);
+	assert_int_equal(c->limits.min_rate_window, 60);
 	assert_int_equal(c->log_level, LOG_INFO);
 	assert_int_equal(c->log_facility, LOG_DAEMON);
 	assert_null(c->user);
@@ -101,7 +134,8 @@ test_defaults(void **state)
 	conf_free(c);
 
 	/* Empty groups leave their settings at the defaults. */
-	c = load_ok("tcp = { };\nlog = { };\nlisten = ( { } );\n");
+	c = load_ok("tcp = { };\nlog = { };\nlisten = ( { } );\nudp = { };\n"
+	    "limits = { };\n");
 	assert_defaults(c);
 	conf_free(c);
 	conf_free(NULL);
@@ -110,6 +144,9 @@ test_defaults(void **state)
 static void
 test_full(void **state)
 {
+	static const char *const rules[] = {
+		"deny 192.0.2.0/24", "allow 2001:db8::/32", "deny all",
+	}, *const ten[] = { "10.0.0.0/8" };
 	struct conf *c;
 
 	(void)state;
@@ -126,6 +163,13 @@ test_full(void **state)
 	    "backlog = 128;\n"
 	    "shutdown_timeout = 0;\n"
 	    "charset = \"ascii\";\n"
+	    "access = ( \"deny 192.0.2.0/24\", \"allow 2001:db8::/32\", \"deny all\" );\n"
+	    "udp = { guard = false; rate_limit = 0; burst = 1; leak = 0;\n"
+	    "  exempt = [ ]; ipv4_prefix = 24; ipv6_prefix = 48; table_size = 1024; };\n"
+	    "limits = { connections_per_source = 0; connection_rate = 0;\n"
+	    "  connection_burst = 7; ipv4_prefix = 0; ipv6_prefix = 128;\n"
+	    "  exempt = ( \"10.0.0.0/8\" ); table_size = 16777216; min_rate = 0;\n"
+	    "  min_rate_window = 86400; };\n"
 	    "log = { level = \"debug\"; facility = \"local3\"; };\n"
 	    "user = \"nobody\";\n"
 	    "pidfile = \"/run/upcased.pid\";\n"
@@ -151,6 +195,24 @@ test_full(void **state)
 	assert_int_equal(c->backlog, 128);
 	assert_int_equal(c->shutdown_timeout, 0);
 	assert_int_equal(c->charset, TRANSFORM_ASCII);
+	assert_list(&c->access, rules, 3);
+	assert_false(c->udp.guard);
+	assert_int_equal(c->udp.rate_limit, 0);
+	assert_int_equal(c->udp.burst, 1);
+	assert_int_equal(c->udp.leak, 0);
+	assert_list(&c->udp.exempt, NULL, 0);
+	assert_int_equal(c->udp.ipv4_prefix, 24);
+	assert_int_equal(c->udp.ipv6_prefix, 48);
+	assert_int_equal(c->udp.table_size, 1024);
+	assert_int_equal(c->limits.connections_per_source, 0);
+	assert_int_equal(c->limits.connection_rate, 0);
+	assert_int_equal(c->limits.connection_burst, 7);
+	assert_int_equal(c->limits.ipv4_prefix, 0);
+	assert_int_equal(c->limits.ipv6_prefix, 128);
+	assert_list(&c->limits.exempt, ten, 1);
+	assert_int_equal(c->limits.table_size, 16777216);
+	assert_int_equal(c->limits.min_rate, 0);
+	assert_int_equal(c->limits.min_rate_window, 86400);
 	assert_int_equal(c->log_level, LOG_DEBUG);
 	assert_int_equal(c->log_facility, LOG_LOCAL3);
 	assert_string_equal(c->user, "nobody");
@@ -220,6 +282,26 @@ static const struct int_case int_cases[] = {
 	    offsetof(struct conf, tcp_threads) },
 	{ "listen = (\n { port = ", "; } );", "listen.port", 1, 65535,
 	    (size_t)-1 },
+#define UDP(m, lo, hi) { "udp = {\n " #m " = ", "; };", "udp." #m, lo, hi, \
+	    offsetof(struct conf, udp.m) }
+	UDP(rate_limit, 0, 1000000),
+	UDP(burst, 1, 1000000),
+	UDP(leak, 0, 1000000),
+	UDP(ipv4_prefix, 0, 32),
+	UDP(ipv6_prefix, 0, 128),
+	UDP(table_size, 1024, 16777216),
+#undef UDP
+#define LIMITS(m, lo, hi) { "limits = {\n " #m " = ", "; };", "limits." #m, \
+	    lo, hi, offsetof(struct conf, limits.m) }
+	LIMITS(connections_per_source, 0, 1000000),
+	LIMITS(connection_rate, 0, 1000000),
+	LIMITS(connection_burst, 1, 1000000),
+	LIMITS(ipv4_prefix, 0, 32),
+	LIMITS(ipv6_prefix, 0, 128),
+	LIMITS(table_size, 1024, 16777216),
+	LIMITS(min_rate, 0, 1000000),
+	LIMITS(min_rate_window, 1, 86400),
+#undef LIMITS
 };
 
 static int
@@ -309,6 +391,10 @@ test_int_overflow(void **state)
 	    NAME ":1: max_connections must be between 1 and 1000000");
 	expect_err("tcp = { threads = /**/4294967296; };",
 	    NAME ":1: tcp.threads must be between 0 and 1024");
+	/* 2^32 + 1024 would read as 1024, in range; the same name in two groups. */
+	expect_err("udp = { ipv4_prefix = 32; };\nlimits = { ipv4_prefix = 32;\n"
+	    " table_size = 4294968320; };",
+	    NAME ":3: limits.table_size must be between 1024 and 16777216");
 	expect_err("backlog =\n  0x100000400;",
 	    NAME ":1: backlog must be between 1 and 65535");
 	expect_err("backlog /* x */ = # y\n 4294967297;",
@@ -354,6 +440,125 @@ test_other_types(void **state)
 	expect_err("tcp = 4;", NAME ":1: tcp must be a group, such as { threads = 0; }");
 	expect_err("tcp = ( );", NAME ":1: tcp must be a group, such as { threads = 0; }");
 	expect_err("charset = \"latin1\";", NAME ":1: charset must be \"utf-8\" or \"ascii\"");
+	expect_err("udp = {\n guard = \"no\"; };", NAME ":2: udp.guard must be true or false");
+	expect_err("udp = {\n guard = 0; };", NAME ":2: udp.guard must be true or false");
+	/* A group's example shows its members at their defaults, lists as lists. */
+	expect_err("udp = 1;", NAME ":1: udp must be a group, such as { guard = true; "
+	    "rate_limit = 100; burst = 200; leak = 2; exempt = ( \"127.0.0.0/8\", "
+	    "\"::1\" ); ipv4_prefix = 32; ipv6_prefix = 56; table_size = 65536; }");
+	expect_err("\nlimits = ( );", NAME ":2: limits must be a group, such as { "
+	    "connections_per_source = 64; connection_rate = 50; connection_burst = 100; "
+	    "ipv4_prefix = 32; ipv6_prefix = 64; exempt = ( \"127.0.0.0/8\", \"::1\" ); "
+	    "table_size = 65536; min_rate = 16; min_rate_window = 60; }");
+}
+
+static void
+test_lists(void **state)
+{
+	static const char *const two[] = { "10.0.0.0/8", "2001:db8::/32" },
+	    *const rules[] = { "allow 10.0.0.0/8", "deny all" };
+	char text[64 * 1024];
+	struct conf *c;
+	size_t len, i;
+
+	(void)state;
+	/* A list, an array, an empty list or array; other lists keep their defaults. */
+	c = load_ok("access = ( \"allow 10.0.0.0/8\", \"deny all\" );");
+	assert_list(&c->access, rules, 2);
+	assert_list(&c->udp.exempt, loopback, 2);
+	assert_list(&c->limits.exempt, loopback, 2);
+	conf_free(c);
+	c = load_ok("access = [ \"allow 10.0.0.0/8\",\n \"deny all\" ];\n"
+	    "udp = { exempt = [ \"10.0.0.0/8\", \"2001:db8::/32\" ]; };\n");
+	assert_list(&c->access, rules, 2);
+	assert_list(&c->udp.exempt, two, 2);
+	assert_list(&c->limits.exempt, loopback, 2);
+	conf_free(c);
+	c = load_ok("access = ( );\nudp = { exempt = ( ); };\nlimits = { exempt = [ ]; };");
+	assert_list(&c->access, NULL, 0);
+	assert_list(&c->udp.exempt, NULL, 0);
+	assert_list(&c->limits.exempt, NULL, 0);
+	conf_free(c);
+	/* libconfig joins adjacent strings into one. */
+	c = load_ok("limits = { exempt = ( \"10.0.0.0\" \"/8\", \"2001:db8::/32\" ); };");
+	assert_list(&c->limits.exempt, two, 2);
+	conf_free(c);
+
+	/* CONF_MAX_LIST_ITEMS items are fine, one more is not. */
+	len = (size_t)snprintf(text, sizeof(text), "access = (\n");
+	for (i = 0; i < CONF_MAX_LIST_ITEMS; i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+		    "%s\"deny 10.%zu.%zu.0/24\"\n", i ? "," : "", i / 256, i % 256);
+	snprintf(text + len, sizeof(text) - len, ");\n");
+	c = load_ok(text);
+	assert_int_equal(c->access.n, CONF_MAX_LIST_ITEMS);
+	assert_string_equal(c->access.v[CONF_MAX_LIST_ITEMS - 1], "deny 10.3.255.0/24");
+	conf_free(c);
+	snprintf(text + len, sizeof(text) - len, ", \"allow all\" );\n");
+	expect_err(text, NAME ":1: access must have at most 1024 entries");
+	len = (size_t)snprintf(text, sizeof(text), "\nudp = { exempt = [");
+	for (i = 0; i <= CONF_MAX_LIST_ITEMS; i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "%s\"::1\"",
+		    i ? "," : "");
+	snprintf(text + len, sizeof(text) - len, "]; };");
+	expect_err(text, NAME ":2: udp.exempt must have at most 1024 entries");
+
+	/* conf_list_equal: the same strings in the same order. */
+	c = load_ok("udp = { exempt = ( \"::1\", \"127.0.0.0/8\" ); };\n"
+	    "limits = { exempt = ( \"127.0.0.0/8\", \"::1\" ); };");
+	assert_false(conf_list_equal(&c->udp.exempt, &c->limits.exempt));
+	assert_false(conf_list_equal(&c->udp.exempt, &c->access));
+	assert_true(conf_list_equal(&c->access, &c->access));
+	conf_list_free(&c->udp.exempt);
+	assert_list(&c->udp.exempt, NULL, 0);
+	assert_true(conf_list_equal(&c->udp.exempt, &c->access));
+	conf_free(c);	/* frees what is left */
+}
+
+static void
+test_list_errors(void **state)
+{
+	(void)state;
+	/* Each item at its own line, named by its position from 1. */
+	expect_err("backlog = 5;\naccess = (\n  \"allow 10.0.0.0/8\",\n"
+	    "  \"allow ::1\",\n  \"deny 10.0.0.0/33\",\n  \"deny all\"\n);\n",
+	    NAME ":5: access rule 3: '10.0.0.0/33' is not a CIDR");
+	expect_err("access = (\n \"allow all\",\n \"permit 10.0.0.0/8\" );",
+	    NAME ":3: access rule 2: 'permit' is not 'allow' or 'deny'");
+	expect_err("access = ( \"allow 10.0.0.1/8\" );",
+	    NAME ":1: access rule 1: '10.0.0.1/8' has host bits set "
+	    "(did you mean '10.0.0.0/8'?)");
+	expect_err("access = ( \"\" );",
+	    NAME ":1: access rule 1: empty rule (expected 'allow' or 'deny', "
+	    "then a CIDR or 'all')");
+	expect_err("udp = {\n exempt = (\n \"127.0.0.0/8\",\n \"localhost\" ); };",
+	    NAME ":4: udp.exempt entry 2: 'localhost' is not a CIDR");
+	expect_err("limits = { exempt = [\n\n \"10.0.0.0/8\", \"10.0.0.0/08\" ]; };",
+	    NAME ":3: limits.exempt entry 2: '10.0.0.0/08' is not a CIDR");
+	expect_err("limits = { exempt = ( \"192.0.2.1/24\" ); };",
+	    NAME ":1: limits.exempt entry 1: '192.0.2.1/24' has host bits set "
+	    "(did you mean '192.0.2.0/24'?)");
+	/* An item that is not a string. */
+	expect_err("access = (\n \"allow all\",\n 5 );", NAME ":3: access rule 2 must be a string");
+	expect_err("access = ( ( \"deny all\" ) );", NAME ":1: access rule 1 must be a string");
+	expect_err("access = ( { } );", NAME ":1: access rule 1 must be a string");
+	expect_err("access = [ 1, 2 ];", NAME ":1: access rule 1 must be a string");
+	expect_err("udp = { exempt = (\n \"::1\", [ ] ); };",
+	    NAME ":2: udp.exempt entry 2 must be a string");
+	expect_err("limits = { exempt = ( true ); };",
+	    NAME ":1: limits.exempt entry 1 must be a string");
+	/* Not a list at all. */
+	expect_err("\naccess = \"deny all\";", NAME ":2: access must be a list of "
+	    "strings, such as ( \"allow 192.0.2.0/24\", \"deny all\" )");
+	expect_err("access = { };", NAME ":1: access must be a list of "
+	    "strings, such as ( \"allow 192.0.2.0/24\", \"deny all\" )");
+	expect_err("udp = { exempt = \"::1\"; };", NAME ":1: udp.exempt must be a "
+	    "list of strings, such as ( \"127.0.0.0/8\", \"::1\" )");
+	expect_err("limits = { exempt = 0; };", NAME ":1: limits.exempt must be a "
+	    "list of strings, such as ( \"127.0.0.0/8\", \"::1\" )");
+	/* libconfig's own rule: an array's items share one type. */
+	expect_err("access = [ \"deny all\", 1 ];",
+	    NAME ":1: mismatched element type in array");
 }
 
 static void
@@ -388,6 +593,15 @@ test_unknown(void **state)
 	    NAME ":3: unknown setting 'listen.adress' (did you mean 'listen.address'?)");
 	expect_err("listen = ( { port = 1; ssl = true; } );",
 	    NAME ":1: unknown setting 'listen.ssl'");
+	expect_err("udp = {\n rate_limt = 5; };",
+	    NAME ":2: unknown setting 'udp.rate_limt' (did you mean 'udp.rate_limit'?)");
+	expect_err("limits = { conections_per_source = 5; };",
+	    NAME ":1: unknown setting 'limits.conections_per_source' "
+	    "(did you mean 'limits.connections_per_source'?)");
+	expect_err("acess = ( );",
+	    NAME ":1: unknown setting 'acess' (did you mean 'access'?)");
+	expect_err("udp = { exempt = ( ); allow = ( ); };",
+	    NAME ":1: unknown setting 'udp.allow'");
 	/* Unknown names are caught even when another setting is also wrong. */
 	expect_err("bakclog = 0;\nbacklog = 0;",
 	    NAME ":1: unknown setting 'bakclog' (did you mean 'backlog'?)");
@@ -638,6 +852,10 @@ test_load_file(void **state)
 	write_file("inc.conf", "\nidle_timeout = 0;\n", inc, sizeof(inc));
 	assert_null(conf_load(path, errbuf, sizeof(errbuf)));
 	assert_string_equal(errbuf, "inc.conf:2: idle_timeout must be between 1 and 86400");
+	/* A list item in an included file: that file and the item's line. */
+	write_file("inc.conf", "access = (\n \"deny all\",\n 7 );\n", inc, sizeof(inc));
+	assert_null(conf_load(path, errbuf, sizeof(errbuf)));
+	assert_string_equal(errbuf, "inc.conf:3: access rule 2 must be a string");
 
 	assert_int_equal(unlink(inc), 0);
 	assert_int_equal(unlink(path), 0);
@@ -738,7 +956,14 @@ test_table(void **state)
 		assert_true(r->doc != NULL && r->doc[0] != '\0');
 		assert_non_null(r->def);
 		assert_int_equal(r->type == CONF_T_ENUM, r->set_enum != NULL);
-		assert_int_equal(r->type == CONF_T_ENUM, r->expect != NULL);
+		assert_int_equal(r->type == CONF_T_ENUM || r->type == CONF_T_LIST,
+		    r->expect != NULL);
+		assert_int_equal(r->type == CONF_T_LIST, r->item != NULL);
+		if (r->type != CONF_T_LIST)
+			assert_null(r->check_item);
+		else
+			assert_true(r->min == 0 && r->max == CONF_MAX_LIST_ITEMS &&
+			    r->size == sizeof(struct conf_list));
 		assert_true(r->min <= r->max);
 		if (r->type == CONF_T_INT)
 			assert_true(r->min >= INT_MIN && r->max <= INT_MAX &&
@@ -771,6 +996,8 @@ record_kept(const char *name, void *arg)
 static void
 test_keep_restart_only(void **state)
 {
+	static const char *const deny[] = { "deny 192.0.2.0/24" },
+	    *const ten[] = { "10.0.0.0/8" };
 	struct conf *old, *new;
 	struct kept k = { "" };
 
@@ -781,7 +1008,11 @@ test_keep_restart_only(void **state)
 	    "shutdown_timeout = 1;\ncharset = \"ascii\";\n"
 	    "log = { level = \"debug\"; facility = \"user\"; };\n"
 	    "pidfile = \"/run/b.pid\";\ncontrol_socket = \"\";\n"
-	    "control_mode = \"0600\";\n");
+	    "control_mode = \"0600\";\n"
+	    "access = ( \"deny 192.0.2.0/24\" );\n"
+	    "udp = { guard = false; rate_limit = 1; exempt = ( ); table_size = 2048; };\n"
+	    "limits = { connections_per_source = 2; exempt = ( \"10.0.0.0/8\" );\n"
+	    "  min_rate = 3; };\n");
 	assert_int_equal(conf_keep_restart_only(old, new, record_kept, &k), 0);
 	/* In table order; each keeps its running value. */
 	assert_string_equal(k.names,
@@ -800,6 +1031,14 @@ test_keep_restart_only(void **state)
 	assert_int_equal(new->charset, TRANSFORM_ASCII);
 	assert_int_equal(new->log_level, LOG_DEBUG);
 	assert_int_equal(new->log_facility, LOG_USER);
+	assert_list(&new->access, deny, 1);
+	assert_false(new->udp.guard);
+	assert_int_equal(new->udp.rate_limit, 1);
+	assert_list(&new->udp.exempt, NULL, 0);
+	assert_int_equal(new->udp.table_size, 2048);
+	assert_int_equal(new->limits.connections_per_source, 2);
+	assert_list(&new->limits.exempt, ten, 1);
+	assert_int_equal(new->limits.min_rate, 3);
 	/* Nothing left to keep: no report; and the report is optional. */
 	k.names[0] = '\0';
 	assert_int_equal(conf_keep_restart_only(old, new, record_kept, &k), 0);
@@ -825,6 +1064,8 @@ main(void)
 		cmocka_unit_test(test_int_types),
 		cmocka_unit_test(test_int_overflow),
 		cmocka_unit_test(test_other_types),
+		cmocka_unit_test(test_lists),
+		cmocka_unit_test(test_list_errors),
 		cmocka_unit_test(test_charset),
 		cmocka_unit_test(test_unknown),
 		cmocka_unit_test(test_syntax),

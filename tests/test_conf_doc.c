@@ -12,14 +12,20 @@
  * its list, without the nested lists) has, for a setting, one line
  *     Default: VALUE.
  * or the line "Default:" followed by ".Ql VALUE ." or ".Pa VALUE .";
- * "empty" stands for "".  It has a line starting "Reload: applied" or
+ * "empty" stands for "".  A list's VALUE is spelt as in the file and as
+ * in the table, "( )" or "( "a", "b" )" (quotes as they are, on a text
+ * line).  It has a line starting "Reload: applied" or
  * "Reload: restart", or else the nearest enclosing item has (the listen
  * list's one line covers its members).
  *
  * etc/upcased.conf: every setting is present with its default (a listen
- * member in the first listener), and the comment block right above it,
+ * member in the first listener; a list of strings in the list form, ( ),
+ * not an array, [ ]), and the comment block right above it,
  * or else above its group or list, has a line "# Reload: ...": exactly
  * "# Reload: restart needed." for a setting that needs a restart.
+ *
+ * A list row's default is spelt in the one way these compare with: as
+ * conf_default() reads it, written back as "( )" or "( "a", "b" )".
  *
  * TOP_SRCDIR (set by make check) says where the source tree is.
  */
@@ -141,6 +147,88 @@ is_group(const char *group)
 		if (strncmp(t[i].name, group, len) == 0 && t[i].name[len] == '.')
 			return true;
 	return false;
+}
+
+/*
+ * Strings as a list is spelt in the table's defaults: "( )",
+ * "( "a", "b" )" (or with [ ] for an array).  False if it does not fit.
+ */
+static bool
+format_strings(bool array, const char *const *v, size_t n, char *buf,
+    size_t len)
+{
+	size_t at = 0, i;
+	const char *p;
+
+#define PUT(ch) do { if (at + 1 >= len) return false; buf[at++] = (ch); } while (0)
+	PUT(array ? '[' : '(');
+	PUT(' ');
+	for (i = 0; i < n; i++) {
+		if (i > 0) {
+			PUT(',');
+			PUT(' ');
+		}
+		PUT('"');
+		for (p = v[i]; *p != '\0'; p++) {
+			if (*p == '"' || *p == '\\')
+				PUT('\\');
+			PUT(*p);
+		}
+		PUT('"');
+	}
+	if (n > 0)
+		PUT(' ');
+	PUT(array ? ']' : ')');
+#undef PUT
+	buf[at] = '\0';
+	return true;
+}
+
+/* A libconfig list or array of strings, spelt so; false if an item is not a string. */
+static bool
+format_setting_list(const config_setting_t *s, char *buf, size_t len)
+{
+	const char *v[1024];
+	int n = config_setting_length(s), i;
+
+	if (n > (int)(sizeof(v) / sizeof(v[0])))
+		return false;
+	for (i = 0; i < n; i++)
+		if ((v[i] = config_setting_get_string_elem(s, i)) == NULL)
+			return false;
+	return format_strings(config_setting_is_array(s), v, (size_t)n, buf, len);
+}
+
+/* ------------------------------------------------------------ the table */
+
+/* Each list row's default, as conf_default() reads it, spelt back as the row spells it. */
+static void
+test_list_defaults_canonical(void **state)
+{
+	const struct conf_setting *t, *r;
+	const struct conf_list *l;
+	char buf[1024];
+	struct conf *c;
+	size_t n, i;
+
+	(void)state;
+	problems = 0;
+	assert_non_null(c = conf_default());
+	t = conf_settings(&n);
+	for (i = 0; i < n; i++) {
+		if ((r = &t[i])->type != CONF_T_LIST)
+			continue;
+		assert_false(r->listener);
+		l = (const struct conf_list *)(const void *)((const char *)c + r->offset);
+		if (!format_strings(false, (const char *const *)l->v, l->n, buf,
+		    sizeof(buf)))
+			problem("%s: its default is too long for this test", r->name);
+		else if (strcmp(buf, r->def) != 0)
+			problem("%s: the table spells its default \"%s\"; "
+			    "write it \"%s\"", r->name, r->def, buf);
+	}
+	conf_free(c);
+	done("the way lists are spelt");
 }
 
 /* ------------------------------------------------------------ the man page */
@@ -409,7 +497,11 @@ etc_value(const config_setting_t *s, const struct conf_setting *r, char *buf,
 		return r->type == CONF_T_BOOL;
 	case CONFIG_TYPE_STRING:
 		snprintf(buf, len, "%s", config_setting_get_string(s));
-		return r->type != CONF_T_INT && r->type != CONF_T_BOOL;
+		return r->type != CONF_T_INT && r->type != CONF_T_BOOL &&
+		    r->type != CONF_T_LIST;
+	case CONFIG_TYPE_LIST:
+	case CONFIG_TYPE_ARRAY:
+		return format_setting_list(s, buf, len) && r->type == CONF_T_LIST;
 	default:
 		return false;
 	}
@@ -540,6 +632,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_list_defaults_canonical),
 		cmocka_unit_test(test_man_documents_every_row),
 		cmocka_unit_test(test_man_documents_only_rows),
 		cmocka_unit_test(test_etc_shows_every_row),

@@ -28,7 +28,7 @@ static void
 test_format_lines(void **state)
 {
 	struct stats s;
-	char buf[4096], names[STAT__COUNT + 1][128];
+	char buf[4096], names[STAT__COUNT + 1][128], want[64];
 	char *line, *save = NULL;
 	size_t len;
 	int n = 0;
@@ -42,7 +42,8 @@ test_format_lines(void **state)
 	assert_int_equal(strncmp(buf, "upcased_tcp_connections_open 3\n", 31), 0);
 	assert_non_null(strstr(buf, "\nupcased_tcp_connections_accepted_total 10\n"));
 	assert_non_null(strstr(buf, "\nupcased_tcp_connections_closed_total 7\n"));
-	assert_non_null(strstr(buf, "\nupcased_reload_failures_total 16\n"));
+	snprintf(want, sizeof(want), "\nupcased_reload_failures_total %d\n", STAT_RELOAD_FAILURES + 1);
+	assert_non_null(strstr(buf, want));
 	/* The gauge, then one "name value" line per counter, each name once. */
 	for (line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
 		char name[128];
@@ -66,7 +67,7 @@ static void
 test_format_one_line(void **state)
 {
 	struct stats s;
-	char buf[4096];
+	char buf[4096], want[64];
 	size_t len;
 	int seps = 0;
 
@@ -79,8 +80,8 @@ test_format_one_line(void **state)
 	    "upcased_tcp_connections_accepted_total 10, "
 	    "upcased_tcp_connections_closed_total 7, ", 95), 0);
 	/* Between the entries only: nothing after the last. */
-	assert_string_equal(buf + len - strlen("upcased_reload_failures_total 16"),
-	    "upcased_reload_failures_total 16");
+	snprintf(want, sizeof(want), "upcased_reload_failures_total %d", STAT_RELOAD_FAILURES + 1);
+	assert_string_equal(buf + len - strlen(want), want);
 	for (const char *p = buf; (p = strstr(p, ", ")) != NULL; p += 2)
 		seps++;
 	assert_int_equal(seps, STAT__COUNT);
@@ -180,8 +181,28 @@ test_summary(void **state)
 	size_t len = sizeof(want) - 1;
 
 	(void)state;
-	fill(&s);
-	/* in: tcp 7 + udp 13; out: tcp 8 + udp 14; dropped: 11 + 12 */
+	memset(&s, 0, sizeof(s));
+	s.v[STAT_TCP_ACCEPTED] = 10;
+	s.v[STAT_TCP_CLOSED] = 7;
+	/* refused, every reason: 1 + 2 + 0 + 0 */
+	s.v[STAT_TCP_REFUSED_MAXCONN] = 1;
+	s.v[STAT_TCP_REFUSED_ACCESS] = 2;
+	s.v[STAT_UDP_DATAGRAMS_OUT] = 10;
+	/* dropped, every reason: 11 + 7 + 1 + 1 + 1 + 1 + 1 + 0 */
+	s.v[STAT_UDP_DROPPED_TOOLARGE] = 11;
+	s.v[STAT_UDP_DROPPED_SENDFAIL] = 7;
+	s.v[STAT_UDP_DROPPED_ACCESS] = 1;
+	s.v[STAT_UDP_DROPPED_LOW_PORT] = 1;
+	s.v[STAT_UDP_DROPPED_OWN_PORT] = 1;
+	s.v[STAT_UDP_DROPPED_BAD_SOURCE] = 1;
+	s.v[STAT_UDP_DROPPED_LOOP] = 1;
+	/* leaked datagrams were answered: not dropped */
+	s.v[STAT_UDP_LEAKED] = 100;
+	/* in: tcp 7 + udp 13; out: tcp 8 + udp 14 */
+	s.v[STAT_TCP_BYTES_IN] = 7;
+	s.v[STAT_UDP_BYTES_IN] = 13;
+	s.v[STAT_TCP_BYTES_OUT] = 8;
+	s.v[STAT_UDP_BYTES_OUT] = 14;
 	assert_int_equal(stats_summary(&s, buf, 256), len);
 	assert_string_equal(buf, want);
 	for (size_t buflen = 0; buflen <= len + 1; buflen++) {
