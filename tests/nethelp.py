@@ -19,7 +19,6 @@ import shutil
 import signal
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import threading
@@ -100,6 +99,8 @@ class NetDaemon(Daemon):
             return super().__exit__(*exc)
         finally:
             shutil.rmtree(self.ctl_dir, ignore_errors=True)
+            if exc[0] is None:        # keep the config and log of a failure
+                shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def parse_stats(text):

@@ -8,10 +8,9 @@ source.  SIGHUP applies new rules; a bad rule is a config error (78).
 Distinct sources are 127.0.0.x: a client socket is bound to one first.
 """
 import os
-import signal
-import subprocess
-import tempfile
 import shutil
+import socket
+import tempfile
 import unittest
 
 import harness
@@ -169,7 +168,7 @@ class IPv6(unittest.TestCase):
                 self.assertTrue(closed_at_once(s), "::1 served despite 'deny ::1/128'")
             finally:
                 s.close()
-            u = udp_from("::1", family=__import__("socket").AF_INET6)
+            u = udp_from("::1", family=socket.AF_INET6)
             try:
                 self.assertIsNone(udp_ask(u, b"six", d.port, dst="::1", timeout=0.5))
             finally:
@@ -177,7 +176,6 @@ class IPv6(unittest.TestCase):
             self.assertEqual(d.stop(), 0)
 
     def test_mapped_v4_client_matches_v4_rules(self):
-        import socket
         with NetDaemon(address="*", extra='access = ( "deny 127.0.0.0/8", "allow all" );') as d:
             # Dual-stack: a v6 client must get through ("allow all").
             try:

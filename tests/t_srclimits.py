@@ -14,15 +14,14 @@ are 127.1.x.y.
 import math
 import os
 import shutil
-import socket
 import tempfile
 import time
 import unittest
 
 import harness
 import nethelp
-from nethelp import (NetDaemon, delta, stat, tcp_from, probe, closed_at_once, try_serve,
-                     udp_from, udp_ask, drain, IS_ROOT, NEEDS_ROOT)
+from nethelp import (NetDaemon, delta, tcp_from, probe, closed_at_once, try_serve,
+                     udp_from, drain, IS_ROOT, NEEDS_ROOT)
 
 MiB = 1 << 20
 
@@ -74,7 +73,8 @@ class UdpRateLimit(unittest.TestCase):
             n = 600
             answers, calm, elapsed = flood(d, "127.0.0.5", n, 1.0, calm_src="127.0.0.6", calm_n=20)
             after = d.stats()
-            passed_max = self.BURST + self.RATE * (elapsed + 0.1)   # the daemon may see the last a bit later
+            # The daemon may see the last ones a little later (at most the drain time).
+            passed_max = self.BURST + self.RATE * (elapsed + 0.5)
             upper = passed_max + (n - self.BURST) / self.LEAK + 3
             print("udp flood: %d sent in %.2f s, %d answered (burst %d + rate*elapsed %.0f = %.0f; "
                   "upper bound with leak %.0f); quiet source: %d/20 answered"
@@ -90,8 +90,12 @@ class UdpRateLimit(unittest.TestCase):
             leaked = delta(before, after, "udp_datagrams_leaked")
             print("udp flood counters: in %d, dropped_rate_limit %d, leaked %d, out %d"
                   % (got_in, dropped, leaked, delta(before, after, "udp_datagrams_out")))
-            self.assertEqual(got_in, n + 20, "the kernel dropped datagrams: the counts below would not add up")
-            self.assertEqual(dropped, n - answers,
+            # What the daemon saw (the kernel may drop some if it falls behind).
+            flood_in = got_in - calm
+            if got_in != n + 20:
+                print("note: %d datagrams never reached the daemon" % (n + 20 - got_in))
+            self.assertGreaterEqual(flood_in, n * 9 // 10, "most of the flood never reached the daemon")
+            self.assertEqual(dropped, flood_in - answers,
                              "dropped_rate_limit must be what the flooder did not get back")
             self.assertEqual(delta(before, after, "udp_datagrams_out"), answers + calm)
             over = dropped + leaked
@@ -137,7 +141,10 @@ class ManySources(unittest.TestCase):
             with nethelp.Forger() as f:
                 for i in range(n):
                     src = "127.1.%d.%d" % (i // 250, i % 250 + 1)
-                    f.send(src, 40000 + i % 20000, "127.0.0.1", d.port, b"source %d" % i)
+                    sport = 40000 + i % 20000
+                    if sport == d.port:           # not our own port: that is another guard
+                        sport = 39999
+                    f.send(src, sport, "127.0.0.1", d.port, b"source %d" % i)
                     if i % 200 == 199:
                         time.sleep(0.002)    # let the daemon keep up: we count what arrived
             sent_for = time.monotonic() - t0
@@ -150,7 +157,14 @@ class ManySources(unittest.TestCase):
                   % (n, sent_for, got, delta(before, after, "udp_datagrams_out"),
                      rss0, rss1, rss1 - rss0, d.hwm_kib()))
             self.assertGreaterEqual(got, n * 3 // 4, "too few forged datagrams arrived for the test to mean much")
-            self.assertLess(rss1 - rss0, 4096,
+            # One datagram per source: every source is new to the table (or
+            # was evicted), with a full bucket, so every one is answered.
+            self.assertEqual(delta(before, after, "udp_datagrams_out"), got,
+                             "a first datagram from a new source went unanswered")
+            # The tables are allocated (and touched) at start; an unbounded
+            # one would take 64 bytes per source in each of two tables:
+            # 2.5 MiB for these 20000.  1 MiB tells the two apart.
+            self.assertLess(rss1 - rss0, 1024,
                             "RSS grew by %d KiB for %d sources with table_size = 1024" % (rss1 - rss0, n))
             self.assertEqual(harness.udp_roundtrip(d.port, b"still here"), b"STILL HERE")
             self.assertEqual(harness.tcp_roundtrip(d.port, b"still here"), b"STILL HERE")

@@ -10,13 +10,13 @@ plain echo service; both must die out within a few datagrams with the
 guard, and are shown (bounded, 1 s) without it.
 """
 import signal
-import socket
+import sys
 import time
 import unittest
 
 import harness
 import nethelp
-from nethelp import NetDaemon, delta, stat, udp_from, udp_ask, drain, IS_ROOT, NEEDS_ROOT
+from nethelp import NetDaemon, delta, stat, udp_from, udp_ask, IS_ROOT, NEEDS_ROOT
 
 GUARD_OFF = "udp = { guard = false; };"
 
@@ -138,6 +138,10 @@ class RealClientsRepeating(unittest.TestCase):
                     s.sendto(b"hello", ("127.0.0.1", d.port))
                 got = [s.recvfrom(100)[0] for _ in range(5)]
                 self.assertEqual(got, [b"HELLO"] * 5, "5 quick 'hello's must get 5 answers")
+            finally:
+                s.close()
+            s = udp_from("127.0.0.1")
+            try:
                 # Upper case, repeated slowly: equal to our reply, but 2 s
                 # later is no loop.
                 self.assertEqual(udp_ask(s, b"HELLO", d.port), b"HELLO")
@@ -160,7 +164,7 @@ def two_daemons(extra):
     try:
         d2 = NetDaemon(extra=extra, port=p2, address="127.0.0.3")
     except BaseException:
-        d1.__exit__(None, None, None)
+        d1.__exit__(*sys.exc_info())
         raise
     return d1, d2
 
@@ -170,7 +174,7 @@ def storm_between_daemons(extra, seconds):
     d2 answers d1, d1 answers d2, ...  Returns (datagrams in at d1, at d2,
     the stats of both) after seconds; both daemons are stopped by PID."""
     d1, d2 = two_daemons(extra)
-    try:
+    with d1, d2:
         b1, b2 = d1.stats(), d2.stats()
         nethelp.forge_udp("127.0.0.1", d1.port, "127.0.0.3", d2.port, b"storm hello")
         time.sleep(seconds)
@@ -180,9 +184,6 @@ def storm_between_daemons(extra, seconds):
         rc1 = d1.stop()
         rc2 = d2.stop()
         return n1, n2, (b1, a1), (b2, a2), (rc1, rc2)
-    finally:
-        d1.__exit__(None, None, None)
-        d2.__exit__(None, None, None)
 
 
 @unittest.skipUnless(IS_ROOT, NEEDS_ROOT)
