@@ -10,6 +10,11 @@ Contenders, all on 127.0.0.1:
                one thread per connection, listen backlog 5)
   inetd-style  socat forking one unbuffered `tr a-z A-Z` per connection, as an
                inetd/xinetd service would (TCP only, ASCII only)
+  upcased-unguarded  upcased with udp.guard = false (udp only): what the
+               source guards and the loop breaker cost
+  upcased-limited    upcased with its per-source limits applied to loopback
+               too, at rates too high to refuse anything (udp and connect):
+               what the per-source tables and buckets cost
 
 Workloads, all driven by bench/loadgen (C, epoll), which checks every reply:
   sessions-64    64 persistent connections, closed loop of 32-byte requests
@@ -78,9 +83,9 @@ WORKLOADS = [
 
 
 class Server:
-    def __init__(self, name, argv, port, full):
-        """full: the server speaks UDP and UTF-8 too."""
-        self.name, self.port, self.full = name, port, full
+    def __init__(self, name, argv, port, full, only=None):
+        """full: the server speaks UDP and UTF-8 too; only: the workloads it runs (None: all)."""
+        self.name, self.port, self.full, self.only = name, port, full, only
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -108,6 +113,16 @@ class Server:
                 self.proc.wait()
 
 
+# upcased itself with other settings, on some workloads only: the cost of a feature.
+VARIANTS = [
+    ("upcased-unguarded", "udp = { guard = false; };", ("udp",)),
+    ("upcased-limited",
+     "udp = { rate_limit = 1000000; burst = 1000000; exempt = ( ); };\n"
+     "limits = { connection_rate = 1000000; connection_burst = 1000000; exempt = ( ); };",
+     ("udp", "connect")),
+]
+
+
 def start_servers(upcased, tmp):
     """Start every contender; the ones that cannot start are skipped."""
     servers = []
@@ -118,15 +133,21 @@ def start_servers(upcased, tmp):
     script = os.path.join(tmp, "textbook.py")
     with open(script, "w") as f:
         f.write(TEXTBOOK)
-    wanted = [("upcased", [upcased, "-f", "-c", conf], port, True)]
+    wanted = [("upcased", [upcased, "-f", "-c", conf], port, True, None)]
     port = harness.free_port()
-    wanted.append(("textbook", [sys.executable, script, str(port)], port, True))
+    wanted.append(("textbook", [sys.executable, script, str(port)], port, True, None))
     port = harness.free_port()
     wanted.append(("inetd-style", ["socat", "TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork" % port,
-                                   "EXEC:stdbuf -o0 tr a-z A-Z"], port, False))
-    for name, argv, port, full in wanted:
+                                   "EXEC:stdbuf -o0 tr a-z A-Z"], port, False, None))
+    for name, extra, only in VARIANTS:
+        port = harness.free_port()
+        vconf = os.path.join(tmp, name + ".conf")
+        with open(vconf, "w") as f:
+            f.write(harness.make_conf(port, extra="max_connections = 5000;\n" + extra))
+        wanted.append((name, [upcased, "-f", "-c", vconf], port, True, only))
+    for name, argv, port, full, only in wanted:
         try:
-            servers.append(Server(name, argv, port, full))
+            servers.append(Server(name, argv, port, full, only))
         except (RuntimeError, FileNotFoundError) as e:
             print("skipping %s: %s" % (name, e), flush=True)
     return servers
@@ -158,7 +179,7 @@ def run_rounds(servers, loadgen, seconds, rounds, verbose):
         order = servers[r % len(servers):] + servers[:r % len(servers)]
         for wname, args, for_all in WORKLOADS:
             for srv in order:
-                if not (for_all or srv.full):
+                if not (for_all or srv.full) or (srv.only and wname not in srv.only):
                     continue
                 if not srv.alive():
                     results.setdefault((srv.name, wname), []).append({"rc": "server died"})

@@ -145,8 +145,8 @@ conf_check_access_rule(const char *text, char *reason, size_t len)
 static const struct conf_setting conf_table[] = {
 	CONF_STRING("listen.address", "*", CONF_APPLIED, conf_listener, address,
 	    "\"*\" or a numeric IPv4 or IPv6 address to accept clients on"),
-	CONF_U16("listen.port", 1, 65535, "12000", CONF_APPLIED, conf_listener,
-	    port, "the port to accept clients on"),
+	CONF_U16("listen.port", 1, 65535, UPCASE_DEFAULT_PORT_STR, CONF_APPLIED,
+	    conf_listener, port, "the port to accept clients on"),
 	CONF_BOOL("listen.tcp", "true", CONF_APPLIED, conf_listener, tcp,
 	    "whether to serve TCP on this address and port"),
 	CONF_BOOL("listen.udp", "true", CONF_APPLIED, conf_listener, udp,

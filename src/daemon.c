@@ -18,6 +18,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "sock.h"
 
 /*
  * Write end of the pipe to the waiting parent.  Taken with an atomic
@@ -107,10 +108,9 @@ daemon_pidfile_write(const char *path)
 	if (fd == -1)
 		return -1;
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	errno = EIO;	/* a short write sets none */
 	if (write(fd, buf, (size_t)n) != n) {
-		int saved = errno;
-		close(fd);
-		errno = saved ? saved : EIO;
+		sock_close_keep_errno(fd);
 		return -1;
 	}
 	return close(fd);

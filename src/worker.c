@@ -140,6 +140,7 @@ worker_main(void *arg)
 	worker_thread_setup(w);
 	memset(&none, 0, sizeof(none));
 	ops->apply(w, &none, clock_ms());
+	mailbox_ack(&w->pool->mb);	/* started: worker_pool_create may return */
 	for (;;) {
 		int timeout = ops->timeout ? ops->timeout(w, clock_ms()) : WORKER_TICK_MS;
 		int n = epoll_wait(w->epfd, ev, WORKER_EPOLL_BATCH, timeout);
@@ -221,6 +222,11 @@ worker_pool_create(const struct worker_ops *ops, int n, const struct worker_para
 			fatal("pthread_create");
 		}
 	}
+	/* Return once every worker has taken its listeners: start-up failed or not. */
+	pthread_mutex_lock(&pool->mb.mu);
+	while (pool->mb.nacked < n)
+		pthread_cond_wait(&pool->mb.cv, &pool->mb.mu);
+	pthread_mutex_unlock(&pool->mb.mu);
 	return pool;
 }
 

@@ -137,7 +137,7 @@ struct worker_ops {
 	void (*finish)(struct worker *w);
 };
 
-/* Start n workers of one kind with settings p. */
+/* Start n workers of one kind with settings p; returns once each has applied p. */
 struct worker_pool *worker_pool_create(const struct worker_ops *ops, int n,
     const struct worker_params *p);
 /* Hand new settings and listeners to every worker; returns when all applied them. */
