@@ -184,7 +184,7 @@ static const struct conf_setting conf_table[] = {
 	    udp.rate_limit, "UDP replies per second per source; 0: no limit"),
 	CONF_INT("udp.burst", 1, CONF_RATE_MAX, "200", CONF_APPLIED, conf,
 	    udp.burst, "UDP replies a source may get at once"),
-	CONF_INT("udp.leak", 0, CONF_RATE_MAX, "2", CONF_APPLIED, conf, udp.leak,
+	CONF_INT("udp.leak", 0, CONF_RATE_MAX, "4", CONF_APPLIED, conf, udp.leak,
 	    "answer one in this many datagrams over the limit; 0: none"),
 	CONF_LIST("udp.exempt", conf_check_cidr, "entry",
 	    "must be a list of strings, such as ( \"127.0.0.0/8\", \"::1\" )",
@@ -217,7 +217,7 @@ static const struct conf_setting conf_table[] = {
 	CONF_INT("limits.table_size", CONF_TABLE_SIZE_MIN, CONF_TABLE_SIZE_MAX,
 	    "65536", CONF_APPLIED, conf, limits.table_size,
 	    "TCP sources tracked"),
-	CONF_INT("limits.min_rate", 0, CONF_RATE_MAX, "16", CONF_APPLIED, conf,
+	CONF_INT("limits.min_rate", 0, CONF_RATE_MAX, "2", CONF_APPLIED, conf,
 	    limits.min_rate, "bytes per second a connection must average when "
 	    "slots run short; 0: off"),
 	CONF_INT("limits.min_rate_window", 1, CONF_MIN_RATE_WINDOW_MAX, "60",

@@ -92,7 +92,7 @@ assert_defaults(const struct conf *c)
 	assert_true(c->udp.guard);
 	assert_int_equal(c->udp.rate_limit, 100);
 	assert_int_equal(c->udp.burst, 200);
-	assert_int_equal(c->udp.leak, 2);
+	assert_int_equal(c->udp.leak, 4);
 	assert_list(&c->udp.exempt, loopback, 2);
 	assert_int_equal(c->udp.ipv4_prefix, 32);
 	assert_int_equal(c->udp.ipv6_prefix, 56);
@@ -104,7 +104,7 @@ assert_defaults(const struct conf *c)
 	assert_int_equal(c->limits.ipv6_prefix, 64);
 	assert_list(&c->limits.exempt, loopback, 2);
 	assert_int_equal(c->limits.table_size, 65536);
-	assert_int_equal(c->limits.min_rate, 16);
+	assert_int_equal(c->limits.min_rate, 2);
 	assert_int_equal(c->limits.min_rate_window, 60);
 	assert_int_equal(c->log_level, LOG_INFO);
 	assert_int_equal(c->log_facility, LOG_DAEMON);
@@ -444,12 +444,12 @@ test_other_types(void **state)
 	expect_err("udp = {\n guard = 0; };", NAME ":2: udp.guard must be true or false");
 	/* A group's example shows its members at their defaults, lists as lists. */
 	expect_err("udp = 1;", NAME ":1: udp must be a group, such as { guard = true; "
-	    "rate_limit = 100; burst = 200; leak = 2; exempt = ( \"127.0.0.0/8\", "
+	    "rate_limit = 100; burst = 200; leak = 4; exempt = ( \"127.0.0.0/8\", "
 	    "\"::1\" ); ipv4_prefix = 32; ipv6_prefix = 56; table_size = 65536; }");
 	expect_err("\nlimits = ( );", NAME ":2: limits must be a group, such as { "
 	    "connections_per_source = 64; connection_rate = 50; connection_burst = 100; "
 	    "ipv4_prefix = 32; ipv6_prefix = 64; exempt = ( \"127.0.0.0/8\", \"::1\" ); "
-	    "table_size = 65536; min_rate = 16; min_rate_window = 60; }");
+	    "table_size = 65536; min_rate = 2; min_rate_window = 60; }");
 }
 
 static void
