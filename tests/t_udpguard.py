@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""t_udpguard.py: udp.guard against the real daemon.
+
+With the guard on (the default), a datagram gets no reply when its source
+port is below 1024 (echo 7, chargen 19, ...), or one of the daemon's own
+UDP ports, or when it is our own reply coming back (the loop breaker).
+udp = { guard = false; } turns all that off.  The storms: two upcaseds
+made to answer each other by one forged datagram, and upcased against a
+plain echo service; both must die out within a few datagrams with the
+guard, and are shown (bounded, 1 s) without it.
+"""
+import signal
+import sys
+import time
+import unittest
+
+import harness
+import nethelp
+from nethelp import NetDaemon, delta, stat, udp_from, udp_ask, IS_ROOT, NEEDS_ROOT
+
+GUARD_OFF = "udp = { guard = false; };"
+
+
+def bind_udp(host, port):
+    """A UDP socket on host:port, or None when the port is taken."""
+    try:
+        return udp_from(host, port)
+    except OSError:
+        return None
+
+
+@unittest.skipUnless(IS_ROOT, NEEDS_ROOT)
+class LowPorts(unittest.TestCase):
+    def test_low_source_ports_dropped_high_ones_answered(self):
+        with NetDaemon() as d:
+            before = d.stats()
+            dropped = []
+            for port in (7, 19, 1023):
+                s = bind_udp("127.0.0.1", port)
+                if s is None:
+                    continue
+                try:
+                    self.assertIsNone(udp_ask(s, b"hello", d.port, timeout=0.5),
+                                      "a datagram from source port %d was answered" % port)
+                    dropped.append(port)
+                finally:
+                    s.close()
+            self.assertIn(7, dropped, "could not bind UDP port 7 for the test")
+            for port in (1024, 1025, 0):          # 0: an ephemeral port
+                s = bind_udp("127.0.0.1", port)
+                if s is None:
+                    continue
+                try:
+                    self.assertEqual(udp_ask(s, b"hello", d.port), b"HELLO",
+                                     "a datagram from source port %d got no reply"
+                                     % s.getsockname()[1])
+                finally:
+                    s.close()
+            after = d.stats()
+            self.assertEqual(delta(before, after, "udp_datagrams_dropped_low_port"), len(dropped),
+                             "low_port must count exactly the datagrams from ports %s" % dropped)
+            self.assertEqual(delta(before, after, "udp_datagrams_dropped_own_port"), 0)
+            self.assertEqual(delta(before, after, "udp_datagrams_dropped_loop"), 0)
+            log = d.wait_log("dropped a datagram from 127.0.0.1:7: source port below 1024")
+            d.send_signal(signal.SIGUSR1)
+            d.wait_log("upcased_udp_datagrams_dropped_low_port_total %d" % len(dropped))
+            # The drop log is rate-limited: one line per 10 s (one UDP worker).
+            s = bind_udp("127.0.0.1", 7)
+            try:
+                for i in range(20):
+                    s.sendto(b"more %d" % i, ("127.0.0.1", d.port))
+            finally:
+                s.close()
+            time.sleep(0.3)
+            self.assertEqual(stat(d.stats(), "udp_datagrams_dropped_low_port"),
+                             stat(before, "udp_datagrams_dropped_low_port") + len(dropped) + 20)
+            log = d.read_log()
+            self.assertEqual(log.count("dropped a datagram"), 1,
+                             "23 drops within 10 s must give one log line:\n" + log)
+            self.assertEqual(d.stop(), 0)
+
+    def test_guard_off_answers_low_ports_and_reload_turns_it_on(self):
+        with NetDaemon(extra=GUARD_OFF) as d:
+            s = bind_udp("127.0.0.1", 19)
+            self.assertIsNotNone(s, "could not bind UDP port 19")
+            try:
+                self.assertEqual(udp_ask(s, b"chargen?", d.port), b"CHARGEN?",
+                                 "with udp.guard = false a datagram from port 19 must be answered")
+                d.reload("")                       # back to the default: guard on
+                self.assertIsNone(udp_ask(s, b"chargen?", d.port, timeout=0.5),
+                                  "the guard did not come back on with SIGHUP")
+                self.assertEqual(stat(d.stats(), "udp_datagrams_dropped_low_port"), 1)
+            finally:
+                s.close()
+            self.assertEqual(d.stop(), 0)
+
+
+class OwnPort(unittest.TestCase):
+    def test_source_port_equal_to_ours_dropped(self):
+        with NetDaemon() as d:
+            before = d.stats()
+            # The daemon listens on 127.0.0.1:port; 127.0.0.2:port is free.
+            s = udp_from("127.0.0.2", d.port)
+            try:
+                self.assertIsNone(udp_ask(s, b"are you me?", d.port, timeout=0.5),
+                                  "a datagram from our own port was answered")
+            finally:
+                s.close()
+            s = udp_from("127.0.0.2")
+            try:
+                self.assertEqual(udp_ask(s, b"other port", d.port), b"OTHER PORT")
+            finally:
+                s.close()
+            after = d.stats()
+            self.assertEqual(delta(before, after, "udp_datagrams_dropped_own_port"), 1)
+            self.assertEqual(delta(before, after, "udp_datagrams_dropped_low_port"), 0)
+            d.wait_log("dropped a datagram from 127.0.0.2:%d:" % d.port)
+            self.assertEqual(d.stop(), 0)
+
+    def test_guard_off_answers_own_port(self):
+        with NetDaemon(extra=GUARD_OFF) as d:
+            s = udp_from("127.0.0.2", d.port)
+            try:
+                self.assertEqual(udp_ask(s, b"me", d.port), b"ME")
+            finally:
+                s.close()
+            self.assertEqual(d.stop(), 0)
+
+
+class RealClientsRepeating(unittest.TestCase):
+    def test_repeats_are_answered(self):
+        with NetDaemon() as d:
+            s = udp_from("127.0.0.1")
+            try:
+                # Lower case: the payload never equals our reply.
+                s.settimeout(2)
+                for _ in range(5):
+                    s.sendto(b"hello", ("127.0.0.1", d.port))
+                got = [s.recvfrom(100)[0] for _ in range(5)]
+                self.assertEqual(got, [b"HELLO"] * 5, "5 quick 'hello's must get 5 answers")
+            finally:
+                s.close()
+            s = udp_from("127.0.0.1")
+            try:
+                # Upper case, repeated slowly: equal to our reply, but 2 s
+                # later is no loop.
+                self.assertEqual(udp_ask(s, b"HELLO", d.port), b"HELLO")
+                time.sleep(2)
+                self.assertEqual(udp_ask(s, b"HELLO", d.port), b"HELLO",
+                                 "a client repeating 'HELLO' after 2 s was taken for a loop")
+            finally:
+                s.close()
+            self.assertEqual(stat(d.stats(), "udp_datagrams_dropped_loop"), 0)
+            self.assertEqual(d.stop(), 0)
+
+
+def two_daemons(extra):
+    """upcased on 127.0.0.1:P1 and on 127.0.0.3:P2, P1 != P2."""
+    p1 = harness.free_port("127.0.0.1")
+    p2 = harness.free_port("127.0.0.3")
+    while p2 == p1:
+        p2 = harness.free_port("127.0.0.3")
+    d1 = NetDaemon(extra=extra, port=p1, address="127.0.0.1")
+    try:
+        d2 = NetDaemon(extra=extra, port=p2, address="127.0.0.3")
+    except BaseException:
+        d1.__exit__(*sys.exc_info())
+        raise
+    return d1, d2
+
+
+def storm_between_daemons(extra, seconds):
+    """One datagram forged from 127.0.0.1:P1 (d1) to 127.0.0.3:P2 (d2):
+    d2 answers d1, d1 answers d2, ...  Returns (datagrams in at d1, at d2,
+    the stats of both) after seconds; both daemons are stopped by PID."""
+    d1, d2 = two_daemons(extra)
+    with d1, d2:
+        b1, b2 = d1.stats(), d2.stats()
+        nethelp.forge_udp("127.0.0.1", d1.port, "127.0.0.3", d2.port, b"storm hello")
+        time.sleep(seconds)
+        a1, a2 = d1.stats(), d2.stats()
+        n1 = delta(b1, a1, "udp_datagrams_in")
+        n2 = delta(b2, a2, "udp_datagrams_in")
+        rc1 = d1.stop()
+        rc2 = d2.stop()
+        return n1, n2, (b1, a1), (b2, a2), (rc1, rc2)
+
+
+@unittest.skipUnless(IS_ROOT, NEEDS_ROOT)
+class StormBetweenDaemons(unittest.TestCase):
+    def test_forged_datagram_storm_ends(self):
+        off1, off2, _, _, _ = storm_between_daemons(GUARD_OFF, 1.0)
+        on1, on2, (b1, a1), (b2, a2), rcs = storm_between_daemons("", 2.0)
+        print("storm between two upcaseds: guard off: %d datagrams in 1 s (%d + %d); "
+              "guard on: %d datagrams in 2 s (%d + %d)"
+              % (off1 + off2, off1, off2, on1 + on2, on1, on2))
+        self.assertEqual(rcs, (0, 0))
+        self.assertGreaterEqual(on2, 1, "the forged datagram never reached the second daemon")
+        self.assertLessEqual(on1 + on2, 10,
+                             "with the guard the storm must end within a few datagrams; "
+                             "it ran %d datagrams in 2 s" % (on1 + on2))
+        explained = sum(delta(b, a, c) for b, a in ((b1, a1), (b2, a2))
+                        for c in ("udp_datagrams_dropped_loop", "udp_datagrams_dropped_own_port",
+                                  "udp_datagrams_dropped_low_port"))
+        self.assertGreater(explained, 0, "no loop/own_port/low_port drop explains the end of the storm")
+        self.assertGreaterEqual(off1 + off2, 20,
+                                "without the guard the set-up should storm (got %d datagrams in 1 s): "
+                                "the guarded result proves nothing" % (off1 + off2))
+
+
+class StormWithEchoService(unittest.TestCase):
+    def echo_storm(self, extra, seconds):
+        with NetDaemon(extra=extra) as d:
+            echo = nethelp.EchoServer("127.0.0.1", limit=seconds + 5)
+            try:
+                before = d.stats()
+                # The echo service's own socket sends the first datagram.
+                echo.sock.sendto(b"ping hello", ("127.0.0.1", d.port))
+                time.sleep(seconds)
+            finally:
+                n = echo.stop()
+            after = d.stats()
+            self.assertEqual(d.stop(), 0)
+            return n, delta(before, after, "udp_datagrams_in"), delta(before, after, "udp_datagrams_dropped_loop")
+
+    def test_pingpong_with_echo_ends(self):
+        off, off_in, _ = self.echo_storm(GUARD_OFF, 1.0)
+        on, on_in, on_loop = self.echo_storm("", 2.0)
+        print("storm with an echo service: guard off: echo received %d in 1 s (daemon in %d); "
+              "guard on: echo received %d in 2 s (daemon in %d, loop drops %d)"
+              % (off, off_in, on, on_in, on_loop))
+        self.assertGreaterEqual(on, 1, "upcased never answered the echo service's first datagram")
+        self.assertLessEqual(on, 10, "the ping-pong with an echo service went on: %d datagrams in 2 s" % on)
+        self.assertGreaterEqual(on_loop, 1, "the loop breaker did not count the echo it dropped")
+        self.assertGreaterEqual(off, 20, "without the guard the echo set-up should storm (got %d)" % off)
+
+
+if __name__ == "__main__":
+    nethelp.main()
