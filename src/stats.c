@@ -15,6 +15,7 @@ static const char *const stat_names[STAT__COUNT] = {
 	[STAT_TCP_REFUSED_ACCESS]   = "upcased_tcp_connections_refused_access_total",
 	[STAT_TCP_REFUSED_PER_SOURCE] = "upcased_tcp_connections_refused_per_source_total",
 	[STAT_TCP_REFUSED_RATE]     = "upcased_tcp_connections_refused_rate_total",
+	[STAT_TCP_UNTRACKED]        = "upcased_tcp_connections_untracked_total",
 	[STAT_TCP_SLOW_CLOSES]      = "upcased_tcp_slow_closes_total",
 	[STAT_TCP_ACCEPT_ERRORS]    = "upcased_tcp_accept_errors_total",
 	[STAT_TCP_IDLE_TIMEOUTS]    = "upcased_tcp_idle_timeouts_total",

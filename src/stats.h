@@ -16,6 +16,7 @@ enum stat_id {
 	STAT_TCP_REFUSED_ACCESS,    /* closed at once: an access rule denies the source */
 	STAT_TCP_REFUSED_PER_SOURCE, /* closed at once: limits.connections_per_source */
 	STAT_TCP_REFUSED_RATE,      /* closed at once: limits.connection_rate */
+	STAT_TCP_UNTRACKED,         /* let in uncounted: limits.table_size had no room */
 	STAT_TCP_SLOW_CLOSES,       /* closed under pressure: below limits.min_rate */
 	STAT_TCP_ACCEPT_ERRORS,     /* accept(2) failures, EMFILE/ENFILE included */
 	STAT_TCP_IDLE_TIMEOUTS,     /* closed by idle_timeout */

@@ -107,7 +107,7 @@ struct tcp_worker {
 	size_t   nconns;
 	uint8_t  rbuf[TCP_READ_CHUNK];
 	uint8_t  wbuf[TRANSFORM_BOUND(TCP_READ_CHUNK)];
-	struct ratelimit rl_refused, rl_accept, rl_denied;
+	struct ratelimit rl_refused, rl_accept, rl_denied, rl_table;
 	uint64_t last_sweep_ms;
 };
 
@@ -182,7 +182,10 @@ tcp_source_unlimited(const struct worker_source_limits *l, const struct sockaddr
 /*
  * May the source of c open one more connection?  If so, and limits count
  * it, c holds one of its slots until conn_close.  If not, *why is the
- * counter of the refusal.
+ * counter of the refusal.  A source the table has no room for (every
+ * place it could take holds sources with open connections) is let in
+ * uncounted, and counted as such: the limits are for one source, and a
+ * source that holds nothing must not be refused for the others.
  */
 static bool
 tcp_source_admit(struct tcp_worker *t, struct tcp_conn *c, const struct sockaddr *sa,
@@ -198,9 +201,10 @@ tcp_source_admit(struct tcp_worker *t, struct tcp_conn *c, const struct sockaddr
 		return true;
 	pthread_mutex_lock(&sh->mu);
 	*why = STAT_TCP_REFUSED_PER_SOURCE;
-	if ((e = srctable_get(sh->sources, &c->source, now)) == NULL)
-		;	/* every slot it could take holds open connections */
-	else if (l->per_source != 0 && e->open >= l->per_source)
+	if ((e = srctable_get(sh->sources, &c->source, now)) == NULL) {
+		stats_add(&t->w.stats, STAT_TCP_UNTRACKED, 1);
+		ok = true;
+	} else if (l->per_source != 0 && e->open >= l->per_source)
 		;
 	else if (l->rate != 0 &&
 	    tbucket_take(&e->bucket, l->rate, l->burst, 0, now) == TBUCKET_DROP)
@@ -210,6 +214,10 @@ tcp_source_admit(struct tcp_worker *t, struct tcp_conn *c, const struct sockaddr
 		c->counted = ok = true;
 	}
 	pthread_mutex_unlock(&sh->mu);
+	if (ok && !c->counted && ratelimit_allow(&t->rl_table, now))
+		log_warnx("limits.table_size (%u) has no room for another source with open "
+		    "connections: one is not counted (%llu more since the last message)",
+		    l->table_size, (unsigned long long)ratelimit_take_suppressed(&t->rl_table));
 	return ok;
 }
 
@@ -579,6 +587,7 @@ tcp_create(void)
 	ratelimit_init(&t->rl_refused, 1, 10000, now);
 	ratelimit_init(&t->rl_accept, 1, 10000, now);
 	ratelimit_init(&t->rl_denied, 1, 10000, now);
+	ratelimit_init(&t->rl_table, 1, 10000, now);
 	t->last_sweep_ms = now;
 	return &t->w;
 }

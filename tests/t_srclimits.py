@@ -213,6 +213,50 @@ class PerSourceConnections(unittest.TestCase):
             self.assertEqual(d.stop(), 0)
 
 
+    def test_full_table_never_refuses_a_new_source(self):
+        """1200 sources each hold a connection in a 1024-entry table: a source
+        the table has no room for is let in uncounted, never refused."""
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard < 2600:
+            self.skipTest("needs 2600 descriptors (hard limit %d)" % hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2600), hard))
+        n = 1200
+        with NetDaemon(extra="max_connections = 2000;\n"
+                       "limits = { connections_per_source = 2; connection_rate = 0;"
+                       " table_size = 1024; exempt = ( ); };") as d:
+            before = d.stats()
+            held = []
+            try:
+                for i in range(n):
+                    s = tcp_from("127.2.%d.%d" % (i // 250, 1 + i % 250), d.port)
+                    held.append(s)
+                    s.sendall(b"x")
+                for i, s in enumerate(held):
+                    self.assertEqual(s.recv(1), b"X", "source %d of %d was not served" % (i + 1, n))
+                after = d.stats()
+                self.assertEqual(delta(before, after, "tcp_connections_refused_per_source"), 0)
+                self.assertGreaterEqual(delta(before, after, "tcp_connections_accepted"), n)
+                untracked = delta(before, after, "tcp_connections_untracked")
+                print("1200 sources in a 1024-entry table: %d let in uncounted" % untracked)
+                self.assertGreater(untracked, 0, "the table cannot hold 1200 pinned sources")
+                d.wait_log("limits.table_size (1024) has no room")
+                # The cap still holds for a source the table counts.
+                a, b = tcp_from("127.0.0.7", d.port), tcp_from("127.0.0.7", d.port)
+                held += [a, b]
+                self.assertEqual(probe(a), b"PROBE")
+                self.assertEqual(probe(b), b"PROBE")
+                third = tcp_from("127.0.0.7", d.port)
+                try:
+                    self.assertTrue(closed_at_once(third), "a 3rd connection from 127.0.0.7 was served")
+                finally:
+                    third.close()
+            finally:
+                for s in held:
+                    s.close()
+            self.assertEqual(d.stop(), 0)
+
+
 class ConnectionRate(unittest.TestCase):
     RATE = BURST = 5
 
