@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "srctable.h"
@@ -160,13 +161,14 @@ srctable_create_seeded(size_t capacity, uint64_t seed)
 		return NULL;
 	t->capacity = srctable_round(capacity);
 	t->mask = t->capacity / SRCTABLE_WAYS - 1;
-	if (posix_memalign(&p, SET_BYTES, t->capacity *
-	    sizeof(struct src_entry)) != 0) {
+	/* Page-aligned and zero; resident only as sets are first used. */
+	p = mmap(NULL, t->capacity * sizeof(struct src_entry), PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
 		free(t);
 		return NULL;
 	}
-	/* Zeroed now, so the whole bound is resident from the start. */
-	t->e = memset(p, 0, t->capacity * sizeof(struct src_entry));
+	t->e = p;
 	t->seed = seed;
 	t->k0 = srctable_mix(&seed);
 	t->k1 = srctable_mix(&seed);
@@ -196,7 +198,7 @@ srctable_free(struct srctable *t)
 {
 	if (t == NULL)
 		return;
-	free(t->e);
+	munmap(t->e, t->capacity * sizeof(struct src_entry));
 	free(t);
 }
 

@@ -7,8 +7,10 @@
  * keys.  Threads sharing a table hold one mutex around every call and
  * every use of an entry.
  *
- * The memory is allocated once, at create, and never grows: a flood from
- * any number of (forged) sources only replaces entries.  The table is
+ * The memory is mapped once, at create, and never grows: a flood from any
+ * number of (forged) sources only replaces entries.  Its pages are
+ * zero-filled by the kernel on first use, so an idle daemon holds only
+ * the sets its sources have touched, and a flood at most the bound below.  The table is
  * set-associative: a key hashes (SipHash-1-3, keyed with a per-table
  * random seed, so a remote sender cannot aim its keys at one set) to one
  * set of SRCTABLE_WAYS entries; a new key replaces the least recently used
