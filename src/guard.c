@@ -39,6 +39,7 @@ gaddr_get(const struct sockaddr *sa, struct gaddr *g)
 		g->family = AF_INET;
 		g->mapped = false;
 		g->v4 = ntohl(sin->sin_addr.s_addr);
+		g->v6 = NULL;
 		g->port = ntohs(sin->sin_port);
 		return true;
 	}
