@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -52,6 +53,7 @@ struct udp_worker {
 	uint8_t sctl[UDP_BATCH][CMSG_SPACE_PKTINFO];
 	struct ratelimit rl, rl_drop;
 	uint16_t own_ports[WORKER_MAX_LISTENERS];   /* of the sockets we serve */
+	unsigned int lo_ifindex;              /* the loopback interface; 0: unknown */
 	size_t   nown;
 	struct srctable *rates;               /* per source (prefix): reply buckets */
 	struct srctable *loops;               /* per source address and port: last reply */
@@ -68,6 +70,7 @@ enum udp_verdict {
 	UDP_DROP_BAD_DEST,
 	UDP_DROP_LOOP,
 	UDP_DROP_RATE,
+	UDP_DROP_TOO_LARGE,   /* the reply would not fit in one datagram */
 };
 
 static const struct {
@@ -83,6 +86,7 @@ static const struct {
 	[UDP_DROP_BAD_DEST]   = { STAT_UDP_DROPPED_BAD_DEST, "sent to a broadcast or multicast address" },
 	[UDP_DROP_LOOP]       = { STAT_UDP_DROPPED_LOOP, "our own reply came back (a loop)" },
 	[UDP_DROP_RATE]       = { STAT_UDP_DROPPED_RATE, "over udp.rate_limit" },
+	[UDP_DROP_TOO_LARGE]  = { STAT_UDP_DROPPED_TOOLARGE, NULL },
 };
 
 static size_t
@@ -185,34 +189,50 @@ udp_send_batch(struct udp_worker *u, int fd, int nsend, uint64_t now)
 	}
 }
 
-/* The address request i was sent to (from its IP_PKTINFO), or NULL. */
-static const struct sockaddr *
-udp_local_addr(struct msghdr *rh, struct sockaddr_storage *ss)
+/* Where request i arrived, from its IP_PKTINFO / IPV6_PKTINFO. */
+struct udp_dest {
+	struct sockaddr_storage addr;   /* the address it was sent to */
+	bool known;
+	bool broadcast;                 /* IPv4: sent to a broadcast address */
+	unsigned int ifindex;
+};
+
+static void
+udp_dest_of(struct msghdr *rh, struct udp_dest *d)
 {
 	struct cmsghdr *c;
 
-	memset(ss, 0, sizeof(*ss));
+	memset(d, 0, sizeof(*d));
 	for (c = CMSG_FIRSTHDR(rh); c != NULL; c = CMSG_NXTHDR(rh, c)) {
 		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-			struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+			struct sockaddr_in *sin = (struct sockaddr_in *)&d->addr;
 			struct in_pktinfo pi;
 
 			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
 			sin->sin_family = AF_INET;
 			sin->sin_addr = pi.ipi_addr;
-			return (struct sockaddr *)ss;
+			/*
+			 * The kernel answers from ipi_spec_dst: the address itself
+			 * for a local unicast one, the interface's for a broadcast
+			 * (subnet or limited) or multicast one.
+			 */
+			d->broadcast = pi.ipi_addr.s_addr != pi.ipi_spec_dst.s_addr;
+			d->ifindex = (unsigned int)pi.ipi_ifindex;
+			d->known = true;
+			return;
 		}
 		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
-			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&d->addr;
 			struct in6_pktinfo pi;
 
 			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
 			sin6->sin6_family = AF_INET6;
 			sin6->sin6_addr = pi.ipi6_addr;
-			return (struct sockaddr *)ss;
+			d->ifindex = pi.ipi6_ifindex;
+			d->known = true;
+			return;
 		}
 	}
-	return NULL;
 }
 
 /* Source checks and access rules: what a datagram's header alone decides. */
@@ -220,12 +240,22 @@ static enum udp_verdict
 udp_check_source(struct udp_worker *u, int i)
 {
 	const struct sockaddr *src = (const struct sockaddr *)&u->peer[i];
-	struct sockaddr_storage local;
+	const struct sockaddr *local;
+	struct udp_dest d;
 	int rule;
 
 	if (u->w.params.udp_guard) {
-		switch (guard_check(src, udp_local_addr(&u->rmsg[i].msg_hdr, &local),
-		    u->own_ports, u->nown)) {
+		udp_dest_of(&u->rmsg[i].msg_hdr, &d);
+		if (d.broadcast)
+			return UDP_DROP_BAD_DEST;
+		/*
+		 * A loopback source can only have come from this host when it
+		 * arrived on the loopback interface, whatever address it was
+		 * sent to: the spoofing rule is for the other interfaces.
+		 */
+		local = d.known && (u->lo_ifindex == 0 || d.ifindex != u->lo_ifindex) ?
+		    (const struct sockaddr *)&d.addr : NULL;
+		switch (guard_check(src, local, u->own_ports, u->nown)) {
 		case GUARD_OK:
 			break;
 		case GUARD_LOW_PORT:
@@ -299,6 +329,29 @@ udp_check_loop(struct udp_worker *u, int i, const uint8_t *in, size_t len,
 	return UDP_ANSWER;
 }
 
+/*
+ * Whether datagram i gets a reply, which is then in out: the checks of the
+ * header (guard, access), the source's budget, the transformation and
+ * its size, and last the loop breaker, which needs the reply.
+ */
+static enum udp_verdict
+udp_judge(struct udp_worker *u, int i, size_t len, uint8_t *out, size_t *outlen,
+    uint64_t now)
+{
+	enum udp_verdict v, rate;
+
+	if ((v = udp_check_source(u, i)) != UDP_ANSWER)
+		return v;
+	if ((rate = udp_check_rate(u, i, now)) == UDP_DROP_RATE)
+		return rate;
+	*outlen = transform_buffer(u->w.params.charset, u->riov[i].iov_base, len, out);
+	if (*outlen > udp_max_reply(&u->peer[i]))
+		return UDP_DROP_TOO_LARGE;
+	if ((v = udp_check_loop(u, i, u->riov[i].iov_base, len, out, *outlen, now)) != UDP_ANSWER)
+		return v;
+	return rate;
+}
+
 /* Count a verdict; a drop also gets a rate-limited log line naming the source. */
 static void
 udp_count(struct udp_worker *u, int i, enum udp_verdict v, uint64_t now)
@@ -337,22 +390,10 @@ udp_serve_batch(struct udp_worker *u, int fd, uint64_t now)
 
 		stats_add(&u->w.stats, STAT_UDP_DATAGRAMS_IN, 1);
 		stats_add(&u->w.stats, STAT_UDP_BYTES_IN, len);
-		if ((v = udp_check_source(u, i)) == UDP_ANSWER)
-			v = udp_check_rate(u, i, now);
-		if (v != UDP_ANSWER && v != UDP_ANSWER_LEAKED) {
-			udp_count(u, i, v, now);
+		v = udp_judge(u, i, len, out, &outlen, now);
+		udp_count(u, i, v, now);	/* a leaked one, now that it is answered */
+		if (v != UDP_ANSWER && v != UDP_ANSWER_LEAKED)
 			continue;
-		}
-		udp_count(u, i, v, now);
-		outlen = transform_buffer(u->w.params.charset, u->riov[i].iov_base, len, out);
-		if (outlen > udp_max_reply(&u->peer[i])) {
-			stats_add(&u->w.stats, STAT_UDP_DROPPED_TOOLARGE, 1);
-			continue;
-		}
-		if ((v = udp_check_loop(u, i, u->riov[i].iov_base, len, out, outlen, now)) != UDP_ANSWER) {
-			udp_count(u, i, v, now);
-			continue;
-		}
 		u->siov[nsend].iov_base = out;
 		u->siov[nsend].iov_len = outlen;
 		memset(sh, 0, sizeof(*sh));
@@ -405,6 +446,7 @@ udp_create(void)
 	}
 	ratelimit_init(&u->rl, 1, 10000, clock_ms());
 	ratelimit_init(&u->rl_drop, 1, 10000, clock_ms());
+	u->lo_ifindex = if_nametoindex("lo");
 	return &u->w;
 }
 

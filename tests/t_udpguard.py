@@ -11,6 +11,7 @@ guard, and are shown (bounded, 1 s) without it.
 """
 import signal
 import sys
+import socket
 import time
 import unittest
 
@@ -124,6 +125,37 @@ class OwnPort(unittest.TestCase):
                 self.assertEqual(udp_ask(s, b"me", d.port), b"ME")
             finally:
                 s.close()
+            self.assertEqual(d.stop(), 0)
+
+
+class BroadcastDestination(unittest.TestCase):
+    """A datagram to loopback's subnet broadcast address (127.255.255.255,
+    which stays on lo) reaches a wildcard listener; one forged datagram to
+    a broadcast address would get an answer from every host that hears it."""
+
+    def ask_broadcast(self, d):
+        s = udp_from("127.0.0.1")
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            return udp_ask(s, b"everyone?", d.port, dst="127.255.255.255", timeout=0.5)
+        finally:
+            s.close()
+
+    def test_subnet_broadcast_dropped(self):
+        with NetDaemon(address="0.0.0.0") as d:
+            before = d.stats()
+            self.assertIsNone(self.ask_broadcast(d), "a datagram to 127.255.255.255 was answered")
+            s = udp_from("127.0.0.1")
+            try:
+                self.assertEqual(udp_ask(s, b"unicast", d.port), b"UNICAST")
+            finally:
+                s.close()
+            self.assertEqual(delta(before, d.stats(), "udp_datagrams_dropped_bad_dest"), 1)
+            self.assertEqual(d.stop(), 0)
+
+    def test_guard_off_answers_broadcast(self):
+        with NetDaemon(extra=GUARD_OFF, address="0.0.0.0") as d:
+            self.assertEqual(self.ask_broadcast(d), b"EVERYONE?")
             self.assertEqual(d.stop(), 0)
 
 
