@@ -384,7 +384,7 @@ udp_serve_batch(struct udp_worker *u, int fd, uint64_t now)
 	for (int i = 0; i < n; i++) {
 		struct msghdr *rh = &u->rmsg[i].msg_hdr, *sh = &u->smsg[nsend].msg_hdr;
 		uint8_t *out = u->out + (size_t)nsend * TRANSFORM_BOUND(UDP_MAX_DGRAM);
-		size_t len = u->rmsg[i].msg_len, outlen;
+		size_t len = u->rmsg[i].msg_len, outlen = 0;
 
 		enum udp_verdict v;
 
