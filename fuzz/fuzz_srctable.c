@@ -8,15 +8,20 @@
  * its argument bytes:
  *	g K	srctable_get of model key K	f K	srctable_find
  *	p K	get, then open++ (pin)		u K	find, then open-- (unpin)
- *	e K	get, then tbucket_take on the entry's bucket
- *	l K P	get, then the loop guard with payload P
+ *	e K	get, then tbucket_take on the entry's bucket (key K % 32)
+ *	l K P	get, then the loop guard with payload P (key 32 + K % 16)
  *	r C	srctable_resize to capacity C	k A..	a key from raw bytes
  *	t N	the clock forward		b N	the clock back
  *	T	tbucket_take on a bucket of its own, against a reference
- * In the seed files (fuzz/corpus/srctable), written by hand, the header
- * is digits ("003234": capacity 8, rate 1, burst 5, no leak, 250 ms, 4
- * repeats) and key K is the byte '0' + K: "g0g1p2" gets keys 0 and 1 and
- * pins key 2.
+ * A table has one use (srctable.h): its entries' bucket and loop state
+ * share their bytes, so e takes the keys without a port (IPv4 hosts,
+ * IPv6 prefixes), l those with one (address and port).  In the seed
+ * files (fuzz/corpus/srctable), written by hand, the header is digits
+ * ("003238": capacity 8, rate 1, burst 5, no leak, 250 ms, 8 repeats)
+ * and key K is the byte '0' + K: "g0g1p2" gets keys 0 and 1 and pins key
+ * 2; P picks payload P % 4 ('0' "", '1' "HELLO", '2' "hello", '3' "\n":
+ * "HELLO" and "\n" share a loop guard slot, the others have one each),
+ * and P >= 0x80 makes the reply the next payload instead.
  *
  * Checked after every operation:
  *  - count == the keys the model holds, <= capacity; evictions counted;
@@ -29,7 +34,9 @@
  *  - tbucket_take gives the verdicts of a reference written another way
  *    (tokens left, lifetime over-limit count), passes at most burst +
  *    rate * (time the clock moved forward), leaks over-limit / leak;
- *  - loopguard_is_echo agrees with the rule of loopguard.h;
+ *  - loopguard_is_echo agrees with the rule of loopguard.h, modelled as
+ *    a map from slot to (reply, count) and the time of the last reply,
+ *    and each slot's count and emptiness are the model's;
  *  - src_key_from_sockaddr masks: nothing past the prefix, and a masked
  *    address gives the same key again.
  */
@@ -58,10 +65,12 @@ struct model_key {
 	struct src_entry *ptr;		/* where it was last seen */
 	struct src_entry copy;		/* what it held then */
 	/* The loop guard's rule, kept apart from the entry. */
-	bool		 replied;
-	uint32_t	 reply_hash;
+	struct model_slot {
+		bool	 used;
+		uint64_t reply;		/* the whole hash */
+		unsigned echoes;
+	} slot[LOOPGUARD_SLOTS];
 	uint64_t	 reply_ms;
-	unsigned	 echoes;
 };
 
 /* The bucket rule written another way: tokens left, lifetime counts. */
@@ -111,7 +120,7 @@ header(struct fuzz *f)
 	f->burst = bursts[next(f) % 8];
 	f->leak = leaks[next(f) % 5];
 	f->window = windows[next(f) % 4];
-	f->repeats = next(f) % 6;		/* 0 counts as 1 */
+	f->repeats = next(f) % 16;	/* 0 counts as 1; '0'..'9' are 0..9 */
 }
 
 /* Keys: IPv4 hosts, IPv6 /56 prefixes, IPv4 address and port. */
@@ -146,6 +155,20 @@ static struct model_key *
 key_arg(struct fuzz *f)
 {
 	return &f->k[next(f) % NKEYS];
+}
+
+/* Keys 0..31, without a port: rate and TCP tables. */
+static struct model_key *
+bucket_key_arg(struct fuzz *f)
+{
+	return &f->k[next(f) % 32];
+}
+
+/* Keys 32..47, address and port: the loop table. */
+static struct model_key *
+loop_key_arg(struct fuzz *f)
+{
+	return &f->k[32 + next(f) % (NKEYS - 32)];
 }
 
 static size_t
@@ -226,10 +249,17 @@ check_got(const struct fuzz *f, const struct model_key *m,
 		fuzz_fail("get did not mark the entry used");
 	if (m->present && e != m->ptr)
 		fuzz_fail("get moved an entry");
-	if (!m->present && (e->open != 0 || e->bucket.spent != 0 ||
-	    e->bucket.over != 0 || e->bucket.last_ms != 0 || e->replied != 0 ||
-	    e->echoes != 0 || e->reply_ms != 0 || e->reply_hash != 0))
-		fuzz_fail("a new entry is not zeroed");
+	if (!m->present) {
+		int j;
+
+		if (e->open != 0 || e->bucket.spent != 0 ||
+		    e->bucket.over != 0 || e->bucket.last_ms != 0 ||
+		    e->reply_ms != 0)
+			fuzz_fail("a new entry is not zeroed");
+		for (j = 0; j < LOOPGUARD_SLOTS; j++)
+			if (e->loop.hash[j] != 0 || e->loop.count[j] != 0)
+				fuzz_fail("a new entry has a loop slot set");
+	}
 }
 
 static void
@@ -282,8 +312,8 @@ sync(struct fuzz *f, struct model_key *m, struct src_entry *e,
 		fuzz_fail("evictions not counted");
 	if (m != NULL && e != NULL) {
 		if (fresh) {
-			m->replied = false;
-			m->echoes = 0;
+			memset(m->slot, 0, sizeof(m->slot));
+			m->reply_ms = 0;
 		}
 		m->present = true;
 		m->ptr = e;
@@ -339,19 +369,62 @@ op_take_entry(struct fuzz *f, struct model_key *m)
 	}
 }
 
-/* The rule of loopguard.h, for the model. */
+/*
+ * The rule of loopguard.h, for the model: per key, a map from slot
+ * (hash % LOOPGUARD_SLOTS) to the last reply there and its echoes.
+ */
 static bool
 model_echo(struct fuzz *f, struct model_key *m, uint64_t h)
 {
-	bool late = f->now > m->reply_ms && f->now - m->reply_ms > f->window;
+	struct model_slot *sl = &m->slot[h % LOOPGUARD_SLOTS];
+	unsigned need = f->repeats == 0 ? 1 : f->repeats > 255 ? 255 :
+	    f->repeats;
+	int j;
 
-	if (!m->replied || m->reply_hash != (uint32_t)(h >> 32) || late) {
-		m->echoes = 0;
+	if (f->now > m->reply_ms && f->now - m->reply_ms > f->window) {
+		for (j = 0; j < LOOPGUARD_SLOTS; j++)
+			m->slot[j].echoes = 0;
 		return false;
 	}
-	if (m->echoes < UINT16_MAX)
-		m->echoes++;
-	return m->echoes >= (f->repeats > 0 ? f->repeats : 1);
+	if (!sl->used || sl->reply != h)
+		return false;
+	if (sl->echoes < 255)
+		sl->echoes++;
+	return sl->echoes >= need;
+}
+
+static void
+model_sent(struct fuzz *f, struct model_key *m, uint64_t reply)
+{
+	struct model_slot *sl = &m->slot[reply % LOOPGUARD_SLOTS];
+
+	if (!sl->used || sl->reply != reply) {
+		sl->used = true;
+		sl->reply = reply;
+		sl->echoes = 0;
+	}
+	m->reply_ms = f->now;
+}
+
+/* The entry's loop slots hold what the model's do. */
+static void
+check_slots(const struct model_key *m, const struct src_entry *e)
+{
+	int j;
+
+	for (j = 0; j < LOOPGUARD_SLOTS; j++) {
+		if ((e->loop.hash[j] != 0) != m->slot[j].used)
+			fuzz_fail("loop slot %d is %s, the model's %s", j,
+			    e->loop.hash[j] != 0 ? "set" : "empty",
+			    m->slot[j].used ? "set" : "empty");
+		if (e->loop.count[j] != m->slot[j].echoes)
+			fuzz_fail("loop slot %d counts %u echoes, the model %u",
+			    j, e->loop.count[j], m->slot[j].echoes);
+	}
+	if (e->reply_ms != m->reply_ms)
+		fuzz_fail("last reply at %llu, the model's at %llu",
+		    (unsigned long long)e->reply_ms,
+		    (unsigned long long)m->reply_ms);
 }
 
 static void
@@ -366,16 +439,18 @@ op_loop(struct fuzz *f, struct model_key *m)
 		return;
 	want = model_echo(f, m, h);
 	got = loopguard_is_echo(e, h, f->now, f->window, f->repeats);
-	if (got != want || e->echoes != m->echoes)
-		fuzz_fail("loopguard_is_echo %d (echoes %u), the rule says %d"
-		    " (%u)", got, e->echoes, want, m->echoes);
+	if (got != want)
+		fuzz_fail("loopguard_is_echo %d (slot %u: %u echoes), the rule"
+		    " says %d (%u)", got, (unsigned)(h % LOOPGUARD_SLOTS),
+		    e->loop.count[h % LOOPGUARD_SLOTS], want,
+		    m->slot[h % LOOPGUARD_SLOTS].echoes);
+	check_slots(m, e);
 	if (!got) {
 		/* Mostly the reply is the payload (upper-case text). */
 		reply = a & 0x80 ? f->payload[(a + 1) % NPAYLOADS] : h;
 		loopguard_sent(e, reply, f->now);
-		m->replied = true;
-		m->reply_hash = (uint32_t)(reply >> 32);
-		m->reply_ms = f->now;
+		model_sent(f, m, reply);
+		check_slots(m, e);
 	}
 	m->copy = *e;
 }
@@ -612,8 +687,8 @@ run(struct fuzz *f, unsigned op)
 	case 'f': op_find(f, key_arg(f)); break;
 	case 'p': op_pin(f, key_arg(f), true); break;
 	case 'u': op_pin(f, key_arg(f), false); break;
-	case 'e': op_take_entry(f, key_arg(f)); break;
-	case 'l': op_loop(f, key_arg(f)); break;
+	case 'e': op_take_entry(f, bucket_key_arg(f)); break;
+	case 'l': op_loop(f, loop_key_arg(f)); break;
 	case 'r': op_resize(f); break;
 	case 'k': op_key(f); break;
 	case 't': op_time(f, true); break;

@@ -121,27 +121,52 @@ loopguard_hash(const void *data, size_t len)
 	return lg_mix(lo ^ lg_secret[0] ^ len, hi ^ lg_secret[1]);
 }
 
+/* The slot of a hash, and what the slot keeps of it (never 0: empty). */
+static inline unsigned
+lg_slot(uint64_t h)
+{
+	return (unsigned)(h % LOOPGUARD_SLOTS);
+}
+
+static inline uint32_t
+lg_tag(uint64_t h)
+{
+	uint32_t tag = (uint32_t)(h >> 32);
+
+	return tag != 0 ? tag : 1;
+}
+
 void
 loopguard_sent(struct src_entry *e, uint64_t reply_hash, uint64_t now_ms)
 {
-	e->reply_hash = (uint32_t)(reply_hash >> 32);
+	unsigned s = lg_slot(reply_hash);
+	uint32_t tag = lg_tag(reply_hash);
+
+	if (e->loop.hash[s] != tag) {
+		e->loop.hash[s] = tag;
+		e->loop.count[s] = 0;
+	}
 	e->reply_ms = now_ms;
-	e->replied = 1;
 }
 
 bool
 loopguard_is_echo(struct src_entry *e, uint64_t payload_hash, uint64_t now_ms,
     uint32_t window_ms, uint32_t repeats)
 {
+	unsigned s = lg_slot(payload_hash);
+	uint32_t need = repeats == 0 ? 1 : repeats > UINT8_MAX ? UINT8_MAX :
+	    repeats;
 	/* A clock read before the reply's counts as no time at all. */
 	bool late = now_ms > e->reply_ms && now_ms - e->reply_ms > window_ms;
 
-	if (!e->replied || e->reply_hash != (uint32_t)(payload_hash >> 32) ||
-	    late) {
-		e->echoes = 0;
+	if (late) {
+		/* Nothing answered here within the window: no loop is left. */
+		memset(e->loop.count, 0, sizeof(e->loop.count));
 		return false;
 	}
-	if (e->echoes < UINT16_MAX)
-		e->echoes++;
-	return e->echoes >= (repeats > 0 ? repeats : 1);
+	if (e->loop.hash[s] != lg_tag(payload_hash))
+		return false;
+	if (e->loop.count[s] < UINT8_MAX)
+		e->loop.count[s]++;
+	return e->loop.count[s] >= need;
 }

@@ -1,15 +1,17 @@
 /*
  * loopguard.h: breaking UDP reply loops (pure: the caller passes the
  * time).  Owns the payload hash and the loop state of a struct src_entry
- * (reply_ms, reply_hash, echoes, replied), in a table keyed by address
- * and port (src_key_from_sockaddr(sa, 32, 128, true, &k)).
+ * (loop.hash, loop.count, reply_ms), in a table keyed by address and
+ * port (src_key_from_sockaddr(sa, 32, 128, true, &k)).
  *
  * The loop: a forged datagram "from" another upcased, or an echo or
  * chargen port, makes us reply there; that service answers back, and since
  * upper-casing upper-case text gives it unchanged, the two answer each
  * other for ever, at the speed of the path between them.  Its signature:
- * the payload from a source is the reply we last sent to that same address
- * and port, back within a round trip.
+ * the payload from a source is a reply we recently sent to that same
+ * address and port, back within a round trip.  A forger can start several
+ * loops with one peer, each with its own payload: they interleave, so
+ * the reply a payload echoes is seldom the last one we sent there.
  *
  * A real client can look the same: one that sends "HELLO", gets "HELLO",
  * and sends "HELLO" again (a line-mode client piping a file with repeated
@@ -17,35 +19,68 @@
  * content or timing rule tells the two apart at the server; what differs
  * is that a loop never stops.  Hence two conditions, both needed to drop:
  *
- *  - the window, LOOPGUARD_WINDOW_MS = 250 ms from our reply: longer than
- *    the round trip of the loops worth breaking (on a LAN or inside a
- *    data centre, a loop runs at thousands of datagrams a second; across
- *    most of the Internet under 250 ms), shorter than the gaps of clients
- *    that repeat on a timer: the upcase client resends after 0.5 s at the
- *    earliest, most UDP protocols after 1 s, probes come every second or
- *    more, and those are never dropped.  A loop with a longer round trip
- *    is not seen: it runs at under 4 datagrams a second, and every loop
- *    with one peer shares that peer's reply-rate bucket;
- *  - repeats, LOOPGUARD_REPEATS = 4 echoes in a row: the datagram that
- *    started it and the first three echoes are answered, the fourth echo
- *    is dropped, which ends the loop (nothing comes back to an unanswered
- *    datagram): a storm is over after 4 replies and 4 echoes.  A client
- *    is dropped only when it sends the same upper-case payload 5 times in
- *    a row, each within 250 ms of our reply to the one before; its retry
- *    after its timeout is outside the window and is answered (and starts
- *    the count again).  A larger count spares such clients a little more
- *    and makes every storm longer; 1 would drop a client's second
- *    identical line, which is common (two blank lines).
+ *  - the window, LOOPGUARD_WINDOW_MS = 250 ms from our last reply to the
+ *    address and port: longer than the round trip of the loops worth
+ *    breaking (on a LAN or inside a data centre, a loop runs at thousands
+ *    of datagrams a second; across most of the Internet under 250 ms),
+ *    shorter than the gaps of clients that repeat on a timer: the upcase
+ *    client resends after 0.5 s at the earliest, most UDP protocols after
+ *    1 s, probes come every second or more, and those are never dropped.
+ *    A loop with a longer round trip is not seen: it runs at under 4
+ *    datagrams a second, and every loop with one peer shares that peer's
+ *    reply-rate bucket.  A datagram that comes later than the window
+ *    finds every loop with that address and port over (none answered
+ *    within it): every count there starts again from 0;
+ *  - repeats, LOOPGUARD_REPEATS = 8 echoes of one reply: the datagram
+ *    that started a loop and its first 7 echoes are answered, the 8th
+ *    echo is dropped, which ends the loop (nothing comes back to an
+ *    unanswered datagram): a storm with another upcased is over after
+ *    about 8 exchanges each way per loop (17 datagrams in), with an echo
+ *    service after 8 replies.  A client is dropped only when it sends the
+ *    same upper-case payload 9 times, each within 250 ms of our last
+ *    reply to it, and no reply of another payload took its slot in
+ *    between; its retry after its timeout is outside the window and is
+ *    answered (and starts the count again).  A larger count spares
+ *    such clients more (a file with runs of blank lines, sent faster
+ *    than the replies come back) and makes every storm longer; 1 would
+ *    drop a client's second identical line.
  *
- * Any other payload from the source, or the same after the window, resets
- * the count.  While the count is reached, every echo is dropped until the
- * window since our last reply has passed (a drop sends no reply, so the
- * window is not renewed): several identical loops with one peer all end.
- * One reply is remembered per source, so loops with different payloads
- * interleaved on one address and port are not seen: the reply-rate bucket
- * of the peer bounds those, each over-limit drop ending one loop.
- * Refusing service ports (source port below 1024, or the daemon's own) is
- * a cheaper, complementary rule for the caller.
+ * The slots: per address and port, up to LOOPGUARD_SLOTS = 4 recent
+ * replies, direct-mapped: a reply with hash h goes to slot
+ * h % LOOPGUARD_SLOTS (the low bits), and the slot keeps the top 32 bits
+ * of h (a top half of 0 is kept as 1: 0 marks an empty slot) and a count
+ * of its echoes (8 bits, saturating).  A reply that is not the one its slot
+ * holds takes the slot, count 0; the same reply again keeps the count.  A
+ * payload is an echo when its slot holds it and it comes within the
+ * window: that slot's count goes up, and the payload is dropped once the
+ * count reaches repeats.  A payload its slot does not hold changes no count
+ * (it is answered, and its reply takes its slot): loops in different slots
+ * are counted apart.  Once a slot's count is reached, each of its echoes is
+ * dropped until the window since the last reply to that address and port
+ * has passed (a drop sends no reply, so does not renew the window):
+ * several identical loops all end.
+ *
+ * Why the loops with one peer end: a loop whose payload is alone in its
+ * slot is counted on every round, whatever the others do, and ends after 8
+ * echoes.  Loops whose payloads share a slot take it from each other on
+ * every round, so none of them is counted: they go on until one of them
+ * loses a datagram (the peer's reply-rate bucket is shared by every loop
+ * with it, so at thousands of datagrams a second over-limit drops come
+ * within a second; or a full socket buffer, or loss on the path), and each
+ * loss ends one loop; the last one left in its slot is counted and ends
+ * too, if the rate limit has not ended it first.  2, 3 and 4 payloads
+ * chosen at random are in different slots 3/4, 3/8 and 3/32 of the time,
+ * and then end by the count alone, in 17 datagrams each between two
+ * upcaseds; 5 or more always share slots.  To keep a storm going, a forger
+ * needs payloads that share a slot (the hash is not keyed: a few tries
+ * find them), and, with a peer that is not exempt from the reply-rate
+ * limit, must keep injecting new loops, each over-limit drop ending one:
+ * the storm is then bounded by that peer's reply budget (udp.rate_limit,
+ * udp.burst, and one over-limit datagram in udp.leak).  With an exempt peer
+ * (loopback by default, which a remote sender cannot forge: the kernel
+ * drops such sources from outside) loops sharing a slot on a lossless path
+ * are not ended.  Refusing service ports (source port below 1024, or the
+ * daemon's own) is a cheaper, complementary rule for the caller.
  *
  * Use, per datagram:
  *	h = loopguard_hash(payload, len);
@@ -65,7 +100,8 @@
 #include "srctable.h"
 
 #define LOOPGUARD_WINDOW_MS	250
-#define LOOPGUARD_REPEATS	4
+#define LOOPGUARD_REPEATS	8
+#define LOOPGUARD_SLOTS		SRCTABLE_LOOP_SLOTS	/* replies kept */
 
 /*
  * A 64-bit hash of the whole payload (a wyhash-style multiply-mix, tens
@@ -74,7 +110,9 @@
  * would otherwise all look like one.  Not keyed: a collision only makes a
  * source's own datagrams look like echoes of our reply to it, which needs
  * that source's address (and then its rate bucket is easier to exhaust),
- * and 4 collisions in a row.  Only the top 32 bits are kept per entry.
+ * and 8 collisions; and it lets a forger pick payloads that share a slot,
+ * which 5 payloads do anyway (see above).  The low bits pick a slot and
+ * the top 32 bits are kept in it.
  */
 uint64_t loopguard_hash(const void *data, size_t len);
 
@@ -83,9 +121,10 @@ void loopguard_sent(struct src_entry *e, uint64_t reply_hash, uint64_t now_ms);
 
 /*
  * A datagram with this payload hash came from e's source at now_ms: true
- * to drop it as a loop, when it is our last reply there, back within
- * window_ms of it, for the repeats-th time in a row or more (0 counts as
- * 1).  Counts the echo in e, so call it once per datagram.
+ * to drop it as a loop, when it is the reply its slot holds, within
+ * window_ms of our last reply there, and that slot has now counted
+ * repeats echoes or more (0 counts as 1, over 255 as 255).  Counts the
+ * echo in e, so call it once per datagram.
  */
 bool loopguard_is_echo(struct src_entry *e, uint64_t payload_hash,
     uint64_t now_ms, uint32_t window_ms, uint32_t repeats);

@@ -1,11 +1,11 @@
 /*
  * srctable.h: a fixed-capacity table of per-source state (pure: no
  * sockets, no locks, the caller passes the time).  It holds the UDP reply
- * buckets (per IPv4 address, per IPv6 /56), the loop guard's last reply
- * (per address and port, see loopguard.h) and the TCP per-source counts
- * (per IPv4 address, per IPv6 /64): one table per use, each with its own
- * keys.  Threads sharing a table hold one mutex around every call and
- * every use of an entry.
+ * buckets (per IPv4 address, per IPv6 /56), the loop guard's recent
+ * replies (per address and port, see loopguard.h) and the TCP per-source
+ * counts (per IPv4 address, per IPv6 /64): one table per use, each with
+ * its own keys.  Threads sharing a table hold one mutex around every call
+ * and every use of an entry.
  *
  * The memory is mapped once, at create, and never grows: a flood from any
  * number of (forged) sources only replaces entries.  Its pages are
@@ -52,23 +52,32 @@ struct src_key {
 	uint8_t  addr[16];	/* IPv4 in the first 4 bytes; masked */
 };
 
+/* Recent replies the loop guard keeps per address and port (loopguard.h). */
+#define SRCTABLE_LOOP_SLOTS	4
+
 /*
  * One source, 64 bytes (a cache line).  The caller reads and writes the
  * fields it owns: bucket (tbucket_take), open (++ on accept, -- on close),
- * and the loop guard's through loopguard.h.  A pointer to an entry is good
- * until the next srctable_get (which may replace an unpinned entry), or,
- * for a pinned entry, until srctable_resize or srctable_free: keep the
- * key with a connection, not the pointer, and find it again on close.
+ * and the loop guard's (loop, reply_ms) through loopguard.h.  Each table
+ * has one use: the reply-rate and TCP tables use bucket (and open), the
+ * loop table loop and reply_ms, never bucket or open; so bucket and loop
+ * share their bytes.  A pointer to an entry is good until the next
+ * srctable_get (which may replace an unpinned entry), or, for a pinned
+ * entry, until srctable_resize or srctable_free: keep the key with a
+ * connection, not the pointer, and find it again on close.
  */
 struct src_entry {
-	struct src_key key;
-	uint32_t open;		/* open connections: pinned while > 0 */
+	struct src_key key;	/* 20 bytes */
+	uint32_t open;		/* TCP tables: connections open; pinned if > 0 */
 	uint64_t last_ms;	/* last srctable_get: the LRU order */
-	struct tbucket bucket;
-	uint64_t reply_ms;	/* loop guard: when the last reply went out */
-	uint32_t reply_hash;	/* loop guard: top half of its loopguard_hash */
-	uint16_t echoes;	/* loop guard: its echoes seen in a row */
-	uint16_t replied;	/* loop guard: reply_ms, reply_hash set */
+	union {
+		struct tbucket bucket;	/* rate and TCP tables, 16 bytes */
+		struct {		/* loop tables, 20 bytes (+4 unused) */
+			uint32_t hash[SRCTABLE_LOOP_SLOTS];	/* 0: empty */
+			uint8_t  count[SRCTABLE_LOOP_SLOTS];	/* echoes */
+		} loop;
+	};
+	uint64_t reply_ms;	/* loop tables: the last reply to this source */
 };
 
 struct srctable;

@@ -5,11 +5,15 @@ With the guard on (the default), a datagram gets no reply when its source
 port is below 1024 (echo 7, chargen 19, ...), or one of the daemon's own
 UDP ports, or when it is our own reply coming back (the loop breaker).
 udp = { guard = false; } turns all that off.  The storms: two upcaseds
-made to answer each other by one forged datagram, and upcased against a
-plain echo service; both must die out within a few datagrams with the
-guard, and are shown (bounded, 1 s) without it.
+made to answer each other by one forged datagram, or by two or three
+different ones at once (each loop counted in its own slot), and upcased
+against a plain echo service; all must die out within a few datagrams
+with the guard, and are shown (bounded, 1 s) without it.  Payloads that
+share a slot are not counted: their storm is ended by the reply-rate
+limit (not exempt here), then by the count.
 """
 import signal
+import socket
 import sys
 import socket
 import time
@@ -185,6 +189,42 @@ class RealClientsRepeating(unittest.TestCase):
             self.assertEqual(stat(d.stats(), "udp_datagrams_dropped_loop"), 0)
             self.assertEqual(d.stop(), 0)
 
+    def test_same_upper_case_line_8_times(self):
+        def burst(s, n):
+            for _ in range(n):
+                s.sendto(b"SAME LINE", ("127.0.0.1", d.port))
+            got = []
+            try:
+                while len(got) < n:
+                    got.append(s.recvfrom(100)[0])
+            except socket.timeout:
+                pass
+            return got
+
+        with NetDaemon() as d:
+            s = udp_from("127.0.0.1")
+            try:
+                # A client sending one upper-case line 8 times back to back
+                # (say, blank lines): each is our reply to the one before,
+                # within 250 ms: 7 echoes, under LOOPGUARD_REPEATS = 8.
+                s.settimeout(1)
+                self.assertEqual(burst(s, 8), [b"SAME LINE"] * 8,
+                                 "8 quick 'SAME LINE's must get 8 answers")
+                self.assertEqual(stat(d.stats(), "udp_datagrams_dropped_loop"), 0)
+                # More than 250 ms later the count starts again; a 9th
+                # within the window is taken for a loop...
+                time.sleep(0.4)
+                self.assertEqual(burst(s, 9), [b"SAME LINE"] * 8,
+                                 "9 quick 'SAME LINE's must get 8 answers")
+                self.assertEqual(stat(d.stats(), "udp_datagrams_dropped_loop"), 1)
+                # ... and the next, more than 250 ms after our last reply, is not.
+                time.sleep(0.4)
+                self.assertEqual(udp_ask(s, b"SAME LINE", d.port), b"SAME LINE",
+                                 "'SAME LINE' after the window was not answered")
+            finally:
+                s.close()
+            self.assertEqual(d.stop(), 0)
+
 
 def two_daemons(extra):
     """upcased on 127.0.0.1:P1 and on 127.0.0.3:P2, P1 != P2."""
@@ -201,14 +241,17 @@ def two_daemons(extra):
     return d1, d2
 
 
-def storm_between_daemons(extra, seconds):
-    """One datagram forged from 127.0.0.1:P1 (d1) to 127.0.0.3:P2 (d2):
-    d2 answers d1, d1 answers d2, ...  Returns (datagrams in at d1, at d2,
-    the stats of both) after seconds; both daemons are stopped by PID."""
+def storm_between_daemons(extra, seconds, payloads=(b"storm hello",)):
+    """Datagrams forged from 127.0.0.1:P1 (d1) to 127.0.0.3:P2 (d2), one
+    per payload: d2 answers d1, d1 answers d2, ..., one loop per payload,
+    interleaved.  Returns (datagrams in at d1, at d2, the stats of both)
+    after seconds; both daemons are stopped by PID."""
     d1, d2 = two_daemons(extra)
     with d1, d2:
         b1, b2 = d1.stats(), d2.stats()
-        nethelp.forge_udp("127.0.0.1", d1.port, "127.0.0.3", d2.port, b"storm hello")
+        with nethelp.Forger() as f:
+            for p in payloads:
+                f.send("127.0.0.1", d1.port, "127.0.0.3", d2.port, p)
         time.sleep(seconds)
         a1, a2 = d1.stats(), d2.stats()
         n1 = delta(b1, a1, "udp_datagrams_in")
@@ -228,7 +271,11 @@ class StormBetweenDaemons(unittest.TestCase):
               % (off1 + off2, off1, off2, on1 + on2, on1, on2))
         self.assertEqual(rcs, (0, 0))
         self.assertGreaterEqual(on2, 1, "the forged datagram never reached the second daemon")
-        self.assertLessEqual(on1 + on2, 10,
+        # LOOPGUARD_REPEATS = 8: the second daemon answers the forged datagram
+        # and 7 echoes and drops the 8th, the first answers 8: 17 datagrams
+        # in (9 + 8).  40 leaves room for a retry or a lost datagram, and is
+        # still nothing next to the storm without the guard.
+        self.assertLessEqual(on1 + on2, 40,
                              "with the guard the storm must end within a few datagrams; "
                              "it ran %d datagrams in 2 s" % (on1 + on2))
         explained = sum(delta(b, a, c) for b, a in ((b1, a1), (b2, a2))
@@ -238,6 +285,55 @@ class StormBetweenDaemons(unittest.TestCase):
         self.assertGreaterEqual(off1 + off2, 20,
                                 "without the guard the set-up should storm (got %d datagrams in 1 s): "
                                 "the guarded result proves nothing" % (off1 + off2))
+
+    # Payloads whose replies ("STORM HELLO", "STORM ONE", "STORM TWO") are in
+    # different loop guard slots: test_srctable's test_loop_storm_payloads
+    # checks that.  With one reply remembered, two such loops reset each
+    # other's count on every datagram and ran for ever (~250,000 datagrams
+    # per daemon in 3 s, no loop drop).  Now each ends by its own count,
+    # 17 datagrams each.
+    SLOTS_APART = (b"storm hello", b"storm one", b"storm two")
+
+    def storm_ends(self, payloads):
+        n = len(payloads)
+        on1, on2, (b1, a1), (b2, a2), rcs = storm_between_daemons("", 2.0, payloads)
+        loops = delta(b1, a1, "udp_datagrams_dropped_loop") + \
+            delta(b2, a2, "udp_datagrams_dropped_loop")
+        print("storm of %d payloads between two upcaseds: guard on: %d datagrams in 2 s "
+              "(%d + %d), loop drops %d" % (n, on1 + on2, on1, on2, loops))
+        self.assertEqual(rcs, (0, 0))
+        self.assertGreaterEqual(on2, n, "a forged datagram never reached the second daemon")
+        self.assertLessEqual(on1 + on2, 100,
+                             "%d loops with different payloads must each end within a few "
+                             "datagrams; they ran %d datagrams in 2 s" % (n, on1 + on2))
+        # Each loop ends with one loop drop.
+        self.assertGreaterEqual(loops, n, "%d loops, %d loop drops" % (n, loops))
+
+    def test_two_payload_storm_ends(self):
+        self.storm_ends(self.SLOTS_APART[:2])
+
+    def test_three_payload_storm_ends(self):
+        self.storm_ends(self.SLOTS_APART)
+
+    def test_shared_slot_storm_ends_by_rate_limit(self):
+        # "STORM ONE" and "STORM THREE" share a slot (test_loop_storm_payloads):
+        # the slots cannot count them.  Without the loopback exemption the
+        # reply-rate limit (100/s, burst 200) ends one after ~200 replies
+        # each way, and the other soon after in the still empty bucket (or,
+        # alone in its slot, by its count): ~400 datagrams.  (With loopback
+        # exempt, the default, such a storm runs on: only root can forge it.)
+        on1, on2, (b1, a1), (b2, a2), rcs = storm_between_daemons(
+            "udp = { exempt = (); };", 2.0, (b"storm one", b"storm three"))
+        n1, n2 = on1, on2
+        rate = delta(b1, a1, "udp_datagrams_dropped_rate_limit") + delta(b2, a2, "udp_datagrams_dropped_rate_limit")
+        loops = delta(b1, a1, "udp_datagrams_dropped_loop") + delta(b2, a2, "udp_datagrams_dropped_loop")
+        print("storm of 2 payloads sharing a slot, loopback not exempt: %d datagrams in 2 s "
+              "(%d + %d), rate drops %d, loop drops %d" % (n1 + n2, n1, n2, rate, loops))
+        self.assertEqual(rcs, (0, 0))
+        self.assertGreaterEqual(rate, 1, "no rate-limit drop: the storm was not ended by it")
+        self.assertLessEqual(n1 + n2, 1000,
+                             "the shared-slot storm must end by the rate limit; it ran %d "
+                             "datagrams in 2 s" % (n1 + n2))
 
 
 class StormWithEchoService(unittest.TestCase):

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -192,7 +193,11 @@ test_insert_find(void **state)
 	assert_int_equal(e->last_ms, 1000);
 	assert_int_equal(e->open, 0);
 	assert_int_equal(e->bucket.spent, 0);
-	assert_int_equal(e->replied, 0);
+	assert_int_equal(e->reply_ms, 0);
+	for (int i = 0; i < LOOPGUARD_SLOTS; i++) {
+		assert_int_equal(e->loop.hash[i], 0);
+		assert_int_equal(e->loop.count[i], 0);
+	}
 	assert_int_equal(srctable_count(t), 1);
 	assert_ptr_equal(srctable_find(t, &a), e);
 	assert_null(srctable_find(t, &b));
@@ -220,7 +225,6 @@ test_capacity_and_bytes(void **state)
 	struct srctable *t;
 
 	(void)state;
-	assert_int_equal(sizeof(struct src_entry), 64);
 	assert_int_equal(srctable_bytes(65536) - srctable_bytes(32768),
 	    32768 * 64);
 	assert_true(srctable_bytes(65536) <= 65536 * 64 + 64);
@@ -400,16 +404,23 @@ test_pinned(void **state)
 	srctable_free(t);
 }
 
+/* A rate entry (even i) or a loop entry (odd i): bucket and loop overlap. */
 static void
 fill_state(struct src_entry *e, uint32_t i)
 {
-	e->bucket.spent = i * 7;
-	e->bucket.over = i % 5;
-	e->bucket.last_ms = 5000 + i;
-	e->reply_hash = i * 2654435761u;
+	int j;
+
+	if (i % 2 == 0) {
+		e->bucket.spent = i * 7;
+		e->bucket.over = i % 5;
+		e->bucket.last_ms = 5000 + i;
+		return;
+	}
+	for (j = 0; j < LOOPGUARD_SLOTS; j++) {
+		e->loop.hash[j] = (i + (uint32_t)j) * 2654435761u;
+		e->loop.count[j] = (uint8_t)(i % 3 + (uint32_t)j);
+	}
 	e->reply_ms = 6000 + i;
-	e->echoes = (uint16_t)(i % 3);
-	e->replied = 1;
 }
 
 static void
@@ -549,18 +560,106 @@ test_loop_hash(void **state)
 	assert_int_not_equal(loopguard_hash(big, sizeof(big)), h[0]);
 }
 
+/* 64 bytes, a cache line; the loop slots share the bucket's bytes. */
+static void
+test_entry_layout(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(struct src_entry), 64);
+	assert_int_equal(offsetof(struct src_entry, loop),
+	    offsetof(struct src_entry, bucket));
+	assert_true(offsetof(struct src_entry, loop) + sizeof(((struct src_entry *)0)->loop) <=
+	    offsetof(struct src_entry, reply_ms));
+	assert_int_equal(offsetof(struct src_entry, reply_ms), 56);
+	assert_int_equal(LOOPGUARD_SLOTS, 4);
+	assert_int_equal(LOOPGUARD_REPEATS, 8);
+	assert_int_equal(LOOPGUARD_WINDOW_MS, 250);
+}
+
+static unsigned
+slot(uint64_t h)
+{
+	return (unsigned)(h % LOOPGUARD_SLOTS);
+}
+
+static uint64_t
+hash_str(const char *s)
+{
+	return loopguard_hash(s, strlen(s));
+}
+
+/*
+ * One datagram with payload hash h at now, upper case (the reply is the
+ * payload), as udp.c does: true when dropped as a loop.
+ */
+static bool
+arrive(struct src_entry *e, uint64_t h, uint64_t now, uint32_t repeats)
+{
+	if (loopguard_is_echo(e, h, now, LOOPGUARD_WINDOW_MS, repeats))
+		return true;
+	loopguard_sent(e, h, now);
+	return false;
+}
+
+/* n <= LOOPGUARD_SLOTS "LOOP i" payloads, each in a slot of its own. */
+static void
+payloads_apart(uint64_t *h, int n)
+{
+	bool used[LOOPGUARD_SLOTS] = { false };
+	char buf[32];
+	int i = 0, tries;
+
+	for (tries = 0; i < n; tries++) {
+		assert_true(tries < 1000);
+		snprintf(buf, sizeof(buf), "LOOP %d", tries);
+		h[i] = hash_str(buf);
+		if (!used[slot(h[i])]) {
+			used[slot(h[i])] = true;
+			i++;
+		}
+	}
+}
+
+/*
+ * n loops interleaved with one peer (their payloads come round in turn,
+ * as on a path that keeps the order): the round at which each is first
+ * dropped, or -1 when not within 100 rounds.  Once dropped, a loop is
+ * over: nothing comes back of it.
+ */
+static void
+interleave(const uint64_t *h, int n, uint32_t repeats, int *dropped_at)
+{
+	struct src_entry e;
+	uint64_t now = 100000;
+	int r, i, left = n;
+
+	memset(&e, 0, sizeof(e));
+	for (i = 0; i < n; i++)
+		dropped_at[i] = -1;
+	for (r = 0; r < 100 && left > 0; r++)
+		for (i = 0; i < n; i++) {
+			if (dropped_at[i] >= 0)
+				continue;
+			if (arrive(&e, h[i], now++, repeats)) {
+				dropped_at[i] = r;
+				left--;
+			}
+		}
+}
+
 static void
 test_loop_window(void **state)
 {
 	struct src_entry e;
-	uint64_t hello = loopguard_hash("HELLO", 5);
-	uint64_t other = loopguard_hash("OTHER", 5);
+	uint64_t hello = hash_str("HELLO");
+	uint64_t other = hash_str("OTHER");
 
 	(void)state;
 	memset(&e, 0, sizeof(e));
 	/* Never replied: nothing is an echo, not even a hash of 0. */
 	assert_false(loopguard_is_echo(&e, 0, 0, 250, 1));
 	assert_false(loopguard_is_echo(&e, hello, 0, 250, 1));
+	assert_false(loopguard_is_echo(&e, (uint64_t)1 << 32, 0, 250, 1));
 
 	/* repeats 1: the first echo inside the window (inclusive) drops. */
 	loopguard_sent(&e, hello, 1000);
@@ -570,71 +669,262 @@ test_loop_window(void **state)
 	/* A clock read before the reply's is inside the window. */
 	assert_true(loopguard_is_echo(&e, hello, 900, 250, 0));
 
+	/* A top half of 0 is kept (as 1): such a payload is seen too. */
+	memset(&e, 0, sizeof(e));
+	loopguard_sent(&e, 2, 1000);
+	assert_int_equal(e.loop.hash[slot(2)], 1);
+	assert_true(loopguard_is_echo(&e, 2, 1001, 250, 1));
+
+	/*
+	 * The window runs from the last reply to the address and port, in
+	 * any slot: a late datagram resets every count.
+	 */
+	other = hash_str("WORLD");
+	assert_int_not_equal(slot(other), slot(hello));
+	memset(&e, 0, sizeof(e));
+	loopguard_sent(&e, hello, 2000);
+	assert_false(loopguard_is_echo(&e, hello, 2001, 250, 3));
+	assert_false(loopguard_is_echo(&e, hello, 2002, 250, 3));
+	assert_int_equal(e.loop.count[slot(hello)], 2);
+	loopguard_sent(&e, hello, 2002);
+	assert_false(loopguard_is_echo(&e, other, 2253, 250, 3));	/* late */
+	assert_int_equal(e.loop.count[slot(hello)], 0);
+	loopguard_sent(&e, other, 2253);
+	assert_false(loopguard_is_echo(&e, hello, 2260, 250, 3));
+	assert_int_equal(e.loop.count[slot(hello)], 1);
 }
 
 static void
 test_loop_repeats(void **state)
 {
 	struct src_entry e;
-	uint64_t hello = loopguard_hash("HELLO", 5);
-	uint64_t other = loopguard_hash("OTHER", 5);
+	uint64_t hello = hash_str("HELLO");
+	uint32_t i;
 
 	(void)state;
-	/* repeats 4: a loop ends at its 4th echo; 3 are answered. */
+	/* repeats 8: a loop ends at its 8th echo; 7 are answered. */
 	memset(&e, 0, sizeof(e));
-	assert_false(loopguard_is_echo(&e, hello, 5000, 250, 4)); /* forged */
-	loopguard_sent(&e, hello, 5000);
-	assert_false(loopguard_is_echo(&e, hello, 5001, 250, 4));
-	loopguard_sent(&e, hello, 5001);
-	assert_false(loopguard_is_echo(&e, hello, 5002, 250, 4));
-	loopguard_sent(&e, hello, 5002);
-	assert_false(loopguard_is_echo(&e, hello, 5003, 250, 4));
-	loopguard_sent(&e, hello, 5003);
-	assert_true(loopguard_is_echo(&e, hello, 5004, 250, 4));
-	/* Dropped until the window from the last reply has passed... */
-	assert_true(loopguard_is_echo(&e, hello, 5253, 250, 4));
+	assert_false(arrive(&e, hello, 5000, LOOPGUARD_REPEATS));	/* forged */
+	for (i = 1; i < LOOPGUARD_REPEATS; i++) {
+		assert_false(arrive(&e, hello, 5000 + i, LOOPGUARD_REPEATS));
+		assert_int_equal(e.loop.count[slot(hello)], i);
+	}
+	assert_true(arrive(&e, hello, 5008, LOOPGUARD_REPEATS));
+	/* Dropped until the window from the last reply (5007) has passed... */
+	assert_true(arrive(&e, hello, 5257, LOOPGUARD_REPEATS));
 	/* ... then answered (a client's retry), and counted from 0 again. */
-	assert_false(loopguard_is_echo(&e, hello, 5254, 250, 4));
-	assert_int_equal(e.echoes, 0);
-	loopguard_sent(&e, hello, 5254);
-	assert_false(loopguard_is_echo(&e, hello, 5300, 250, 4));
-	assert_int_equal(e.echoes, 1);
+	assert_false(arrive(&e, hello, 5258, LOOPGUARD_REPEATS));
+	assert_int_equal(e.loop.count[slot(hello)], 0);
+	assert_false(arrive(&e, hello, 5300, LOOPGUARD_REPEATS));
+	assert_int_equal(e.loop.count[slot(hello)], 1);
+}
 
-	/* Another payload in between resets the count. */
+/*
+ * The case one remembered reply missed: 2 and 4 loops with one peer,
+ * interleaved, each echo arriving after our reply to another payload.
+ * Each is counted in its own slot and dropped at its 8th echo.
+ */
+static void
+test_loop_interleaved(void **state)
+{
+	uint64_t h[LOOPGUARD_SLOTS];
+	int at[LOOPGUARD_SLOTS], n, i;
+
+	(void)state;
+	payloads_apart(h, LOOPGUARD_SLOTS);
+	for (n = 1; n <= LOOPGUARD_SLOTS; n++) {
+		interleave(h, n, LOOPGUARD_REPEATS, at);
+		for (i = 0; i < n; i++)
+			assert_int_equal(at[i], LOOPGUARD_REPEATS);
+	}
+	/* Another count: the same. */
+	interleave(h, 2, 3, at);
+	assert_int_equal(at[0], 3);
+	assert_int_equal(at[1], 3);
+}
+
+/*
+ * t_udpguard.py's storms between two daemons use these payloads (the
+ * replies to its forged lower-case datagrams): they must be in different
+ * slots for the storms to end by the count alone; pick others if the hash
+ * changes.
+ */
+static void
+test_loop_storm_payloads(void **state)
+{
+	static const char *p[] = { "STORM HELLO", "STORM ONE", "STORM TWO" };
+	uint64_t h[3];
+	int at[3], i, j;
+
+	(void)state;
+	for (i = 0; i < 3; i++)
+		h[i] = hash_str(p[i]);
+	for (i = 0; i < 3; i++)
+		for (j = 0; j < i; j++)
+			assert_int_not_equal(slot(h[i]), slot(h[j]));
+	interleave(h, 3, LOOPGUARD_REPEATS, at);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(at[i], LOOPGUARD_REPEATS);
+	/* t_udpguard.py's shared-slot storm: these two do share one. */
+	assert_int_equal(slot(hash_str("STORM ONE")), slot(hash_str("STORM THREE")));
+}
+
+/*
+ * The limit: loops whose payloads share a slot take it from each other
+ * and are not counted; once one of them is lost (a rate-limit drop), the
+ * other is alone in the slot and is dropped after 8 more echoes.
+ */
+static void
+test_loop_shared_slot(void **state)
+{
+	struct src_entry e;
+	uint64_t a = hash_str("LOOP 0"), b = 0, now = 7000;
+	char buf[32];
+	int i, r;
+
+	(void)state;
+	for (i = 1; i < 1000 && b == 0; i++) {
+		snprintf(buf, sizeof(buf), "LOOP %d", i);
+		if (slot(hash_str(buf)) == slot(a))
+			b = hash_str(buf);
+	}
+	assert_int_not_equal(b, 0);
 	memset(&e, 0, sizeof(e));
-	loopguard_sent(&e, hello, 6000);
-	assert_false(loopguard_is_echo(&e, hello, 6001, 250, 2));
-	loopguard_sent(&e, hello, 6001);
-	assert_false(loopguard_is_echo(&e, other, 6002, 250, 2));
-	loopguard_sent(&e, other, 6002);
-	assert_false(loopguard_is_echo(&e, hello, 6003, 250, 2));
-	loopguard_sent(&e, hello, 6003);
-	assert_false(loopguard_is_echo(&e, hello, 6004, 250, 2));
-	loopguard_sent(&e, hello, 6004);
-	assert_true(loopguard_is_echo(&e, hello, 6005, 250, 2));
+	for (r = 0; r < 1000; r++) {
+		assert_false(arrive(&e, a, now++, LOOPGUARD_REPEATS));
+		assert_false(arrive(&e, b, now++, LOOPGUARD_REPEATS));
+	}
+	/*
+	 * b is lost: a takes its slot back (answered, count 0), then is
+	 * counted: answered 7 more times, dropped at its 8th echo.
+	 */
+	for (r = 0; r < LOOPGUARD_REPEATS; r++)
+		assert_false(arrive(&e, a, now++, LOOPGUARD_REPEATS));
+	assert_true(arrive(&e, a, now++, LOOPGUARD_REPEATS));
+}
 
+/* A payload its slot does not hold changes no other slot's count. */
+static void
+test_loop_slots_apart(void **state)
+{
+	struct src_entry e;
+	uint64_t h[LOOPGUARD_SLOTS], lower = hash_str("loop 0"), x;
+	int i;
+
+	(void)state;
+	payloads_apart(h, LOOPGUARD_SLOTS);
+	memset(&e, 0, sizeof(e));
+	assert_false(arrive(&e, h[0], 8000, LOOPGUARD_REPEATS));
+	for (i = 1; i <= 5; i++)
+		assert_false(arrive(&e, h[0], 8000 + i, LOOPGUARD_REPEATS));
+	assert_int_equal(e.loop.count[slot(h[0])], 5);
+	/* Other upper-case payloads, in every other slot, again and again. */
+	for (i = 0; i < 20; i++)
+		assert_false(arrive(&e, h[1 + i % 3], 8010 + i, LOOPGUARD_REPEATS));
+	/* A payload of h[0]'s slot that it does not hold. */
+	x = h[0] ^ (uint64_t)1 << 63;
+	assert_false(loopguard_is_echo(&e, x, 8030, LOOPGUARD_WINDOW_MS,
+	    LOOPGUARD_REPEATS));
+	/* A lower-case payload, answered in upper case: its reply is h[0]. */
+	assert_false(loopguard_is_echo(&e, lower, 8031, LOOPGUARD_WINDOW_MS,
+	    LOOPGUARD_REPEATS));
+	loopguard_sent(&e, h[0], 8031);
+	assert_int_equal(e.loop.count[slot(h[0])], 5);
+	/* h[0] goes on from 5: answered twice more, dropped at the 8th. */
+	assert_false(arrive(&e, h[0], 8040, LOOPGUARD_REPEATS));
+	assert_false(arrive(&e, h[0], 8041, LOOPGUARD_REPEATS));
+	assert_true(arrive(&e, h[0], 8042, LOOPGUARD_REPEATS));
+	/*
+	 * While another loop goes on, the window is renewed, and h[0] (a
+	 * second loop with the same payload) stays dropped.
+	 */
+	for (i = 0; i < 20; i++) {
+		assert_true(arrive(&e, h[0], 8100 + i * 200, LOOPGUARD_REPEATS));
+		assert_false(loopguard_is_echo(&e, lower, 8100 + i * 200 + 1,
+		    LOOPGUARD_WINDOW_MS, LOOPGUARD_REPEATS));
+		loopguard_sent(&e, h[1], 8100 + i * 200 + 1);
+	}
+}
+
+/* A reply that takes a slot from another starts its count from 0. */
+static void
+test_loop_replaced_slot(void **state)
+{
+	struct src_entry e;
+	uint64_t a = hash_str("LOOP 0"), b = a ^ (uint64_t)1 << 63;
+	int i;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	for (i = 0; i < 6; i++)
+		assert_false(arrive(&e, a, 9000 + i, LOOPGUARD_REPEATS));
+	assert_int_equal(e.loop.count[slot(a)], 5);
+	/* The same reply again keeps the count. */
+	loopguard_sent(&e, a, 9010);
+	assert_int_equal(e.loop.count[slot(a)], 5);
+	/* Another in its slot replaces it: a is no longer held... */
+	loopguard_sent(&e, b, 9011);
+	assert_int_equal(e.loop.hash[slot(a)], (uint32_t)(b >> 32));
+	assert_int_equal(e.loop.count[slot(a)], 0);
+	assert_false(loopguard_is_echo(&e, a, 9012, LOOPGUARD_WINDOW_MS,
+	    LOOPGUARD_REPEATS));
+	assert_int_equal(e.loop.count[slot(a)], 0);
+	/* ... and when it takes its slot back, it needs 8 echoes again. */
+	loopguard_sent(&e, a, 9012);
+	for (i = 1; i < LOOPGUARD_REPEATS; i++)
+		assert_false(arrive(&e, a, 9012 + i, LOOPGUARD_REPEATS));
+	assert_true(arrive(&e, a, 9020, LOOPGUARD_REPEATS));
+}
+
+/*
+ * A client sending one upper-case line again and again, each right after
+ * our reply: 8 answered, the 9th within the window dropped, answered
+ * again after it.
+ */
+static void
+test_loop_client(void **state)
+{
+	struct src_entry e;
+	uint64_t line = hash_str("THE SAME LINE"), now = 20000;
+	int i;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	for (i = 0; i < 8; i++)
+		assert_false(arrive(&e, line, now += 2, LOOPGUARD_REPEATS));
+	assert_true(arrive(&e, line, now + 2, LOOPGUARD_REPEATS));
+	assert_true(arrive(&e, line, now + LOOPGUARD_WINDOW_MS, LOOPGUARD_REPEATS));
+	now += LOOPGUARD_WINDOW_MS + 1;
+	assert_false(arrive(&e, line, now, LOOPGUARD_REPEATS));
+	/* ... and that starts the count again: 7 more quick ones answered. */
+	for (i = 0; i < 7; i++)
+		assert_false(arrive(&e, line, now += 2, LOOPGUARD_REPEATS));
+	assert_true(arrive(&e, line, now + 2, LOOPGUARD_REPEATS));
 }
 
 static void
 test_loop_slow_client_and_storm(void **state)
 {
 	struct src_entry e;
-	uint64_t hello = loopguard_hash("HELLO", 5);
+	uint64_t hello = hash_str("HELLO");
 
 	(void)state;
 	/* A client sending the same upper-case line slower than the window. */
 	memset(&e, 0, sizeof(e));
-	for (uint64_t t = 10000; t < 20000; t += 251) {
-		assert_false(loopguard_is_echo(&e, hello, t, LOOPGUARD_WINDOW_MS,
-		    LOOPGUARD_REPEATS));
-		loopguard_sent(&e, hello, t);
-	}
+	for (uint64_t t = 10000; t < 20000; t += 251)
+		assert_false(arrive(&e, hello, t, LOOPGUARD_REPEATS));
 	/* The count saturates: an endless storm stays dropped. */
-	e.echoes = UINT16_MAX - 1;
+	e.loop.count[slot(hello)] = UINT8_MAX - 1;
 	loopguard_sent(&e, hello, 30000);
-	assert_true(loopguard_is_echo(&e, hello, 30001, 250, 4));
-	assert_true(loopguard_is_echo(&e, hello, 30002, 250, 4));
-	assert_int_equal(e.echoes, UINT16_MAX);
+	assert_true(loopguard_is_echo(&e, hello, 30001, 250, LOOPGUARD_REPEATS));
+	assert_true(loopguard_is_echo(&e, hello, 30002, 250, LOOPGUARD_REPEATS));
+	assert_int_equal(e.loop.count[slot(hello)], UINT8_MAX);
+	/* More repeats than the count holds count as 255. */
+	memset(&e, 0, sizeof(e));
+	loopguard_sent(&e, hello, 40000);
+	for (int i = 1; i < 255; i++)
+		assert_false(loopguard_is_echo(&e, hello, 40000, 250, 1000));
+	assert_true(loopguard_is_echo(&e, hello, 40000, 250, 1000));
 }
 
 int
@@ -646,6 +936,7 @@ main(void)
 		cmocka_unit_test(test_key_mapped_and_port),
 		cmocka_unit_test(test_insert_find),
 		cmocka_unit_test(test_capacity_and_bytes),
+		cmocka_unit_test(test_entry_layout),
 		cmocka_unit_test(test_flood),
 		cmocka_unit_test(test_lru_one_set),
 		cmocka_unit_test(test_lru_in_a_set),
@@ -656,6 +947,12 @@ main(void)
 		cmocka_unit_test(test_loop_hash),
 		cmocka_unit_test(test_loop_window),
 		cmocka_unit_test(test_loop_repeats),
+		cmocka_unit_test(test_loop_interleaved),
+		cmocka_unit_test(test_loop_storm_payloads),
+		cmocka_unit_test(test_loop_shared_slot),
+		cmocka_unit_test(test_loop_slots_apart),
+		cmocka_unit_test(test_loop_replaced_slot),
+		cmocka_unit_test(test_loop_client),
 		cmocka_unit_test(test_loop_slow_client_and_storm),
 	};
 
