@@ -56,7 +56,7 @@ struct udp_worker {
 	unsigned int lo_ifindex;              /* the loopback interface; 0: unknown */
 	size_t   nown;
 	struct srctable *rates;               /* per source (prefix): reply buckets */
-	struct srctable *loops;               /* per source address and port: last reply */
+	struct srctable *loops;               /* per source address and port: recent replies */
 };
 
 /* Why a datagram gets no reply (or does, over the limit). */
@@ -305,9 +305,9 @@ udp_check_rate(struct udp_worker *u, int i, uint64_t now)
 /*
  * The loop breaker (see loopguard.h): our own reply coming back from
  * another echo-like service, again and again, is dropped.  Every reply
- * sent is remembered per source address and port.  Our replies are their
- * own upper case, so a payload that is not cannot be one: its hash is
- * computed only to reset the count.
+ * sent is remembered per source address and port, in one of a few slots.
+ * Our replies are their own upper case, so a payload that is not cannot
+ * be one; it is still shown to the guard, which needs to see time pass.
  */
 static enum udp_verdict
 udp_check_loop(struct udp_worker *u, int i, const uint8_t *in, size_t len,
