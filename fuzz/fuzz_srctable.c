@@ -370,13 +370,38 @@ op_take_entry(struct fuzz *f, struct model_key *m)
 }
 
 /*
- * The rule of loopguard.h, for the model: per key, a map from slot
- * (hash % LOOPGUARD_SLOTS) to the last reply there and its echoes.
+ * The rule of loopguard.h, for the model: per key, slots of (reply,
+ * echoes); a reply may sit in one of two, h mod 4 and h / 4 mod 4 (the
+ * next one when those are the same).
  */
+_Static_assert(LOOPGUARD_SLOTS == 4, "the model's slots are 4");
+
+static struct model_slot *
+model_choice(struct model_key *m, uint64_t h, int which)
+{
+	unsigned a = (unsigned)(h % 4), b = (unsigned)(h / 4 % 4);
+
+	if (b == a)
+		b = (a + 1) % 4;
+	return &m->slot[which == 0 ? a : b];
+}
+
+static struct model_slot *
+model_holding(struct model_key *m, uint64_t h)
+{
+	for (int w = 0; w < 2; w++) {
+		struct model_slot *sl = model_choice(m, h, w);
+
+		if (sl->used && sl->reply == h)
+			return sl;
+	}
+	return NULL;
+}
+
 static bool
 model_echo(struct fuzz *f, struct model_key *m, uint64_t h)
 {
-	struct model_slot *sl = &m->slot[h % LOOPGUARD_SLOTS];
+	struct model_slot *sl;
 	unsigned need = f->repeats == 0 ? 1 : f->repeats > 255 ? 255 :
 	    f->repeats;
 	int j;
@@ -386,24 +411,29 @@ model_echo(struct fuzz *f, struct model_key *m, uint64_t h)
 			m->slot[j].echoes = 0;
 		return false;
 	}
-	if (!sl->used || sl->reply != h)
+	if ((sl = model_holding(m, h)) == NULL)
 		return false;
 	if (sl->echoes < 255)
 		sl->echoes++;
-	return sl->echoes >= need;
+	if (sl->echoes < need)
+		return false;
+	sl->echoes = 255;	/* ended: dropped from now on, its slot may go */
+	return true;
 }
 
 static void
 model_sent(struct fuzz *f, struct model_key *m, uint64_t reply)
 {
-	struct model_slot *sl = &m->slot[reply % LOOPGUARD_SLOTS];
+	struct model_slot *a = model_choice(m, reply, 0), *b = model_choice(m, reply, 1), *sl;
 
-	if (!sl->used || sl->reply != reply) {
-		sl->used = true;
-		sl->reply = reply;
-		sl->echoes = 0;
-	}
 	m->reply_ms = f->now;
+	if (model_holding(m, reply) != NULL)
+		return;
+	sl = !a->used ? a : !b->used ? b : a->echoes == 255 ? a : b->echoes == 255 ? b :
+	    b->echoes < a->echoes ? b : a;
+	sl->used = true;
+	sl->reply = reply;
+	sl->echoes = 0;
 }
 
 /* The entry's loop slots hold what the model's do. */
@@ -440,10 +470,8 @@ op_loop(struct fuzz *f, struct model_key *m)
 	want = model_echo(f, m, h);
 	got = loopguard_is_echo(e, h, f->now, f->window, f->repeats);
 	if (got != want)
-		fuzz_fail("loopguard_is_echo %d (slot %u: %u echoes), the rule"
-		    " says %d (%u)", got, (unsigned)(h % LOOPGUARD_SLOTS),
-		    e->loop.count[h % LOOPGUARD_SLOTS], want,
-		    m->slot[h % LOOPGUARD_SLOTS].echoes);
+		fuzz_fail("loopguard_is_echo %d, the rule says %d (payload %u)",
+		    got, want, a % NPAYLOADS);
 	check_slots(m, e);
 	if (!got) {
 		/* Mostly the reply is the payload (upper-case text). */

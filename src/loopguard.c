@@ -121,12 +121,21 @@ loopguard_hash(const void *data, size_t len)
 	return lg_mix(lo ^ lg_secret[0] ^ len, hi ^ lg_secret[1]);
 }
 
-/* The slot of a hash, and what the slot keeps of it (never 0: empty). */
-static inline unsigned
-lg_slot(uint64_t h)
+/*
+ * The two slots a hash may take (from its low bits; always two different
+ * ones), and what a slot keeps of it (the top half, never 0: empty).
+ */
+static inline void
+lg_slots(uint64_t h, unsigned s[2])
 {
-	return (unsigned)(h % LOOPGUARD_SLOTS);
+	s[0] = (unsigned)(h % LOOPGUARD_SLOTS);
+	s[1] = (unsigned)((h / LOOPGUARD_SLOTS) % LOOPGUARD_SLOTS);
+	if (s[1] == s[0])
+		s[1] = (s[0] + 1) % LOOPGUARD_SLOTS;
 }
+
+/* A slot's count once its loop is ended: its echoes are dropped. */
+#define LG_ENDED UINT8_MAX
 
 static inline uint32_t
 lg_tag(uint64_t h)
@@ -136,37 +145,70 @@ lg_tag(uint64_t h)
 	return tag != 0 ? tag : 1;
 }
 
+/* The slot of e that holds h, or -1. */
+static int
+lg_find(const struct src_entry *e, uint64_t h)
+{
+	unsigned s[2];
+	uint32_t tag = lg_tag(h);
+
+	lg_slots(h, s);
+	if (e->loop.hash[s[0]] == tag)
+		return (int)s[0];
+	if (e->loop.hash[s[1]] == tag)
+		return (int)s[1];
+	return -1;
+}
+
 void
 loopguard_sent(struct src_entry *e, uint64_t reply_hash, uint64_t now_ms)
 {
-	unsigned s = lg_slot(reply_hash);
-	uint32_t tag = lg_tag(reply_hash);
+	unsigned s[2], t;
 
-	if (e->loop.hash[s] != tag) {
-		e->loop.hash[s] = tag;
-		e->loop.count[s] = 0;
-	}
 	e->reply_ms = now_ms;
+	if (lg_find(e, reply_hash) != -1)
+		return;		/* the same reply again: its count goes on */
+	/*
+	 * An empty one of its two slots, else one whose loop was ended
+	 * (LG_ENDED), else the one with the fewer echoes: a loop being
+	 * counted keeps its slot.
+	 */
+	lg_slots(reply_hash, s);
+	if (e->loop.hash[s[0]] == 0)
+		t = s[0];
+	else if (e->loop.hash[s[1]] == 0)
+		t = s[1];
+	else if (e->loop.count[s[0]] == LG_ENDED)
+		t = s[0];
+	else if (e->loop.count[s[1]] == LG_ENDED)
+		t = s[1];
+	else
+		t = e->loop.count[s[1]] < e->loop.count[s[0]] ? s[1] : s[0];
+	e->loop.hash[t] = lg_tag(reply_hash);
+	e->loop.count[t] = 0;
 }
 
 bool
 loopguard_is_echo(struct src_entry *e, uint64_t payload_hash, uint64_t now_ms,
     uint32_t window_ms, uint32_t repeats)
 {
-	unsigned s = lg_slot(payload_hash);
 	uint32_t need = repeats == 0 ? 1 : repeats > UINT8_MAX ? UINT8_MAX :
 	    repeats;
 	/* A clock read before the reply's counts as no time at all. */
 	bool late = now_ms > e->reply_ms && now_ms - e->reply_ms > window_ms;
+	int s;
 
 	if (late) {
 		/* Nothing answered here within the window: no loop is left. */
 		memset(e->loop.count, 0, sizeof(e->loop.count));
 		return false;
 	}
-	if (e->loop.hash[s] != lg_tag(payload_hash))
+	if ((s = lg_find(e, payload_hash)) == -1)
 		return false;
-	if (e->loop.count[s] < UINT8_MAX)
+	if (e->loop.count[s] < LG_ENDED)
 		e->loop.count[s]++;
-	return e->loop.count[s] >= need;
+	if (e->loop.count[s] < need)
+		return false;
+	e->loop.count[s] = LG_ENDED;	/* its echoes are dropped; its slot may go */
+	return true;
 }

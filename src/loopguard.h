@@ -46,41 +46,36 @@
  *    drop a client's second identical line.
  *
  * The slots: per address and port, up to LOOPGUARD_SLOTS = 4 recent
- * replies, direct-mapped: a reply with hash h goes to slot
- * h % LOOPGUARD_SLOTS (the low bits), and the slot keeps the top 32 bits
- * of h (a top half of 0 is kept as 1: 0 marks an empty slot) and a count
- * of its echoes (8 bits, saturating).  A reply that is not the one its slot
- * holds takes the slot, count 0; the same reply again keeps the count.  A
- * payload is an echo when its slot holds it and it comes within the
- * window: that slot's count goes up, and the payload is dropped once the
- * count reaches repeats.  A payload its slot does not hold changes no count
- * (it is answered, and its reply takes its slot): loops in different slots
- * are counted apart.  Once a slot's count is reached, each of its echoes is
- * dropped until the window since the last reply to that address and port
- * has passed (a drop sends no reply, so does not renew the window):
- * several identical loops all end.
+ * replies, each slot keeping the top 32 bits of a reply's hash h (a top
+ * half of 0 is kept as 1: 0 marks an empty slot) and a count of its echoes
+ * (8 bits).  A reply may sit in one of two slots, h % 4 and h / 4 % 4 (the
+ * next one when those are the same).  The same reply again keeps its slot
+ * and count; a new one takes an empty one of its two slots, else one whose
+ * loop was ended, else the one with the fewer echoes, with count 0: a loop
+ * being counted keeps its slot.  A payload is an echo when one of its two
+ * slots holds it and it comes within the window: that slot's count goes
+ * up, and the payload is dropped once the count reaches repeats; the slot
+ * is then marked ended (its echoes stay dropped, and its place may go to a
+ * new reply).  A payload no slot holds changes no count: loops in
+ * different slots are counted apart.  Once a loop is ended, each of its
+ * echoes is dropped until the window since the last reply to that address
+ * and port has passed, or a new reply takes its slot (a drop sends no
+ * reply, so does not renew the window): several identical loops all end.
  *
- * Why the loops with one peer end: a loop whose payload is alone in its
- * slot is counted on every round, whatever the others do, and ends after 8
- * echoes.  Loops whose payloads share a slot take it from each other on
- * every round, so none of them is counted: they go on until one of them
- * loses a datagram (the peer's reply-rate bucket is shared by every loop
- * with it, so at thousands of datagrams a second over-limit drops come
- * within a second; or a full socket buffer, or loss on the path), and each
- * loss ends one loop; the last one left in its slot is counted and ends
- * too, if the rate limit has not ended it first.  2, 3 and 4 payloads
- * chosen at random are in different slots 3/4, 3/8 and 3/32 of the time,
- * and then end by the count alone, in 17 datagrams each between two
- * upcaseds; 5 or more always share slots.  To keep a storm going, a forger
- * needs payloads that share a slot (the hash is not keyed: a few tries
- * find them), and, with a peer that is not exempt from the reply-rate
- * limit, must keep injecting new loops, each over-limit drop ending one:
- * the storm is then bounded by that peer's reply budget (udp.rate_limit,
- * udp.burst, and one over-limit datagram in udp.leak).  With an exempt peer
- * (loopback by default, which a remote sender cannot forge: the kernel
- * drops such sources from outside) loops sharing a slot on a lossless path
- * are not ended.  Refusing service ports (source port below 1024, or the
- * daemon's own) is a cheaper, complementary rule for the caller.
+ * Why the loops with one peer end: up to 4 loops each find a slot of their
+ * own (two choices for each), are counted on every round and end after 8
+ * echoes, 17 datagrams each between two upcaseds.  With more loops than
+ * slots, the ones with the most echoes keep their slots and end; each end
+ * frees a slot for one of the others, which is then counted and ends in
+ * turn: 5 loops between two upcaseds ended after 117 datagrams.  A forger
+ * who keeps injecting new loops faster than they end keeps a storm going;
+ * with a peer that is not exempt from the reply-rate limit that storm is
+ * bounded by the peer's reply budget (udp.rate_limit, udp.burst, and one
+ * over-limit datagram in udp.leak); with an exempt one (loopback by
+ * default, which a remote sender cannot forge: the kernel drops such
+ * sources from outside), by how fast the forger injects.  Refusing service
+ * ports (source port below 1024, or the daemon's own) is a cheaper,
+ * complementary rule for the caller.
  *
  * Use, per datagram:
  *	h = loopguard_hash(payload, len);

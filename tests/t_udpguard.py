@@ -303,7 +303,8 @@ class StormBetweenDaemons(unittest.TestCase):
               "(%d + %d), loop drops %d" % (n, on1 + on2, on1, on2, loops))
         self.assertEqual(rcs, (0, 0))
         self.assertGreaterEqual(on2, n, "a forged datagram never reached the second daemon")
-        self.assertLessEqual(on1 + on2, 100,
+        # About 17 datagrams a loop (8 exchanges each way and the drop).
+        self.assertLessEqual(on1 + on2, max(100, 30 * n),
                              "%d loops with different payloads must each end within a few "
                              "datagrams; they ran %d datagrams in 2 s" % (n, on1 + on2))
         # Each loop ends with one loop drop.
@@ -315,25 +316,18 @@ class StormBetweenDaemons(unittest.TestCase):
     def test_three_payload_storm_ends(self):
         self.storm_ends(self.SLOTS_APART)
 
-    def test_shared_slot_storm_ends_by_rate_limit(self):
-        # "STORM ONE" and "STORM THREE" share a slot (test_loop_storm_payloads):
-        # the slots cannot count them.  Without the loopback exemption the
-        # reply-rate limit (100/s, burst 200) ends one after ~200 replies
-        # each way, and the other soon after in the still empty bucket (or,
-        # alone in its slot, by its count): ~400 datagrams.  (With loopback
-        # exempt, the default, such a storm runs on: only root can forge it.)
-        on1, on2, (b1, a1), (b2, a2), rcs = storm_between_daemons(
-            "udp = { exempt = (); };", 2.0, (b"storm one", b"storm three"))
-        n1, n2 = on1, on2
-        rate = delta(b1, a1, "udp_datagrams_dropped_rate_limit") + delta(b2, a2, "udp_datagrams_dropped_rate_limit")
-        loops = delta(b1, a1, "udp_datagrams_dropped_loop") + delta(b2, a2, "udp_datagrams_dropped_loop")
-        print("storm of 2 payloads sharing a slot, loopback not exempt: %d datagrams in 2 s "
-              "(%d + %d), rate drops %d, loop drops %d" % (n1 + n2, n1, n2, rate, loops))
-        self.assertEqual(rcs, (0, 0))
-        self.assertGreaterEqual(rate, 1, "no rate-limit drop: the storm was not ended by it")
-        self.assertLessEqual(n1 + n2, 1000,
-                             "the shared-slot storm must end by the rate limit; it ran %d "
-                             "datagrams in 2 s" % (n1 + n2))
+    def test_shared_first_slot_storm_ends(self):
+        # "STORM ONE" and "STORM THREE" have one first slot
+        # (test_loop_storm_payloads): the second takes its other slot, and
+        # both are counted, with loopback exempt from the rate limit (the
+        # default).  With one slot each (before), they took it from each
+        # other on every round and ran on, 338,744 datagrams in 2 s.
+        self.storm_ends((b"storm one", b"storm three"))
+
+    def test_five_payload_storm_ends(self):
+        # More loops than slots: a counted loop keeps its slot, an ended
+        # one gives it up, so they end one after the other.
+        self.storm_ends((b"storm a", b"storm b", b"storm c", b"storm d", b"storm e"))
 
 
 class StormWithEchoService(unittest.TestCase):

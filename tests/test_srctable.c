@@ -576,6 +576,7 @@ test_entry_layout(void **state)
 	assert_int_equal(LOOPGUARD_WINDOW_MS, 250);
 }
 
+/* The first of the two slots a reply may take. */
 static unsigned
 slot(uint64_t h)
 {
@@ -774,32 +775,55 @@ test_loop_storm_payloads(void **state)
  * and are not counted; once one of them is lost (a rate-limit drop), the
  * other is alone in the slot and is dropped after 8 more echoes.
  */
+/* The two slots a reply may take, as loopguard.c picks them. */
+static void
+slots(uint64_t h, unsigned s[2])
+{
+	s[0] = (unsigned)(h % LOOPGUARD_SLOTS);
+	s[1] = (unsigned)(h / LOOPGUARD_SLOTS % LOOPGUARD_SLOTS);
+	if (s[1] == s[0])
+		s[1] = (s[0] + 1) % LOOPGUARD_SLOTS;
+}
+
+/* A "LOOP i" payload other than the one hashed to a whose two slots are a's. */
+static uint64_t
+same_slots(uint64_t a, uint64_t not)
+{
+	unsigned sa[2], sb[2];
+	char buf[32];
+
+	slots(a, sa);
+	for (int i = 1; i < 100000; i++) {
+		uint64_t h;
+
+		snprintf(buf, sizeof(buf), "LOOP %d", i);
+		h = hash_str(buf);
+		slots(h, sb);
+		if (h != a && h != not && sb[0] == sa[0] && sb[1] == sa[1])
+			return h;
+	}
+	fail_msg("no payload shares both slots");
+	return 0;
+}
+
+/* Two loops whose first slot is one: the second takes its other slot, and both end. */
 static void
 test_loop_shared_slot(void **state)
 {
 	struct src_entry e;
-	uint64_t a = hash_str("LOOP 0"), b = 0, now = 7000;
-	char buf[32];
-	int i, r;
+	uint64_t a = hash_str("LOOP 0"), b = same_slots(a, 0), now = 7000;
+	int r;
 
 	(void)state;
-	for (i = 1; i < 1000 && b == 0; i++) {
-		snprintf(buf, sizeof(buf), "LOOP %d", i);
-		if (slot(hash_str(buf)) == slot(a))
-			b = hash_str(buf);
-	}
-	assert_int_not_equal(b, 0);
 	memset(&e, 0, sizeof(e));
-	for (r = 0; r < 1000; r++) {
+	/* Round 0 answers both; 7 echoes of each are answered, the 8th dropped. */
+	for (r = 0; r < LOOPGUARD_REPEATS; r++) {
 		assert_false(arrive(&e, a, now++, LOOPGUARD_REPEATS));
 		assert_false(arrive(&e, b, now++, LOOPGUARD_REPEATS));
 	}
-	/*
-	 * b is lost: a takes its slot back (answered, count 0), then is
-	 * counted: answered 7 more times, dropped at its 8th echo.
-	 */
-	for (r = 0; r < LOOPGUARD_REPEATS; r++)
-		assert_false(arrive(&e, a, now++, LOOPGUARD_REPEATS));
+	assert_true(arrive(&e, a, now++, LOOPGUARD_REPEATS));
+	assert_true(arrive(&e, b, now++, LOOPGUARD_REPEATS));
+	/* Ended loops stay dropped while their echoes come within the window. */
 	assert_true(arrive(&e, a, now++, LOOPGUARD_REPEATS));
 }
 
@@ -846,34 +870,48 @@ test_loop_slots_apart(void **state)
 	}
 }
 
-/* A reply that takes a slot from another starts its count from 0. */
+/*
+ * A third reply for two full slots takes the one with fewer echoes, and
+ * an ended loop's slot before that: the loop being counted keeps its.
+ */
 static void
 test_loop_replaced_slot(void **state)
 {
 	struct src_entry e;
-	uint64_t a = hash_str("LOOP 0"), b = a ^ (uint64_t)1 << 63;
+	uint64_t a = hash_str("LOOP 0"), b = same_slots(a, 0), c = same_slots(a, b);
+	unsigned s[2];
 	int i;
 
 	(void)state;
+	slots(a, s);
 	memset(&e, 0, sizeof(e));
 	for (i = 0; i < 6; i++)
 		assert_false(arrive(&e, a, 9000 + i, LOOPGUARD_REPEATS));
-	assert_int_equal(e.loop.count[slot(a)], 5);
+	assert_int_equal(e.loop.count[s[0]], 5);
 	/* The same reply again keeps the count. */
 	loopguard_sent(&e, a, 9010);
-	assert_int_equal(e.loop.count[slot(a)], 5);
-	/* Another in its slot replaces it: a is no longer held... */
+	assert_int_equal(e.loop.count[s[0]], 5);
+	/* b takes the other slot, c then b's (0 echoes against a's 5). */
 	loopguard_sent(&e, b, 9011);
-	assert_int_equal(e.loop.hash[slot(a)], (uint32_t)(b >> 32));
-	assert_int_equal(e.loop.count[slot(a)], 0);
-	assert_false(loopguard_is_echo(&e, a, 9012, LOOPGUARD_WINDOW_MS,
-	    LOOPGUARD_REPEATS));
-	assert_int_equal(e.loop.count[slot(a)], 0);
-	/* ... and when it takes its slot back, it needs 8 echoes again. */
-	loopguard_sent(&e, a, 9012);
-	for (i = 1; i < LOOPGUARD_REPEATS; i++)
-		assert_false(arrive(&e, a, 9012 + i, LOOPGUARD_REPEATS));
-	assert_true(arrive(&e, a, 9020, LOOPGUARD_REPEATS));
+	assert_int_equal(e.loop.hash[s[1]], (uint32_t)(b >> 32));
+	loopguard_sent(&e, c, 9012);
+	assert_int_equal(e.loop.hash[s[1]], (uint32_t)(c >> 32));
+	assert_int_equal(e.loop.count[s[1]], 0);
+	assert_false(loopguard_is_echo(&e, b, 9013, LOOPGUARD_WINDOW_MS, LOOPGUARD_REPEATS));
+	/* a still counts: 6, 7, then dropped at 8, and its slot may go. */
+	assert_false(arrive(&e, a, 9014, LOOPGUARD_REPEATS));
+	assert_false(arrive(&e, a, 9015, LOOPGUARD_REPEATS));
+	assert_true(arrive(&e, a, 9016, LOOPGUARD_REPEATS));
+	for (i = 0; i < 5; i++)		/* c has more echoes than ended a's slot... */
+		assert_false(arrive(&e, c, 9017 + i, LOOPGUARD_REPEATS));
+	loopguard_sent(&e, b, 9030);	/* ... yet b takes a's ended slot, not c's */
+	assert_int_equal(e.loop.hash[s[0]], (uint32_t)(b >> 32));
+	assert_int_equal(e.loop.hash[s[1]], (uint32_t)(c >> 32));
+	assert_int_equal(e.loop.count[s[1]], 5);
+	/* A late datagram finds every loop over: counts start again. */
+	assert_false(loopguard_is_echo(&e, c, 9030 + LOOPGUARD_WINDOW_MS + 1,
+	    LOOPGUARD_WINDOW_MS, LOOPGUARD_REPEATS));
+	assert_int_equal(e.loop.count[s[1]], 0);
 }
 
 /*
