@@ -65,13 +65,30 @@ def make_conf(port, listen=None, extra="", address="127.0.0.1"):
     )
 
 
+class PortTaken(RuntimeError):
+    """The port free_port() found was taken before the daemon bound it
+    (other tests run in parallel): try another."""
+
+
 class Daemon:
     """upcased in the foreground with a config written to a temp dir."""
 
     def __init__(self, conf_text=None, port=None, extra="", args=(), env=None,
                  wait=True, address="127.0.0.1"):
+        # A port it chose itself may be taken meanwhile: it tries another.
+        for attempt in range(5):
+            try:
+                self._start(conf_text, port, extra, args, env, wait, address)
+                return
+            except PortTaken:
+                self.log.close()
+                if port or conf_text is not None or attempt == 4:
+                    raise
+
+    def _start(self, conf_text, port, extra, args, env, wait, address):
         self.dir = tempfile.mkdtemp(prefix="upcase-test-")
-        self.port = port or free_port(address if address != "*" else "127.0.0.1")
+        # A wildcard listener needs its port free on every address.
+        self.port = port or free_port("0.0.0.0" if address in ("*", "0.0.0.0") else address)
         self.address = "127.0.0.1" if address in ("*", "0.0.0.0") else address
         if address == "::":
             self.address = "::1"
@@ -100,7 +117,9 @@ class Daemon:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("upcased exited early (%s):\n%s" % (self.proc.returncode, self.read_log()))
+                log = self.read_log()
+                cls = PortTaken if "Address already in use" in log else RuntimeError
+                raise cls("upcased exited early (%s):\n%s" % (self.proc.returncode, log))
             s = socket.socket(fam, socket.SOCK_STREAM)
             try:
                 s.connect((self.address, self.port))

@@ -58,12 +58,19 @@ class NetDaemon(Daemon):
     def __init__(self, extra="", port=None, listen=None, address="127.0.0.1", **kw):
         self.ctl_dir = tempfile.mkdtemp(prefix="upcase-ctl-")
         self.ctl = os.path.join(self.ctl_dir, "upcased.sock")
-        host = "127.0.0.1" if address in ("*", "0.0.0.0") else ("::1" if address == "::" else address)
-        port = port or harness.free_port(host)
+        # A wildcard listener needs its port free on every address.
+        host = "0.0.0.0" if address in ("*", "0.0.0.0") else ("::1" if address == "::" else address)
         self.listen_text = listen
         self.listen_address = address
-        super().__init__(conf_text=conf_text(port, self.ctl, extra, listen, address),
-                         port=port, address=address, **kw)
+        for attempt in range(5):
+            p = port or harness.free_port(host)
+            try:
+                super().__init__(conf_text=conf_text(p, self.ctl, extra, listen, address),
+                                 port=p, address=address, **kw)
+                break
+            except harness.PortTaken:
+                if port or attempt == 4:
+                    raise
         deadline = time.monotonic() + 5
         while not os.path.exists(self.ctl) and time.monotonic() < deadline:
             time.sleep(0.01)
