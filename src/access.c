@@ -184,7 +184,7 @@ key_from_sa(const struct sockaddr *sa, struct key *k)
 	if (sa->sa_family != AF_INET6)
 		return false;
 	b = sin6->sin6_addr.s6_addr;
-	if (memcmp(b, v4mapped_prefix, sizeof(v4mapped_prefix)) == 0) {
+	if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
 		k->family = AF_INET;
 		k->a.hi = 0;
 		k->a.lo = load_be32(b + 12);

@@ -21,9 +21,6 @@ struct gaddr {
 };
 
 static const uint8_t zero12[12];
-static const uint8_t mapped12[12] = {
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
-};
 
 /* Inline: called twice a datagram, and worth a third of the cost. */
 static inline bool
@@ -47,7 +44,7 @@ gaddr_get(const struct sockaddr *sa, struct gaddr *g)
 		return false;
 	b = sin6->sin6_addr.s6_addr;
 	g->port = ntohs(sin6->sin6_port);
-	g->mapped = memcmp(b, mapped12, sizeof(mapped12)) == 0;
+	g->mapped = IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr);
 	g->family = g->mapped ? AF_INET : AF_INET6;
 	memcpy(&g->v4, b + 12, sizeof(g->v4));
 	g->v4 = ntohl(g->v4);
