@@ -6,10 +6,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -18,6 +22,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "runfile.h"
 #include "sock.h"
 
 /*
@@ -98,29 +103,180 @@ daemon_detach_done(int status)
 	}
 }
 
+/*
+ * The pidfile, open and locked (flock) from daemon_pidfile_open() until
+ * the daemon exits: the lock says an upcased is running, the file says
+ * which.  flock belongs to the open file, which the forks of
+ * daemon_detach() share, so the detached daemon holds it; the parents
+ * that exit close only their copies.  Written once, before any thread.
+ */
+static struct {
+	int fd;                 /* -1: none; taken once with an atomic exchange */
+	bool ours;              /* we made the file, or wrote our pid to it */
+	dev_t dev;              /* the file we opened */
+	ino_t ino;
+	char path[PATH_MAX];
+} pidfile = { .fd = -1 };
+
+/* Read what path holds, at most RUNFILE_PID_MAX_LEN + 1 bytes. */
+static enum runfile_pid
+pidfile_read(int fd, long *pid)
+{
+	char buf[RUNFILE_PID_MAX_LEN + 1];
+	ssize_t n;
+
+	if ((n = pread(fd, buf, sizeof(buf), 0)) == -1)
+		return RUNFILE_NOT_PID;		/* unreadable: not ours to touch */
+	return runfile_parse_pid(buf, (size_t)n, pid);
+}
+
+static int
+pidfile_refuse(int fd, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+pidfile_refuse(int fd, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fd != -1)
+		close(fd);
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
 int
-daemon_pidfile_write(const char *path)
+daemon_pidfile_check(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	long pid;
+	int fd;
+	enum runfile_pid what;
+
+	if (lstat(path, &st) == -1)
+		return 0;	/* missing (made at start), or not ours to look at */
+	if (!S_ISREG(st.st_mode))
+		return pidfile_refuse(-1, err, errlen,
+		    "pidfile %s is %s, not a regular file: refusing to replace it",
+		    path, runfile_kind(st.st_mode));
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) == -1)
+		return 0;	/* unreadable here: start-up will say */
+	what = pidfile_read(fd, &pid);
+	close(fd);
+	if (what == RUNFILE_NOT_PID)
+		return pidfile_refuse(-1, err, errlen,
+		    "pidfile %s holds something other than a pid: refusing to overwrite it",
+		    path);
+	return 0;
+}
+
+int
+daemon_pidfile_open(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	long pid = 0;
+	bool made = false;
+	int fd = -1;
+
+	if (strlen(path) >= sizeof(pidfile.path))
+		return pidfile_refuse(-1, err, errlen, "pidfile %s: %s", path,
+		    strerror(ENAMETOOLONG));
+	/* Never open a device, a FIFO or a link to find out. */
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return pidfile_refuse(-1, err, errlen,
+		    "pidfile %s is %s, not a regular file: refusing to replace it",
+		    path, runfile_kind(st.st_mode));
+	for (int tries = 0; fd == -1; tries++) {
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd != -1) {
+			made = true;
+			break;
+		}
+		if (errno != EEXIST)
+			break;
+		/* There already: no O_TRUNC, its content decides. */
+		fd = open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd == -1 && (errno != ENOENT || tries == 3))
+			break;	/* ENOENT: removed meanwhile, make it */
+	}
+	if (fd == -1)
+		return pidfile_refuse(-1, err, errlen, "pidfile %s: %s", path,
+		    errno == ELOOP ? "a symbolic link (refusing to follow it)" :
+		    strerror(errno));
+	if (fstat(fd, &st) == -1)
+		return pidfile_refuse(fd, err, errlen, "pidfile %s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))	/* swapped since the lstat */
+		return pidfile_refuse(fd, err, errlen,
+		    "pidfile %s is %s, not a regular file: refusing to replace it",
+		    path, runfile_kind(st.st_mode));
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		/* Held: whoever has it owns the file, even one we just made. */
+		if (errno != EWOULDBLOCK)
+			return pidfile_refuse(fd, err, errlen, "pidfile %s: lock: %s", path,
+			    strerror(errno));
+		if (pidfile_read(fd, &pid) == RUNFILE_PID)
+			return pidfile_refuse(fd, err, errlen,
+			    "pidfile %s: upcased is already running (pid %ld)", path, pid);
+		return pidfile_refuse(fd, err, errlen,
+		    "pidfile %s: locked by another process (upcased already running?)", path);
+	}
+	switch (pidfile_read(fd, &pid)) {
+	case RUNFILE_NOT_PID:
+		return pidfile_refuse(fd, err, errlen,
+		    "pidfile %s holds something other than a pid: refusing to overwrite it", path);
+	case RUNFILE_PID:
+		/* Nobody holds the lock: that upcased is gone. */
+		log_info("pidfile %s: replacing the stale pid %ld", path, pid);
+		break;
+	case RUNFILE_EMPTY:
+		break;
+	}
+	memcpy(pidfile.path, path, strlen(path) + 1);
+	pidfile.dev = st.st_dev;
+	pidfile.ino = st.st_ino;
+	pidfile.ours = made;
+	pidfile.fd = fd;
+	return 0;
+}
+
+int
+daemon_pidfile_write(char *err, size_t errlen)
 {
 	char buf[32];
-	int fd, n;
+	int n;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd == -1)
-		return -1;
+	if (pidfile.fd == -1)
+		return 0;
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	pidfile.ours = true;	/* from the truncation on, the content is ours */
 	errno = EIO;	/* a short write sets none */
-	if (write(fd, buf, (size_t)n) != n) {
-		sock_close_keep_errno(fd);
-		return -1;
-	}
-	return close(fd);
+	if (ftruncate(pidfile.fd, 0) == -1 || pwrite(pidfile.fd, buf, (size_t)n, 0) != n)
+		return pidfile_refuse(-1, err, errlen, "pidfile %s: %s", pidfile.path,
+		    strerror(errno));
+	return 0;
 }
 
 void
-daemon_pidfile_remove(const char *path)
+daemon_pidfile_remove(void)
 {
-	if (path != NULL && unlink(path) == -1 && errno != ENOENT)
-		log_warn("%s", path);
+	int fd = __atomic_exchange_n(&pidfile.fd, -1, __ATOMIC_ACQ_REL);
+	struct stat st;
+
+	if (fd == -1)
+		return;
+	/*
+	 * Only the file we opened, and only once it is ours: a stale pidfile
+	 * we failed to start over stays as we found it, and a file someone
+	 * put in its place meanwhile is theirs.  Unlinked before the lock
+	 * goes, so no new daemon's file is removed.
+	 */
+	if (pidfile.ours && lstat(pidfile.path, &st) == 0 &&
+	    st.st_dev == pidfile.dev && st.st_ino == pidfile.ino &&
+	    unlink(pidfile.path) == -1 && errno != ENOENT)
+		log_warn("%s", pidfile.path);
+	close(fd);
 }
 
 int

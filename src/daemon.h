@@ -26,9 +26,27 @@ void daemon_detach(void);
  */
 void daemon_detach_done(int status);
 
-/* Write our pid; -1 with errno if the file cannot be written. */
-int  daemon_pidfile_write(const char *path);
-void daemon_pidfile_remove(const char *path);
+/*
+ * The pidfile.  daemon_pidfile_open(), before detaching: open path (made
+ * if missing, never truncated, no link followed), which must be a regular
+ * file, take its lock (flock, held until we exit) and check it holds
+ * nothing, or a pid.  -1 with a reason in err when it is something else,
+ * holds something else, or is locked ("already running (pid N)"): then
+ * nothing was changed.  A pid nobody holds the lock for is stale, and
+ * replaced by daemon_pidfile_write() in the detached daemon.
+ * daemon_pidfile_remove(), at exit (any thread, once; every exit does
+ * it): unlink the file if it is still the one we opened, and we made it
+ * or wrote to it; release the lock.
+ */
+int  daemon_pidfile_open(const char *path, char *err, size_t errlen);
+int  daemon_pidfile_write(char *err, size_t errlen);
+void daemon_pidfile_remove(void);
+/*
+ * For -t: -1 with a reason in err if path is there and is not a regular
+ * file, or holds something other than a pid.  Takes no lock and changes
+ * nothing: a running daemon's pidfile is fine.
+ */
+int  daemon_pidfile_check(const char *path, char *err, size_t errlen);
 
 /* The uid and gid of user.  -1 with a reason in err. */
 int  daemon_user_lookup(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen);

@@ -70,7 +70,7 @@ struct upcased {
 	struct worker_pool *tcp;
 	struct worker_pool *udp;
 	int sigfd;
-	int ctlfd;
+	struct control ctl;                /* the control socket and its clients */
 	struct stats reload_stats;        /* reloads and failures (main thread only) */
 	uint64_t wd_interval_ms;           /* 0: no watchdog */
 	uint64_t wd_last_ms;
@@ -84,13 +84,16 @@ struct upcased {
 
 /*
  * The one exit path, for every status, fatal() included (its hook, set
- * first thing in main).  Detached, the starting process is still waiting
- * for our word until we serve: give it the status we exit with, so the
- * shell sees 73 for a pidfile, not a guess.  Any thread may get here.
+ * first thing in main).  A pidfile we made or wrote goes first (once,
+ * whoever gets here), so the pid in it is never a dead one's.  Detached,
+ * the starting process is still waiting for our word until we serve:
+ * give it the status we exit with, so the shell sees 73 for a pidfile,
+ * not a guess.  Any thread may get here.
  */
 static void __attribute__((noreturn))
 upcased_exit(int status)
 {
+	daemon_pidfile_remove();
 	daemon_detach_done(status);
 	exit(status);
 }
@@ -106,6 +109,7 @@ usage(FILE *f)
 	    "  -f, --foreground   do not detach; log to stderr\n"
 	    "  -t, --test         check the configuration, print \"configuration OK\"\n"
 	    "                     or the error, exit 0 or %d; opens no socket\n"
+	    "                     and writes no file\n"
 	    "  -d, --debug        log at debug level (overrides log.level)\n"
 	    "  -h, --help         show this help\n"
 	    "  -V, --version      show the version\n"
@@ -299,16 +303,20 @@ upcased_log_stats(const struct upcased *d)
 
 #define CONTROL_PAUSE_MS 1000
 
-static void
-upcased_serve_control(struct upcased *d, uint64_t now)
+/* The control socket's answer, made when a client gets one. */
+static size_t
+upcased_control_answer(char *buf, size_t len, void *arg)
 {
 	struct stats t;
-	char buf[4096];
-	size_t len;
 
-	upcased_stats(d, &t);
-	len = stats_format(&t, "\n", buf, sizeof(buf));
-	if (control_serve(d->ctlfd, buf, len) == -1) {
+	upcased_stats(arg, &t);
+	return stats_format(&t, "\n", buf, len);
+}
+
+static void
+upcased_serve_control(struct upcased *d, const struct pollfd *p, int n, uint64_t now)
+{
+	if (control_serve(&d->ctl, p, n, now, upcased_control_answer, d) == -1) {
 		/* Out of descriptors: poll() would report it again at once. */
 		if (ratelimit_allow(&d->ctl_rl, now))
 			log_warn("control socket: accept (pausing %d ms)", CONTROL_PAUSE_MS);
@@ -487,26 +495,67 @@ upcased_open_listeners(struct upcased *d)
 	}
 }
 
+/*
+ * A stale socket is replaced; one that answers is another daemon's, as
+ * if a listener's port were taken; anything else at the path is never
+ * touched, an error in the configuration.  A socket that just cannot be
+ * made (permissions, say) is worth a warning, not a refusal to serve.
+ */
 static void
 upcased_open_control(struct upcased *d)
 {
 	const char *path = d->conf->control_socket;
+	char err[512];
 
-	d->ctlfd = -1;
+	d->ctl.fd = -1;
 	if (path == NULL)
 		return;
 	ratelimit_init(&d->ctl_rl, 1, 10000, clock_ms());
-	d->ctlfd = control_open(path, d->conf->control_mode);
-	if (d->ctlfd == -1)
-		log_warn("control socket %s (upcase --stats will not work)", path);
+	switch (control_open(&d->ctl, path, d->conf->control_mode, err, sizeof(err))) {
+	case 0:
+		break;
+	case CONTROL_IN_USE:
+		log_warnx("%s", err);
+		upcased_exit(EX_OSERR);
+	case CONTROL_NOT_SOCKET:
+		log_warnx("%s", err);
+		upcased_exit(EX_CONFIG);
+	default:
+		log_warnx("%s (upcase --stats will not work)", err);
+		break;
+	}
 }
 
-/* Before anything is opened or created: an unusable user is a config error. */
-static void
-upcased_check_user(struct upcased *d)
+/*
+ * What -t checks beyond the file itself: the paths of the pidfile and the
+ * control socket hold nothing upcased would have to destroy.  -1 with the
+ * reason in err.  A running daemon's files pass: ExecReload runs -t.
+ */
+static int
+upcased_check_paths(const struct conf *c, char *err, size_t errlen)
 {
+	if (c->pidfile != NULL && daemon_pidfile_check(c->pidfile, err, errlen) == -1)
+		return -1;
+	if (c->control_socket != NULL && control_check_path(c->control_socket, err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * Before anything is opened or created: an unusable user, or something
+ * else than a socket where the control socket goes, is a config error.
+ * (The pidfile is checked as it is opened and locked: 73.)
+ */
+static void
+upcased_check_config(struct upcased *d)
+{
+	const char *ctl = d->conf->control_socket;
 	char err[512];
 
+	if (ctl != NULL && control_check_path(ctl, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		upcased_exit(EX_CONFIG);
+	}
 	if (d->conf->user == NULL)
 		return;
 	if (daemon_user_lookup(d->conf->user, &d->uid, &d->gid, err, sizeof(err)) == -1) {
@@ -526,7 +575,7 @@ upcased_drop_privileges(struct upcased *d)
 	const char *user = d->conf->user;
 	char err[512];
 
-	if (d->ctlfd != -1 && control_chown(d->conf->control_socket, d->uid, d->gid) == -1)
+	if (d->ctl.fd != -1 && control_chown(&d->ctl, d->uid, d->gid) == -1)
 		log_warn("control socket %s: chown to %s", d->conf->control_socket, user);
 	if (daemon_drop_privileges(user, d->uid, d->gid, err, sizeof(err)) == -1)
 		fatalx("%s", err);
@@ -537,16 +586,25 @@ static void
 upcased_start(struct upcased *d)
 {
 	struct worker_params tp, up;
-	char desc[1024];
+	char desc[1024], err[512];
 
-	upcased_check_user(d);
+	upcased_check_config(d);
 	d->sigfd = upcased_signals();
 	upcased_check_nofile(d->conf);
+	/*
+	 * The pidfile's lock before the listeners: a second upcased with this
+	 * pidfile says "already running", not that the port is taken.  The
+	 * detached daemon holds the lock (daemon.h) and writes its pid.
+	 */
+	if (d->conf->pidfile && daemon_pidfile_open(d->conf->pidfile, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		upcased_exit(EX_CANTCREAT);
+	}
 	upcased_open_listeners(d);
 	if (!d->opt.foreground)
 		daemon_detach();
-	if (d->conf->pidfile && daemon_pidfile_write(d->conf->pidfile) == -1) {
-		log_warn("pidfile %s", d->conf->pidfile);
+	if (daemon_pidfile_write(err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
 		upcased_exit(EX_CANTCREAT);
 	}
 	upcased_open_control(d);
@@ -592,8 +650,8 @@ upcased_stop(struct upcased *d)
 	worker_pool_destroy(d->tcp);
 	worker_pool_destroy(d->udp);
 	policy_free(&d->policy);
-	control_close(d->ctlfd, d->conf->control_socket);
-	daemon_pidfile_remove(d->conf->pidfile);
+	control_close(&d->ctl);
+	daemon_pidfile_remove();
 	close(d->sigfd);
 	free(d->beats);
 	conf_free(d->conf);
@@ -605,20 +663,25 @@ static void
 upcased_loop(struct upcased *d)
 {
 	for (;;) {
-		struct pollfd p[2] = {
-			{ .fd = d->sigfd, .events = POLLIN },
-			{ .fd = d->ctlfd, .events = POLLIN },
-		};
+		struct pollfd p[1 + CONTROL_POLL_MAX];
 		struct signalfd_siginfo si;
-		int timeout = 1000;
-		bool ctl = d->ctlfd != -1 && clock_ms() >= d->ctl_resume_ms;
+		int timeout = 1000, n;
+		uint64_t now = clock_ms();
 
 		if (d->wd_interval_ms && d->wd_interval_ms < 1000)
 			timeout = (int)d->wd_interval_ms;
-		if (poll(p, ctl ? 2 : 1, timeout) == -1 && errno != EINTR)
-			fatal("poll");
-		if (ctl && (p[1].revents & POLLIN))
-			upcased_serve_control(d, clock_ms());
+		p[0] = (struct pollfd){ .fd = d->sigfd, .events = POLLIN };
+		n = 1 + control_pollfds(&d->ctl, p + 1, now >= d->ctl_resume_ms, now, &timeout);
+		if (poll(p, (nfds_t)n, timeout) == -1) {
+			if (errno != EINTR)
+				fatal("poll");
+			continue;
+		}
+		/*
+		 * Signals first.  Whatever control clients do, the rest of the
+		 * turn is bounded (control.h), so the next signal waits for at
+		 * most that.
+		 */
 		while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
 			switch (si.ssi_signo) {
 			case SIGHUP:
@@ -633,6 +696,7 @@ upcased_loop(struct upcased *d)
 				return;
 			}
 		}
+		upcased_serve_control(d, p + 1, n - 1, clock_ms());
 		upcased_update_status(d);
 		upcased_watchdog(d, clock_ms());
 	}
@@ -656,6 +720,11 @@ main(int argc, char **argv)
 		upcased_exit(EX_CONFIG);
 	}
 	if (d.opt.test) {
+		if (upcased_check_paths(d.conf, err, sizeof(err)) == -1) {
+			fprintf(stderr, "upcased: %s\n", err);
+			conf_free(d.conf);
+			upcased_exit(EX_CONFIG);
+		}
 		printf("configuration OK\n");
 		conf_free(d.conf);
 		upcased_exit(EX_OK);

@@ -290,6 +290,36 @@ def raise_nofile(want):
     return new
 
 
+def wait_path(path, timeout=10.0):
+    """Wait until path exists: the control socket is made after the
+    listeners, so a daemon may accept TCP a moment before it is there."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise AssertionError("%s never appeared" % path)
+        time.sleep(0.01)
+
+
+def daemons_using(conf_path):
+    """PIDs of live upcased processes started with conf_path (a test's own
+    temporary config: no other process names it)."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                argv = f.read().split(b"\0")
+            with open("/proc/%s/stat" % name) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state not in ("Z", "X") and conf_path.encode() in argv and \
+                os.path.basename(argv[0]) == b"upcased":
+            pids.append(int(name))
+    return pids
+
+
 def run(cmd, input=None, timeout=30, env=None):
     """Run a command; return (returncode, stdout bytes, stderr bytes)."""
     p = subprocess.run(cmd, input=input, capture_output=True, timeout=timeout, env=env)

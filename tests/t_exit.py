@@ -23,7 +23,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import UPCASED, make_conf  # noqa: E402
+from harness import UPCASED, daemons_using, make_conf  # noqa: E402
 
 # sysexits(3)
 EX_SOFTWARE, EX_OSERR, EX_CANTCREAT, EX_CONFIG = 70, 71, 73, 78
@@ -39,25 +39,6 @@ def man_exit_statuses():
     for num, text in re.findall(r"^\.It (\d+)\n(.*?)(?=^\.It |^\.El)", m.group(1), re.M | re.S):
         out[int(num)] = text
     return out
-
-
-def daemons_using(conf_path):
-    """PIDs of upcased processes started with conf_path (ours alone use it)."""
-    pids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % name, "rb") as f:
-                argv = f.read().split(b"\0")
-            with open("/proc/%s/stat" % name) as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state not in ("Z", "X") and conf_path.encode() in argv and \
-                os.path.basename(argv[0]) == b"upcased":
-            pids.append(int(name))
-    return pids
 
 
 class ExitStatus(unittest.TestCase):
@@ -165,7 +146,7 @@ class ExitStatus(unittest.TestCase):
         self.assertFalse(os.path.exists(self.pidfile))
 
     def test_pidfile_in_missing_directory(self):
-        # Found only after detaching: the parent must still get 73, not 70.
+        # Found before the listeners are opened, when the pidfile is locked.
         path = os.path.join(self.dir, "missing", "upcased.pid")
         self.write_conf('pidfile = "%s";' % path)
         self.check(EX_CANTCREAT, "pidfile %s: No such file or directory" % path)
@@ -174,6 +155,20 @@ class ExitStatus(unittest.TestCase):
         with socket.socket() as s:
             s.settimeout(2)
             self.assertNotEqual(s.connect_ex(("127.0.0.1", self.port)), 0)
+
+    def test_control_socket_in_use(self):
+        # Found only after detaching: the parent must still get 71, not 70.
+        ctl = os.path.join(self.dir, "upcased.sock")
+        self.write_conf(text=make_conf(self.port).replace(
+            'control_socket = "";', 'control_socket = "%s";\npidfile = "%s";'
+            % (ctl, self.pidfile)))
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as other:
+            other.bind(ctl)
+            other.listen(16)
+            self.check(EX_OSERR, "control_socket %s is in use by another upcased?" % ctl)
+            self.assertTrue(os.path.exists(ctl))
+        self.assertRegex(self.man[EX_OSERR], r"control socket is in use")
+        self.assertFalse(os.path.exists(self.pidfile), "pidfile left by a failed start")
 
     def test_unknown_user(self):
         import pwd

@@ -306,6 +306,7 @@ class Stats(unittest.TestCase):
             conf = make_conf(port).replace('control_socket = "";',
                                            'control_socket = "%s";\ncontrol_mode = "0600";' % ctl)
             with harness.Daemon(conf_text=conf, port=port) as d:
+                harness.wait_path(ctl)
                 self.assertEqual(os.stat(ctl).st_mode & 0o777, 0o600)
                 # wait_ready's probe connection: let the server count its close first.
                 deadline = time.monotonic() + 10
