@@ -39,6 +39,7 @@
 
 #define ACCEPT_BATCH     64      /* accepts per listener event */
 #define EMFILE_PAUSE_MS  100     /* back-off when out of descriptors */
+#define STOP_QUIET_MS    250     /* stopping: a client this quiet has finished sending */
 
 /* A connection's life. */
 enum conn_state {
@@ -393,10 +394,14 @@ conn_flush(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 
 /*
  * Stopping: serve what the socket already holds; once there is no output
- * pending and nothing left to read, send the held-back bytes of an
- * incomplete sequence and close.  What a client sends after that point
- * is not served.  shutdown_timeout bounds the whole drain (a client that
- * does not read what it is owed).
+ * pending, nothing left to read and nothing has come for STOP_QUIET_MS,
+ * send the held-back bytes of an incomplete sequence and close.  The
+ * pause matters for a client we held back: what it sent while we were
+ * not reading waits in its own kernel, and comes as we read, but not
+ * always before the next read finds nothing; closing then would answer
+ * it with a reset.  What a client sends after the close is not served.
+ * shutdown_timeout bounds the whole drain (a client that does not read
+ * what it is owed, or never stops sending).
  */
 static void
 conn_stop_step(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
@@ -408,8 +413,9 @@ conn_stop_step(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 				return;		/* wait for EPOLLOUT */
 			continue;
 		case CONN_READ_EMPTY:
-			conn_end_input(t, c);
-			return;
+			if (now - c->last_ms >= STOP_QUIET_MS)
+				conn_end_input(t, c);
+			return;		/* else tcp_stop_visit() comes back */
 		case CONN_READ_EOF:
 		case CONN_READ_CLOSED:
 			return;
