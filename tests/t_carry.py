@@ -99,6 +99,9 @@ class AtStop(unittest.TestCase):
                 self.assertEqual(got[:-len(p)], b"A" * len(body))
                 s.close()
             self.assertEqual(d.proc.wait(15), 0, d.read_log())
+            # With the default socket buffers (tcp.send_buffer) the daemon
+            # really had output pending and had stopped reading.
+            self.assertTrue(all(q > 0 for q in stalled), stalled)
 
 
 class AtEndOfInput(unittest.TestCase):
