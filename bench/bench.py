@@ -15,6 +15,10 @@ Contenders, all on 127.0.0.1:
   upcased-limited    upcased with its per-source limits applied to loopback
                too, at rates too high to refuse anything (udp and connect):
                what the per-source tables and buckets cost
+  upcased-autotuned  upcased with tcp.send_buffer = tcp.receive_buffer = 0
+               (the kernel's autotuning, as before those settings; TCP
+               workloads): what capping each connection's kernel memory
+               costs
 
 Workloads, all driven by bench/loadgen (C, epoll), which checks every reply:
   sessions-64    64 persistent connections, closed loop of 32-byte requests
@@ -120,6 +124,8 @@ VARIANTS = [
      "udp = { rate_limit = 1000000; burst = 1000000; exempt = ( ); };\n"
      "limits = { connection_rate = 1000000; connection_burst = 1000000; exempt = ( ); };",
      ("udp", "connect")),
+    ("upcased-autotuned", "tcp = { send_buffer = 0; receive_buffer = 0; };",
+     ("sessions-64", "sessions-1000", "bulk", "bulk-utf8")),
 ]
 
 

@@ -153,6 +153,12 @@ static const struct conf_setting conf_table[] = {
 	    "whether to serve UDP on this address and port"),
 	CONF_INT("tcp.threads", 0, CONF_MAX_THREADS, "0", CONF_RESTART, conf,
 	    tcp_threads, "TCP worker threads; 0: one per online CPU"),
+	CONF_INT("tcp.send_buffer", 0, CONF_SOCKET_BUFFER_MAX, "65536", CONF_APPLIED,
+	    conf, tcp_send_buffer, "SO_SNDBUF of each TCP connection, in bytes; "
+	    "0: the kernel's autotuning"),
+	CONF_INT("tcp.receive_buffer", 0, CONF_SOCKET_BUFFER_MAX, "65536",
+	    CONF_APPLIED, conf, tcp_receive_buffer, "SO_RCVBUF of each TCP "
+	    "connection, in bytes; 0: the kernel's autotuning"),
 	CONF_INT("max_connections", 1, CONF_MAX_CONNECTIONS_MAX, "10000",
 	    CONF_APPLIED, conf, max_connections,
 	    "most TCP connections open at once, over all workers"),

@@ -27,6 +27,7 @@
 #define CONF_TABLE_SIZE_MIN       1024      /* udp.table_size, limits.table_size */
 #define CONF_TABLE_SIZE_MAX       16777216
 #define CONF_MIN_RATE_WINDOW_MAX  86400
+#define CONF_SOCKET_BUFFER_MAX    67108864  /* tcp.send_buffer, tcp.receive_buffer */
 
 /*
  * A list of strings: ( "a", "b" ), [ "a", "b" ] or ( ) in the file.
@@ -83,6 +84,8 @@ struct conf {
 	size_t   nlisteners;
 
 	int      tcp_threads;          /* tcp.threads: 0 = number of online CPUs */
+	int      tcp_send_buffer;      /* tcp.send_buffer: SO_SNDBUF of the listeners; 0 = the kernel's */
+	int      tcp_receive_buffer;   /* tcp.receive_buffer: SO_RCVBUF of the listeners; 0 = the kernel's */
 	int      max_connections;      /* open TCP connections, all workers together */
 	int      idle_timeout;         /* seconds */
 	int      backlog;              /* listen(2) backlog */

@@ -44,9 +44,29 @@ listener_set_pktinfo(int fd)
 	setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
 }
 
+/*
+ * The kernel buffers of a TCP listener (tcp.send_buffer, tcp.receive_buffer):
+ * every connection accepted from it inherits them, with the lock that
+ * keeps the kernel from growing them, so they bound the kernel memory one
+ * connection can hold.  The receive buffer also sets the window scale
+ * offered in each SYN-ACK.  0 leaves the kernel's default (autotuning);
+ * a buffer once set cannot be handed back to it.  -1 (errno) on failure.
+ */
+static int
+listener_buffers(int fd, int sndbuf, int rcvbuf)
+{
+	if (sndbuf > 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)) == -1)
+		return -1;
+	if (rcvbuf > 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) == -1)
+		return -1;
+	return 0;
+}
+
 static int
 listener_socket(int family, int type, const struct sockaddr *sa, socklen_t len,
-    bool dualstack, int backlog)
+    bool dualstack, const struct conf *c)
 {
 	int fd, one = 1, v6only = dualstack ? 0 : 1;
 
@@ -58,9 +78,13 @@ listener_socket(int family, int type, const struct sockaddr *sa, socklen_t len,
 	if (family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) == -1)
 		goto fail;
+	/* Before listen(), as tcp(7) asks. */
+	if (type == SOCK_STREAM &&
+	    listener_buffers(fd, c->tcp_send_buffer, c->tcp_receive_buffer) == -1)
+		goto fail;
 	if (bind(fd, sa, len) == -1)
 		goto fail;
-	if (type == SOCK_STREAM && listen(fd, backlog) == -1)
+	if (type == SOCK_STREAM && listen(fd, c->backlog) == -1)
 		goto fail;
 	if (type == SOCK_DGRAM)
 		listener_set_pktinfo(fd);
@@ -72,7 +96,7 @@ fail:
 
 /* "*": IPv6 dual-stack, or IPv4 where the kernel has no IPv6. */
 static int
-listener_open_one(const char *address, uint16_t port, int type, int backlog)
+listener_open_one(const char *address, uint16_t port, int type, const struct conf *c)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -80,17 +104,17 @@ listener_open_one(const char *address, uint16_t port, int type, int backlog)
 
 	if (strcmp(address, "*") == 0) {
 		addr_parse_numeric("::", port, &ss, &len);
-		fd = listener_socket(AF_INET6, type, (struct sockaddr *)&ss, len, true, backlog);
+		fd = listener_socket(AF_INET6, type, (struct sockaddr *)&ss, len, true, c);
 		if (fd != -1 || (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL))
 			return fd;
 		addr_parse_numeric("0.0.0.0", port, &ss, &len);
-		return listener_socket(AF_INET, type, (struct sockaddr *)&ss, len, false, backlog);
+		return listener_socket(AF_INET, type, (struct sockaddr *)&ss, len, false, c);
 	}
 	if (addr_parse_numeric(address, port, &ss, &len) == -1) {
 		errno = EINVAL;
 		return -1;
 	}
-	return listener_socket(ss.ss_family, type, (struct sockaddr *)&ss, len, false, backlog);
+	return listener_socket(ss.ss_family, type, (struct sockaddr *)&ss, len, false, c);
 }
 
 static void
@@ -164,7 +188,7 @@ listener_add(struct listener_set *out, const struct conf *c, const struct conf_l
 		fatal("strdup");
 	l->fd = listener_take(old, cl->address, cl->port, type);
 	if (l->fd == -1)
-		l->fd = listener_open_one(cl->address, cl->port, type, c->backlog);
+		l->fd = listener_open_one(cl->address, cl->port, type, c);
 	if (l->fd == -1) {
 		int saved = errno;
 
@@ -256,6 +280,15 @@ listener_set_backlog(const struct listener_set *s, int backlog)
 		if (s->v[i].type == SOCK_STREAM && !s->activated &&
 		    listen(s->v[i].fd, backlog) == -1)
 			log_warn("%s: listen", s->v[i].name);
+}
+
+void
+listener_set_buffers(const struct listener_set *s, int sndbuf, int rcvbuf)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].type == SOCK_STREAM && s->v[i].fd != -1 &&
+		    listener_buffers(s->v[i].fd, sndbuf, rcvbuf) == -1)
+			log_warn("%s: socket buffers", s->v[i].name);
 }
 
 void

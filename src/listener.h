@@ -42,6 +42,12 @@ void listener_set_close(struct listener_set *s);
 void listener_set_fds(const struct listener_set *s, int type, struct worker_params *p);
 /* listen(2) again with a new backlog (Linux applies it to a listening socket). */
 void listener_set_backlog(const struct listener_set *s, int backlog);
+/*
+ * SO_SNDBUF, SO_RCVBUF of every TCP listener, systemd's too, for the
+ * connections accepted from then on (0: leave it as it is).  Those of the
+ * config's listeners are set before listen() already.
+ */
+void listener_set_buffers(const struct listener_set *s, int sndbuf, int rcvbuf);
 /* "tcp 127.0.0.1:12000, udp 127.0.0.1:12000" */
 void listener_set_describe(const struct listener_set *s, char *buf, size_t buflen);
 

@@ -17,8 +17,8 @@ stdfds_ensure_open(void)
 
 		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
 			continue;
-		/* The lowest free descriptor is fd itself. */
-		nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		/* The lowest free descriptor is fd itself; see stdfds.h for the modes. */
+		nfd = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
 		if (nfd != fd) {
 			if (nfd != -1)
 				close(nfd);

@@ -39,22 +39,24 @@
 
 #define ACCEPT_BATCH     64      /* accepts per listener event */
 #define EMFILE_PAUSE_MS  100     /* back-off when out of descriptors */
+#define STOP_QUIET_MS    250     /* stopping: a client this quiet has finished sending */
 
 /* A connection's life. */
 enum conn_state {
 	CONN_READING,    /* nothing owed: waiting for the client */
 	CONN_FLUSHING,   /* output pending: waiting for EPOLLOUT, not reading */
-	CONN_DRAINING,   /* the client shut down its side: send what is owed, then close */
+	CONN_DRAINING,   /* no more input (the client shut down its side, or we
+	                    are stopping): send what is owed, then close */
 	CONN_CLOSED,     /* closed and freed: a result only, never stored */
 };
 
 /* Why a connection was closed, for the counters. */
 enum conn_end {
-	CONN_END_DONE,       /* the client closed and got everything */
+	CONN_END_DONE,       /* everything owed was sent (end of input, or stopping) */
 	CONN_END_ERROR,      /* a read or write failed (reset, out of memory) */
 	CONN_END_IDLE,       /* idle_timeout */
 	CONN_END_SLOW,       /* below limits.min_rate while the pool is under pressure */
-	CONN_END_SHUTDOWN,   /* the daemon is stopping */
+	CONN_END_SHUTDOWN,   /* stopping, and shutdown_timeout passed */
 };
 
 /* What one read did. */
@@ -102,7 +104,8 @@ struct tcp_worker {
 	bool     listening;              /* the listeners are in our epoll set */
 	uint64_t emfile_until_ms;        /* accepting paused: out of descriptors */
 	bool     over_share;             /* accepting paused: we hold too many */
-	bool     drain_begun;            /* open connections were visited at stop */
+	bool     drain_begun;            /* open connections were visited at stop ... */
+	uint64_t drain_visit_ms;         /* ... last at this time */
 	struct tcp_conn *head, *tail;
 	size_t   nconns;
 	uint8_t  rbuf[TCP_READ_CHUNK];
@@ -302,6 +305,43 @@ conn_send(struct tcp_worker *t, struct tcp_conn *c, const uint8_t *buf, size_t l
 	return c->state;
 }
 
+/*
+ * No more input will be served (the client shut down its side, or we are
+ * stopping): what is owed is the held-back bytes of an incomplete UTF-8
+ * sequence, unchanged (transform_finish).  Send them, and close once all
+ * is sent.  Only while READING (nothing else pending, so they come last).
+ * Returns DRAINING or CLOSED.
+ */
+static enum conn_state
+conn_end_input(struct tcp_worker *t, struct tcp_conn *c)
+{
+	size_t m;
+
+	c->state = CONN_DRAINING;
+	m = transform_finish(&c->tf, t->wbuf);
+	return conn_send(t, c, t->wbuf, m);
+}
+
+/*
+ * Closing a connection whose client has not finished (idle_timeout,
+ * limits.min_rate, shutdown_timeout): the held-back bytes are owed too,
+ * but only after any pending output, which the client is not taking; so
+ * they are sent only if nothing is pending, and only if the socket takes
+ * them at once.
+ */
+static void
+conn_close_owed(struct tcp_worker *t, struct tcp_conn *c, enum conn_end why)
+{
+	uint8_t tail[sizeof(c->tf.carry)];
+	size_t m;
+	ssize_t k;
+
+	if (c->out == NULL && (m = transform_finish(&c->tf, tail)) > 0 &&
+	    (k = send(c->fd, tail, m, MSG_NOSIGNAL | MSG_DONTWAIT)) > 0)
+		stats_add(&t->w.stats, STAT_TCP_BYTES_OUT, (uint64_t)k);
+	conn_close(t, c, why);
+}
+
 /* One read, answered at once (only while READING). */
 static enum conn_read_result
 conn_read(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
@@ -317,12 +357,9 @@ conn_read(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 		return conn_send(t, c, t->wbuf, m) == CONN_CLOSED ?
 		    CONN_READ_CLOSED : CONN_READ_SERVED;
 	}
-	if (n == 0) {
-		c->state = CONN_DRAINING;
-		m = transform_finish(&c->tf, t->wbuf);
-		return conn_send(t, c, t->wbuf, m) == CONN_CLOSED ?
+	if (n == 0)
+		return conn_end_input(t, c) == CONN_CLOSED ?
 		    CONN_READ_CLOSED : CONN_READ_EOF;
-	}
 	if (errno == EAGAIN || errno == EINTR)
 		return CONN_READ_EMPTY;
 	conn_close(t, c, CONN_END_ERROR);
@@ -356,10 +393,15 @@ conn_flush(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 }
 
 /*
- * Stopping: serve what the socket already holds, and close once nothing
- * is owed: no output pending and nothing left to read.  What a client
- * sends after that point is not served.  shutdown_timeout bounds the
- * whole drain (a client that does not read what it is owed).
+ * Stopping: serve what the socket already holds; once there is no output
+ * pending, nothing left to read and nothing has come for STOP_QUIET_MS,
+ * send the held-back bytes of an incomplete sequence and close.  The
+ * pause matters for a client we held back: what it sent while we were
+ * not reading waits in its own kernel, and comes as we read, but not
+ * always before the next read finds nothing; closing then would answer
+ * it with a reset.  What a client sends after the close is not served.
+ * shutdown_timeout bounds the whole drain (a client that does not read
+ * what it is owed, or never stops sending).
  */
 static void
 conn_stop_step(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
@@ -371,8 +413,9 @@ conn_stop_step(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 				return;		/* wait for EPOLLOUT */
 			continue;
 		case CONN_READ_EMPTY:
-			conn_close(t, c, CONN_END_SHUTDOWN);
-			return;
+			if (now - c->last_ms >= STOP_QUIET_MS)
+				conn_end_input(t, c);
+			return;		/* else tcp_stop_visit() comes back */
 		case CONN_READ_EOF:
 		case CONN_READ_CLOSED:
 			return;
@@ -634,7 +677,7 @@ tcp_sweep_idle(struct tcp_worker *t, uint64_t now)
 
 	while (t->head != NULL && now - t->head->last_ms >= limit) {
 		log_debug("closing idle connection %d", t->head->fd);
-		conn_close(t, t->head, CONN_END_IDLE);
+		conn_close_owed(t, t->head, CONN_END_IDLE);
 	}
 }
 
@@ -664,23 +707,30 @@ tcp_sweep_slow(struct tcp_worker *t, uint64_t now)
 		if (age >= window && c->bytes_in * 1000 < (uint64_t)p->min_rate * age) {
 			log_debug("closing slow connection %d (%llu bytes in %llu s)", c->fd,
 			    (unsigned long long)c->bytes_in, (unsigned long long)(age / 1000));
-			conn_close(t, c, CONN_END_SLOW);
+			conn_close_owed(t, c, CONN_END_SLOW);
 		}
 	}
 }
 
 /*
- * Stopping begins: visit every open connection once.  conn_stop_step()
- * may move one to the tail (activity): visit only as many as there were,
- * or a busy one comes round again.
+ * Stopping: visit every connection that is reading, at once and then
+ * every WORKER_TICK_MS.  Again, because conn_stop_step() leaves one
+ * reading when all its reads were served: if its client sends nothing
+ * more, no event brings it back, and it would wait for shutdown_timeout
+ * with its held-back bytes.  conn_stop_step() may move one to the tail
+ * (activity): visit only as many as there were, or a busy one comes
+ * round again.
  */
 static void
-tcp_stop_begin(struct tcp_worker *t, uint64_t now)
+tcp_stop_visit(struct tcp_worker *t, uint64_t now)
 {
 	struct tcp_conn *c = t->head, *next;
 	size_t n = t->nconns;
 
+	if (t->drain_begun && now - t->drain_visit_ms < WORKER_TICK_MS)
+		return;
 	t->drain_begun = true;
+	t->drain_visit_ms = now;
 	for (; c != NULL && n > 0; c = next, n--) {
 		next = c->next;
 		if (c->state == CONN_READING)
@@ -693,8 +743,8 @@ tcp_tick(struct worker *w, uint64_t now)
 {
 	struct tcp_worker *t = (struct tcp_worker *)w;
 
-	if (w->params.draining && !t->drain_begun)
-		tcp_stop_begin(t, now);
+	if (w->params.draining)
+		tcp_stop_visit(t, now);
 	tcp_update_listening(t, now);
 	if (now - t->last_sweep_ms >= 1000) {
 		tcp_sweep_idle(t, now);
@@ -731,7 +781,7 @@ tcp_finish(struct worker *w)
 	if (t->nconns > 0)
 		log_warnx("shutdown_timeout reached, closing %zu connections", t->nconns);
 	while (t->head != NULL)
-		conn_close(t, t->head, CONN_END_SHUTDOWN);
+		conn_close_owed(t, t->head, CONN_END_SHUTDOWN);
 }
 
 /* Main thread: the per-source table, as big as limits.table_size says. */

@@ -385,6 +385,12 @@ upcased_reload(struct upcased *d)
 		d->listeners = nls;
 		listener_set_backlog(&d->listeners, nc->backlog);
 	}
+	listener_set_buffers(&d->listeners, nc->tcp_send_buffer, nc->tcp_receive_buffer);
+	if ((nc->tcp_send_buffer == 0 && d->conf->tcp_send_buffer != 0) ||
+	    (nc->tcp_receive_buffer == 0 && d->conf->tcp_receive_buffer != 0))
+		log_warnx("reload: a TCP socket buffer size changed to 0 (the kernel's "
+		    "autotuning) takes effect for listeners kept open on restart; they "
+		    "keep the last size until then");
 	conf_free(d->conf);
 	d->conf = nc;
 	stats_add(&d->reload_stats, STAT_RELOADS, 1);
@@ -487,6 +493,8 @@ upcased_open_listeners(struct upcased *d)
 	if (r == 1) {
 		log_info("using %zu sockets passed by systemd; the listen setting is not used",
 		    d->listeners.n);
+		listener_set_buffers(&d->listeners, d->conf->tcp_send_buffer,
+		    d->conf->tcp_receive_buffer);
 		return;
 	}
 	if (listener_set_open(&d->listeners, d->conf, NULL, err, sizeof(err)) == -1) {

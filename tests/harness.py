@@ -320,6 +320,36 @@ def daemons_using(conf_path):
     return pids
 
 
+def server_skmem(port):
+    """The kernel's view of the daemon's side of every established TCP
+    connection on local port port, from ss -tm (iproute2): {peer port:
+    {"rb": receive buffer, "tb": send buffer, "r": bytes held received,
+    "w": bytes queued to send}}.  None if ss is not installed."""
+    import re
+    import shutil
+    if shutil.which("ss") is None:
+        return None
+    p = subprocess.run(["ss", "-tmnH", "state", "established", "( sport = :%d )" % port],
+                       capture_output=True, text=True, timeout=10)
+    out = {}
+    for m in re.finditer(r"\S+:(\d+)\s+skmem:\(r(\d+),rb(\d+),t\d+,tb(\d+),f\d+,w(\d+)",
+                         p.stdout):
+        peer, r, rb, tb, w = map(int, m.groups())
+        out[peer] = {"r": r, "rb": rb, "tb": tb, "w": w}
+    return out
+
+
+def tcp_mem_pages():
+    """The TCP line's mem field of /proc/net/sockstat: pages of kernel
+    memory held by every TCP socket of the host."""
+    with open("/proc/net/sockstat") as f:
+        for line in f:
+            if line.startswith("TCP:"):
+                fields = line.split()
+                return int(fields[fields.index("mem") + 1])
+    raise RuntimeError("no TCP line in /proc/net/sockstat")
+
+
 def run(cmd, input=None, timeout=30, env=None):
     """Run a command; return (returncode, stdout bytes, stderr bytes)."""
     p = subprocess.run(cmd, input=input, capture_output=True, timeout=timeout, env=env)

@@ -3,6 +3,7 @@
 Covers the three modes (TEXT, prompt on a terminal, stream), UDP, IPv6,
 host names, --stats, the exit codes of upcase(1) and its error messages.
 """
+import errno
 import os
 import random
 import re
@@ -325,6 +326,72 @@ class ClientIPv6(unittest.TestCase):
             code, out, _ = run([UPCASE, "-6", "-H", "::1", "-p", str(d.port)], input=b"bare\n")
             self.assertEqual((code, out), (0, b"BARE\n"))
             self.assertEqual(d.stop(), 0)
+
+
+class ClientStdout(unittest.TestCase):
+    """Standard output that cannot take the reply: exit 74 and one line on
+    stderr naming it (upcase(1), EXIT STATUS), never 0 with the reply lost."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Daemon()
+        cls.addr = ["-H", "127.0.0.1:%d" % cls.d.port]
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.d.stop() == 0, cls.d.read_log()
+
+    def shell(self, redirect, *args, input=b""):
+        """upcase ARGS REDIRECT, as a shell runs it."""
+        p = subprocess.run(["sh", "-c", 'exec "$@" ' + redirect, "sh", UPCASE] + list(args),
+                           input=input, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           timeout=30)
+        return p.returncode, p.stderr
+
+    def assert_stdout_error(self, code, err, reason):
+        self.assertEqual(code, 74, err)
+        self.assertEqual(err.count(b"\n"), 1, err)
+        self.assertTrue(err.startswith(b"upcase: stdout: "), err)
+        self.assertIn(reason, err)
+
+    def test_closed_stdout(self):
+        bad_fd = os.strerror(errno.EBADF).encode()
+        for args, data in ((["hello"], b""), (["-u", "hello"], b""), ([], b"hello\n"),
+                           (["-u"], b"hello\n"), (["--version"], b""), (["--help"], b"")):
+            with self.subTest(args=args, stdin=data):
+                code, err = self.shell(">&-", *(self.addr + args), input=data)
+                self.assert_stdout_error(code, err, bad_fd)
+
+    def test_closed_stdin_is_not_empty_input(self):
+        # Stream mode reads stdin: a closed one fails as it would unopened
+        # (EBADF), not as an empty file; TEXT mode does not read it.
+        bad_fd = os.strerror(errno.EBADF).encode()
+        for args in ([], ["-u"]):
+            with self.subTest(args=args):
+                p = subprocess.run(["sh", "-c", 'exec "$@" <&-', "sh", UPCASE] + self.addr + args,
+                                   capture_output=True, timeout=30)
+                self.assertEqual((p.returncode, p.stdout), (74, b""), p.stderr)
+                self.assertEqual(p.stderr, b"upcase: stdin: " + bad_fd + b"\n")
+        p = subprocess.run(["sh", "-c", 'exec "$@" <&-', "sh", UPCASE] + self.addr + ["hi"],
+                           capture_output=True, timeout=30)
+        self.assertEqual((p.returncode, p.stdout, p.stderr), (0, b"HI\n", b""))
+
+    def test_full_device(self):
+        no_space = os.strerror(errno.ENOSPC).encode()
+        for args, data in ((["hello"], b""), (["-u", "hello"], b""), ([], b"x" * 100000)):
+            with self.subTest(args=args):
+                code, err = self.shell(">/dev/full", *(self.addr + args), input=data)
+                self.assert_stdout_error(code, err, no_space)
+
+    def test_pipe_with_no_reader(self):
+        r, w = os.pipe()
+        os.close(r)
+        try:
+            p = subprocess.run([UPCASE] + self.addr + ["hello"], stdout=w,
+                               stderr=subprocess.PIPE, timeout=30)
+        finally:
+            os.close(w)
+        self.assert_stdout_error(p.returncode, p.stderr, os.strerror(errno.EPIPE).encode())
 
 
 class ClientErrors(unittest.TestCase):

@@ -247,6 +247,28 @@ class SocketActivation(unittest.TestCase):
         self.assertTrue(refused(self.other))
         self.assertEqual(d.stop(), 0)
 
+    @unittest.skipIf(harness.server_skmem(1) is None, "needs ss (iproute2)")
+    def test_socket_buffers_set_on_passed_sockets(self):
+        """tcp.send_buffer and tcp.receive_buffer apply to systemd's
+        listeners too, at start and on reload."""
+        def accepted_buffers():
+            with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+                s.sendall(b"b")
+                self.assertEqual(harness.recv_exactly(s, 1), b"B")
+                m = harness.server_skmem(self.port)[s.getsockname()[1]]
+                return m["rb"], m["tb"]
+        conf = make_conf(self.other, extra="tcp = { send_buffer = %d; receive_buffer = %d; };")
+        udp, tcp = self.bound_pair()
+        d = self.start_with_sockets(udp, tcp, conf=conf % (20000, 30000))
+        d.wait_log("sockets passed by systemd")
+        self.assertEqual(accepted_buffers(), (60000, 40000))
+        with open(d.conf_path, "w") as f:
+            f.write(conf % (50000, 70000))
+        os.kill(d.pid, signal.SIGHUP)
+        d.wait_log("configuration reloaded")
+        self.assertEqual(accepted_buffers(), (140000, 100000))
+        self.assertEqual(d.stop(), 0)
+
     def test_tcp_first_also_works(self):
         udp, tcp = self.bound_pair()
         d = self.start_with_sockets(tcp, udp)

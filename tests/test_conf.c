@@ -84,6 +84,8 @@ assert_defaults_but_socket(const struct conf *c, const char *control_socket)
 	assert_true(c->listeners[0].tcp);
 	assert_true(c->listeners[0].udp);
 	assert_int_equal(c->tcp_threads, 0);
+	assert_int_equal(c->tcp_send_buffer, 65536);
+	assert_int_equal(c->tcp_receive_buffer, 65536);
 	assert_int_equal(c->max_connections, 10000);
 	assert_int_equal(c->idle_timeout, 300);
 	assert_int_equal(c->backlog, 1024);
@@ -164,7 +166,7 @@ test_full(void **state)
 	    "  { address = \"::1\"; port = 65535; tcp = false; },\n"
 	    "  { port = 1; }\n"
 	    ");\n"
-	    "tcp = { threads = 8; };\n"
+	    "tcp = { threads = 8; send_buffer = 0; receive_buffer = 1048576; };\n"
 	    "max_connections = 12345;\n"
 	    "idle_timeout = 60;\n"
 	    "backlog = 128;\n"
@@ -197,6 +199,8 @@ test_full(void **state)
 	assert_int_equal(c->listeners[2].port, 1);
 	assert_true(c->listeners[2].tcp && c->listeners[2].udp);
 	assert_int_equal(c->tcp_threads, 8);
+	assert_int_equal(c->tcp_send_buffer, 0);
+	assert_int_equal(c->tcp_receive_buffer, 1048576);
 	assert_int_equal(c->max_connections, 12345);
 	assert_int_equal(c->idle_timeout, 60);
 	assert_int_equal(c->backlog, 128);
@@ -287,6 +291,10 @@ static const struct int_case int_cases[] = {
 	    CONF_SHUTDOWN_TIMEOUT_MAX, offsetof(struct conf, shutdown_timeout) },
 	{ "tcp = {\n threads = ", "; };", "tcp.threads", 0, CONF_MAX_THREADS,
 	    offsetof(struct conf, tcp_threads) },
+	{ "tcp = {\n send_buffer = ", "; };", "tcp.send_buffer", 0,
+	    67108864, offsetof(struct conf, tcp_send_buffer) },
+	{ "tcp = {\n receive_buffer = ", "; };", "tcp.receive_buffer", 0,
+	    67108864, offsetof(struct conf, tcp_receive_buffer) },
 	{ "listen = (\n { port = ", "; } );", "listen.port", 1, 65535,
 	    (size_t)-1 },
 #define UDP(m, lo, hi) { "udp = {\n " #m " = ", "; };", "udp." #m, lo, hi, \
@@ -444,8 +452,10 @@ test_other_types(void **state)
 	    NAME ":3: listen.tcp must be true or false");
 	expect_err("listen = ( { udp = \"yes\"; } );",
 	    NAME ":1: listen.udp must be true or false");
-	expect_err("tcp = 4;", NAME ":1: tcp must be a group, such as { threads = 0; }");
-	expect_err("tcp = ( );", NAME ":1: tcp must be a group, such as { threads = 0; }");
+	expect_err("tcp = 4;", NAME ":1: tcp must be a group, such as { threads = 0; "
+	    "send_buffer = 65536; receive_buffer = 65536; }");
+	expect_err("tcp = ( );", NAME ":1: tcp must be a group, such as { threads = 0; "
+	    "send_buffer = 65536; receive_buffer = 65536; }");
 	expect_err("charset = \"latin1\";", NAME ":1: charset must be \"utf-8\" or \"ascii\"");
 	expect_err("udp = {\n guard = \"no\"; };", NAME ":2: udp.guard must be true or false");
 	expect_err("udp = {\n guard = 0; };", NAME ":2: udp.guard must be true or false");
@@ -1010,7 +1020,8 @@ test_keep_restart_only(void **state)
 
 	(void)state;
 	old = load_ok("user = \"a\";\ncontrol_socket = \"/run/a.sock\";\n");
-	new = load_ok("listen = ( { port = 5; } );\ntcp = { threads = 3; };\n"
+	new = load_ok("listen = ( { port = 5; } );\n"
+	    "tcp = { threads = 3; send_buffer = 0; receive_buffer = 4096; };\n"
 	    "max_connections = 7;\nidle_timeout = 8;\nbacklog = 9;\n"
 	    "shutdown_timeout = 1;\ncharset = \"ascii\";\n"
 	    "log = { level = \"debug\"; facility = \"user\"; };\n"
@@ -1031,6 +1042,8 @@ test_keep_restart_only(void **state)
 	assert_int_equal(new->control_mode, 0660);
 	/* What a reload applies is left alone. */
 	assert_int_equal(new->listeners[0].port, 5);
+	assert_int_equal(new->tcp_send_buffer, 0);
+	assert_int_equal(new->tcp_receive_buffer, 4096);
 	assert_int_equal(new->max_connections, 7);
 	assert_int_equal(new->idle_timeout, 8);
 	assert_int_equal(new->backlog, 9);
