@@ -11,8 +11,8 @@ target, and for 30 s at least; meanwhile the daemon gets SIGHUP (two valid confi
 turn: access rules, limits and a second listener come and go) and SIGUSR1,
 one of each about every second, each one confirmed in the log before the
 next.  At the end SIGTERM: exit 0.  No wrong reply, no reset, no timeout,
-every reload applied.  A sanitizer build (make distcheck) is several times
-slower: the target is scaled down there, the checks are the same.
+every reload applied.  The ThreadSanitizer build (make distcheck) is some
+five times slower: the target is halved there, the checks are the same.
 """
 import os
 import signal
@@ -23,7 +23,9 @@ import unittest
 import harness
 from harness import Daemon, make_conf
 
-TARGETS = {None: 1000000, "undefined": 1000000, "address": 300000, "thread": 100000}
+# Measured on 2 shared cores, beside another test: 140k-240k requests/s
+# plain, 220k/s under ASan, 50k/s under TSan.
+TARGETS = {None: 1000000, "undefined": 1000000, "address": 1000000, "thread": 500000}
 MIN_SECS = 30.0              # and at least this long: some 30 reloads
 BUDGET = 100.0               # seconds of load at most
 ROUND = 4.0                  # seconds per loadgen run
