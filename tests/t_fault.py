@@ -296,4 +296,4 @@ class OutOfDescriptors(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    unittest.main(verbosity=2)
