@@ -7,7 +7,9 @@
  *
  * Without arguments the inputs are the files in $FUZZ_CORPUS/NAME (NAME
  * from the program name: replay_conf reads .../conf), FUZZ_CORPUS being
- * fuzz/corpus when unset.  A broken property abort()s; an input that
+ * fuzz/corpus when unset, then those in $FUZZ_REGRESS/NAME if there is
+ * such a directory (fuzz/regress when unset: the inputs fuzz/run.sh kept
+ * when a target failed).  A broken property abort()s; an input that
  * cannot be read, or no input at all, exits 99 (automake's hard error).
  */
 #include "config.h"
@@ -18,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,11 +129,27 @@ replay_path(const char *path)
 	return 1;
 }
 
+/* Every file in $env/name (dflt when env is unset); a missing directory is none if optional. */
+static size_t
+replay_env_dir(const char *env, const char *dflt, const char *name, bool optional)
+{
+	const char *top = getenv(env);
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (top == NULL || *top == '\0')
+		top = dflt;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", top, name) >= sizeof(dir))
+		replay_error("%s/%s: path too long", top, name);
+	if (optional && stat(dir, &st) == -1 && errno == ENOENT)
+		return 0;
+	return replay_dir(dir);
+}
+
 int
 main(int argc, char *argv[])
 {
-	const char *base, *corpus;
-	char dir[PATH_MAX];
+	const char *base;
 	size_t count = 0;
 	int i;
 
@@ -145,12 +164,8 @@ main(int argc, char *argv[])
 		for (i = 1; i < argc; i++)
 			count += replay_path(argv[i]);
 	} else {
-		if ((corpus = getenv("FUZZ_CORPUS")) == NULL || *corpus == '\0')
-			corpus = "fuzz/corpus";
-		if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", corpus, base) >=
-		    sizeof(dir))
-			replay_error("%s/%s: path too long", corpus, base);
-		count = replay_dir(dir);
+		count = replay_env_dir("FUZZ_CORPUS", "fuzz/corpus", base, false);
+		count += replay_env_dir("FUZZ_REGRESS", "fuzz/regress", base, true);
 	}
 	if (count == 0)
 		replay_error("no inputs to replay");

@@ -38,7 +38,7 @@
 #define EV_CONN     2
 
 #define ACCEPT_BATCH     64      /* accepts per listener event */
-#define EMFILE_PAUSE_MS  100     /* back-off when out of descriptors */
+#define EMFILE_PAUSE_MS  100     /* back-off when out of descriptors or memory */
 #define STOP_QUIET_MS    250     /* stopping: a client this quiet has finished sending */
 
 /* A connection's life. */
@@ -102,7 +102,7 @@ struct tcp_worker {
 	struct ev_tag lst[WORKER_MAX_LISTENERS];
 	size_t   nlst;
 	bool     listening;              /* the listeners are in our epoll set */
-	uint64_t emfile_until_ms;        /* accepting paused: out of descriptors */
+	uint64_t emfile_until_ms;        /* accepting paused: out of descriptors or memory */
 	bool     over_share;             /* accepting paused: we hold too many */
 	bool     drain_begun;            /* open connections were visited at stop ... */
 	uint64_t drain_visit_ms;         /* ... last at this time */
@@ -110,7 +110,7 @@ struct tcp_worker {
 	size_t   nconns;
 	uint8_t  rbuf[TCP_READ_CHUNK];
 	uint8_t  wbuf[TRANSFORM_BOUND(TCP_READ_CHUNK)];
-	struct ratelimit rl_refused, rl_accept, rl_denied, rl_table;
+	struct ratelimit rl_refused, rl_accept, rl_denied, rl_table, rl_nomem;
 	uint64_t last_sweep_ms;
 };
 
@@ -294,7 +294,11 @@ conn_send(struct tcp_worker *t, struct tcp_conn *c, const uint8_t *buf, size_t l
 	c->outlen = len - (size_t)k;
 	c->outoff = 0;
 	if ((c->out = malloc(c->outlen)) == NULL) {
-		log_warn("out of memory for a connection");
+		/* Said once in a while: a storm of these must not flood the log. */
+		if (ratelimit_allow(&t->rl_nomem, clock_ms()))
+			log_warnx("out of memory for a connection's unsent output: closing it"
+			    " (%llu more closed so since the last message)",
+			    (unsigned long long)ratelimit_take_suppressed(&t->rl_nomem));
 		return conn_close(t, c, CONN_END_ERROR);
 	}
 	memcpy(c->out, buf + k, c->outlen);
@@ -531,7 +535,25 @@ tcp_access(struct tcp_worker *t, int fd, const struct sockaddr *sa, socklen_t sa
 	return false;
 }
 
+/*
+ * Out of descriptors or memory: trying again at once would fail again (and
+ * spin, the listener staying readable), so stop accepting for a while.
+ * err: the errno to log, or 0.
+ */
 static void
+tcp_accept_pause(struct tcp_worker *t, const char *what, int err, uint64_t now)
+{
+	stats_add(&t->w.stats, STAT_TCP_ACCEPT_ERRORS, 1);
+	if (ratelimit_allow(&t->rl_accept, now))
+		log_warnx("%s (pausing %d ms; %llu more since the last message)%s%s", what,
+		    EMFILE_PAUSE_MS, (unsigned long long)ratelimit_take_suppressed(&t->rl_accept),
+		    err != 0 ? ": " : "", err != 0 ? strerror(err) : "");
+	t->emfile_until_ms = now + EMFILE_PAUSE_MS;
+	tcp_set_listening(t, false);
+}
+
+/* Serve a connection just accepted, or close it.  False: out of memory, stop accepting. */
+static bool
 tcp_new_conn(struct tcp_worker *t, int fd, const struct sockaddr *sa, socklen_t salen,
     uint64_t now)
 {
@@ -541,17 +563,18 @@ tcp_new_conn(struct tcp_worker *t, int fd, const struct sockaddr *sa, socklen_t 
 	int one = 1;
 
 	if (!tcp_access(t, fd, sa, salen, now))
-		return;
+		return true;
 	if (__atomic_add_fetch(tcp_open_count(t), 1, __ATOMIC_RELAXED) >
 	    t->w.params.max_connections) {
 		__atomic_sub_fetch(tcp_open_count(t), 1, __ATOMIC_RELAXED);
 		tcp_refuse_full(t, fd, now);
-		return;
+		return true;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		log_warn("out of memory accepting");
 		close(fd);
-		goto fail;
+		__atomic_sub_fetch(tcp_open_count(t), 1, __ATOMIC_RELAXED);
+		tcp_accept_pause(t, "out of memory accepting a connection, closed it", 0, now);
+		return false;
 	}
 	if (!tcp_source_admit(t, c, sa, now, &why)) {
 		tcp_refuse_source(t, fd, why, why == STAT_TCP_REFUSED_RATE ?
@@ -579,9 +602,10 @@ tcp_new_conn(struct tcp_worker *t, int fd, const struct sockaddr *sa, socklen_t 
 	conn_append(t, c);
 	t->nconns++;
 	stats_add(&t->w.stats, STAT_TCP_ACCEPTED, 1);
-	return;
+	return true;
 fail:
 	__atomic_sub_fetch(tcp_open_count(t), 1, __ATOMIC_RELAXED);
+	return true;
 }
 
 static void
@@ -593,7 +617,8 @@ tcp_accept(struct tcp_worker *t, int lfd, uint64_t now)
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0) {
-			tcp_new_conn(t, fd, (struct sockaddr *)&ss, sslen, now);
+			if (!tcp_new_conn(t, fd, (struct sockaddr *)&ss, sslen, now))
+				return;		/* paused */
 			continue;
 		}
 		switch (sock_accept_error(errno)) {
@@ -602,11 +627,7 @@ tcp_accept(struct tcp_worker *t, int lfd, uint64_t now)
 		case SOCK_ACCEPT_RETRY:
 			continue;
 		case SOCK_ACCEPT_BACKOFF:
-			stats_add(&t->w.stats, STAT_TCP_ACCEPT_ERRORS, 1);
-			if (ratelimit_allow(&t->rl_accept, now))
-				log_warn("accept (pausing %d ms)", EMFILE_PAUSE_MS);
-			t->emfile_until_ms = now + EMFILE_PAUSE_MS;
-			tcp_set_listening(t, false);
+			tcp_accept_pause(t, "accept", errno, now);
 			return;
 		case SOCK_ACCEPT_FAILED:
 			stats_add(&t->w.stats, STAT_TCP_ACCEPT_ERRORS, 1);
@@ -631,6 +652,7 @@ tcp_create(void)
 	ratelimit_init(&t->rl_accept, 1, 10000, now);
 	ratelimit_init(&t->rl_denied, 1, 10000, now);
 	ratelimit_init(&t->rl_table, 1, 10000, now);
+	ratelimit_init(&t->rl_nomem, 1, 10000, now);
 	t->last_sweep_ms = now;
 	return &t->w;
 }

@@ -18,6 +18,7 @@ UPCASED = os.environ.get("UPCASED", os.path.join(TOP, "src", "upcased"))
 UPCASE = os.environ.get("UPCASE", os.path.join(TOP, "src", "upcase"))
 BUILDDIR = os.environ.get("TOP_BUILDDIR",
                           os.path.dirname(os.path.dirname(os.path.abspath(UPCASED))))
+LOADGEN = os.environ.get("LOADGEN", os.path.join(BUILDDIR, "bench", "loadgen"))
 
 
 def built_with_systemd():
@@ -28,6 +29,24 @@ def built_with_systemd():
             return re.search(r"^#define HAVE_SYSTEMD 1", f.read(), re.M) is not None
     except OSError:
         return True
+
+
+def sanitizer(path=None):
+    """The sanitizer the daemon (or path) was built with: "address" (ASan,
+    with or without UBSan), "thread" (TSan), "undefined" (UBSan alone) or
+    None.  They intercept malloc, so an LD_PRELOAD allocator or valgrind
+    cannot run under the first two.  The runtime's entry point is named in
+    the binary's dynamic symbols (gcc) or linked in (clang)."""
+    try:
+        with open(path or UPCASED, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    for sym, name in ((b"__asan_init", "address"), (b"__tsan_init", "thread"),
+                      (b"__ubsan_handle_", "undefined")):
+        if sym in data:
+            return name
+    return None
 
 
 def py_upper(data: bytes) -> bytes:
@@ -74,7 +93,13 @@ class Daemon:
     """upcased in the foreground with a config written to a temp dir."""
 
     def __init__(self, conf_text=None, port=None, extra="", args=(), env=None,
-                 wait=True, address="127.0.0.1"):
+                 wait=True, address="127.0.0.1", prefix=(), preexec_fn=None,
+                 ready_timeout=10.0):
+        # prefix: a command that runs the daemon (valgrind ...); preexec_fn:
+        # run in the child before exec (resource limits).
+        self.prefix = list(prefix)
+        self.preexec_fn = preexec_fn
+        self.ready_timeout = ready_timeout
         # A port it chose itself may be taken meanwhile: it tries another.
         for attempt in range(5):
             try:
@@ -102,11 +127,11 @@ class Daemon:
         if env:
             e.update(env)
         self.proc = subprocess.Popen(
-            [UPCASED, "-f", "-c", self.conf_path] + list(args),
-            stdout=self.log, stderr=subprocess.STDOUT, env=e)
+            self.prefix + [UPCASED, "-f", "-c", self.conf_path] + list(args),
+            stdout=self.log, stderr=subprocess.STDOUT, env=e, preexec_fn=self.preexec_fn)
         self.pid = self.proc.pid
         if wait:
-            self.wait_ready()
+            self.wait_ready(self.ready_timeout)
 
     def write_conf(self, text):
         with open(self.conf_path, "w") as f:
@@ -155,6 +180,13 @@ class Daemon:
                 if line.startswith(field + ":"):
                     return int(line.split()[1])
         return 0
+
+    def cpu_seconds(self):
+        """User plus system CPU time the daemon has used, all threads."""
+        with open("/proc/%d/stat" % self.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        # utime and stime are fields 14 and 15 of proc(5); fields[0] is field 3.
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def rss_kib(self):
         return self._status_kib("VmRSS")
@@ -354,3 +386,33 @@ def run(cmd, input=None, timeout=30, env=None):
     """Run a command; return (returncode, stdout bytes, stderr bytes)."""
     p = subprocess.run(cmd, input=input, capture_output=True, timeout=timeout, env=env)
     return p.returncode, p.stdout, p.stderr
+
+
+def loadgen(mode, port, args=(), host="127.0.0.1"):
+    """Start bench/loadgen (it checks every reply byte); returns the Popen.
+    Collect its result with loadgen_result()."""
+    return subprocess.Popen([LOADGEN] + list(args) + [mode, host, str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def loadgen_result(p, timeout=120):
+    """Wait for loadgen; return (exit status, its key=value line as a dict
+    with numbers as ints or floats, stderr text)."""
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        raise AssertionError("loadgen did not finish within %ss: %s" % (timeout, err.decode()))
+    line = out.decode().strip().splitlines()[-1] if out.strip() else ""
+    res = {}
+    for kv in line.split():
+        k, _, v = kv.partition("=")
+        try:
+            res[k] = int(v)
+        except ValueError:
+            try:
+                res[k] = float(v)
+            except ValueError:
+                res[k] = v
+    return p.returncode, res, err.decode("utf-8", "replace")
