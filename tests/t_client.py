@@ -182,12 +182,14 @@ class ClientIPv4(unittest.TestCase):
     def test_waiting_on_the_user_is_not_a_timeout(self):
         # -t is for the server: a slow writer on stdin or a slow reader on
         # stdout must not make the client give up.
-        p = subprocess.Popen([UPCASE, "-t", "0.3"] + self.addr, stdin=subprocess.PIPE,
+        # The pause is three times the timeout; the timeout is long enough
+        # for a loaded machine to answer one line within it.
+        p = subprocess.Popen([UPCASE, "-t", "1"] + self.addr, stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE)
         try:
             p.stdin.write(b"a\n")
             p.stdin.flush()
-            time.sleep(0.8)
+            time.sleep(3.0)
             p.stdin.write(b"b\n")
             p.stdin.close()
             self.assertEqual(p.stdout.read(), b"A\nB\n")
