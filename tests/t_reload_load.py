@@ -35,7 +35,7 @@ import unittest
 import harness
 import nethelp
 from harness import py_upper
-from nethelp import NetDaemon, delta, stat, tcp_from, probe, closed_at_once
+from nethelp import NetDaemon, delta, tcp_from, probe, closed_at_once
 
 SEED = int(os.environ.get("TEST_SEED", "12000"))
 CLIENTS = 50
