@@ -69,10 +69,12 @@ def server_queues(port):
     q = {}
     with open("/proc/net/tcp") as f:
         next(f)
+        mine = "0100007F:%04X" % port   # 127.0.0.1:port
         for line in f:
+            if not line.split(None, 2)[1].endswith(mine):
+                continue
             fld = line.split()
-            lport = int(fld[1].split(":")[1], 16)
-            if lport != port or fld[3] != "01":
+            if fld[3] != "01":
                 continue
             rport = int(fld[2].split(":")[1], 16)
             tx, rx = (int(x, 16) for x in fld[4].split(":"))
