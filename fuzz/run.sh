@@ -65,7 +65,8 @@ cflags="-std=gnu11 -g -O1 -pthread -fsanitize=fuzzer,address,undefined
 sources() {
 	case $1 in
 	transform) echo "src/transform.c" ;;
-	conf)      echo "src/conf.c src/access.c src/addr.c src/log.c src/transform.c" ;;
+	conf)      echo "src/conf.c src/confsrc.c src/conffs.c src/access.c src/addr.c src/log.c src/transform.c" ;;
+	confsrc)   echo "src/confsrc.c src/conf.c src/conffs.c src/access.c src/addr.c src/log.c src/transform.c" ;;
 	addr)      echo "src/addr.c" ;;
 	access)    echo "src/access.c" ;;
 	srctable)  echo "src/srctable.c src/tbucket.c src/loopguard.c" ;;
