@@ -6,7 +6,7 @@
 #   BUILDDIR holds the configured config.h (default: $UPCASE_BUILDDIR, else
 #   the source tree).  Environment:
 #   FUZZ_SECONDS  seconds per target (default 20)
-#   FUZZ_TARGETS  which targets (default "transform conf addr access srctable")
+#   FUZZ_TARGETS  which targets (default "transform conf confsrc addr access srctable")
 #   FUZZ_JOBS     parallel fuzzing processes per target (default 1; more
 #                 use libFuzzer's -fork mode)
 #   FUZZ_WORKDIR  where to build and fuzz (default: a new temporary dir,
@@ -22,7 +22,7 @@ set -u
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
 builddir=${1:-${UPCASE_BUILDDIR:-$srcdir}}
 seconds=${FUZZ_SECONDS:-20}
-targets=${FUZZ_TARGETS:-transform conf addr access}
+targets=${FUZZ_TARGETS:-transform conf confsrc addr access}
 jobs=${FUZZ_JOBS:-1}
 cc=${CC:-clang}
 case $cc in *clang*) ;; *) cc=clang ;; esac
@@ -79,6 +79,7 @@ maxlen() {
 	case $1 in
 	transform) echo 20000 ;;
 	conf)      echo 8192 ;;
+	confsrc)   echo 8192 ;;
 	srctable)  echo 2048 ;;	# operations: long runs fill and resize
 	*)         echo 512 ;;
 	esac
