@@ -1,9 +1,11 @@
 /*
  * conf.c: read upcased.conf (libconfig syntax) into a fresh struct conf and
- * validate every setting.  Pure: it reads the file and nothing else (no
- * sockets, no name or user look-ups, no logging), so -t, start-up and
- * SIGHUP can all run it.  The first problem found goes into the caller's
- * buffer as "FILE:LINE: message".
+ * validate every setting.  Pure: it reads the file and what it includes
+ * and nothing else (no sockets, no name or user look-ups, no logging), so
+ * -t, start-up and SIGHUP can all run it.  The files are read by confsrc,
+ * which hands libconfig one text: libconfig itself never opens a file.
+ * The first problem found goes into the caller's buffer as
+ * "FILE:LINE: message", FILE being the file, included or not, where it is.
  *
  * It owns the settings table, conf_table[] below: one row per setting,
  * which drives the parsing, the defaults, the unknown-name check with its
@@ -18,7 +20,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -26,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <unistd.h>
 
 #include "access.h"
 #include "addr.h"
