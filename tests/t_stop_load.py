@@ -138,7 +138,7 @@ STEP = ("ΐ" * 60 + "ab ").encode() * 266      # 32 KB, 96 KB upper-cased
 MAX_BODY = 64 << 20
 
 
-def settle(clients, port, deadline, stall=0.1):
+def settle(clients, port, deadline, stall=0.3):
     """Send each client's data and then its tail; return once every byte
     has reached the daemon (each send queue is empty).
 
@@ -156,7 +156,7 @@ def settle(clients, port, deadline, stall=0.1):
             q = outq(c.sock)
             if q != c.last_q or q == 0:
                 c.last_q, c.q_since = q, now
-            rx = queues.get(c.port, (0, 0))[1]
+            tx, rx = queues.get(c.port, (0, 0))
             if rx != c.last_rx or rx == 0:
                 c.last_rx, c.rx_since = rx, now
             if c.tail_sent:
@@ -174,8 +174,11 @@ def settle(clients, port, deadline, stall=0.1):
                 if c.sent == len(c.body):
                     c.body += STEP
                 c.send_some(c.body[c.sent:])
-            elif q == 0 and now - c.rx_since > stall:
-                c.send_some(c.tail)      # the daemon has stopped reading
+            elif q == 0 and tx > 0 and now - c.rx_since > stall:
+                # The daemon has stopped reading: its input stands still
+                # and its send queue is full.  (Input standing still alone
+                # can be a slow daemon: a sanitizer build, a loaded host.)
+                c.send_some(c.tail)
                 c.tail_sent = c.sent == len(c.body) + len(c.tail)
             elif c.sent < len(c.body):
                 c.send_some(c.body[c.sent:])
