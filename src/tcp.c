@@ -341,16 +341,19 @@ conn_linger_step(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
  * nothing more can come from it: close.  When we ended the input
  * (stopping) the client may still send, and a close would be answered
  * with a reset if it did: so unless the client has acknowledged all we
- * sent already and is quiet, shut our side down (the end of file goes
- * after the answer) and linger.  Returns CLOSED or LINGERING.
+ * sent already, is quiet and nothing of its waits unread (a close with
+ * unread input sends a reset, not an end of file), shut our side down (the
+ * end of file goes after the answer) and linger.  Returns CLOSED or
+ * LINGERING.
  */
 static enum conn_state
 conn_owed_sent(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 {
-	int q;
+	int q, unread;
 
 	if (!c->linger ||
-	    (ioctl(c->fd, SIOCOUTQ, &q) == 0 && q == 0 && now - c->rx_ms >= STOP_QUIET_MS))
+	    (ioctl(c->fd, SIOCOUTQ, &q) == 0 && q == 0 && now - c->rx_ms >= STOP_QUIET_MS &&
+	    ioctl(c->fd, FIONREAD, &unread) == 0 && unread == 0))
 		return conn_close(t, c, CONN_END_DONE);
 	if (shutdown(c->fd, SHUT_WR) == -1 || conn_watch(t, c, EPOLLIN) == -1)
 		return conn_close(t, c, CONN_END_ERROR);
