@@ -615,9 +615,12 @@ class Hostile(unittest.TestCase):
         check(peak["queued"] <= QUEUE_BOUND_MIB * 1024,
               "the daemon's sockets held %d KiB at the peak > %d MiB (expected with a 64 KiB "
               "SO_SNDBUF/SO_RCVBUF per connection)" % (peak["queued"], QUEUE_BOUND_MIB))
-        check(peak["sockmem"] - before["sockmem"] <= SOCKSTAT_BOUND_MIB * 1024,
-              "machine-wide TCP memory rose by %d KiB > %d MiB"
-              % (peak["sockmem"] - before["sockmem"], SOCKSTAT_BOUND_MIB))
+        # /proc/net/sockstat counts every socket of the host, other tests'
+        # too (make -j2): its rise is reported, not judged; the bound on
+        # the daemon's own sockets above is the check.
+        if peak["sockmem"] - before["sockmem"] > SOCKSTAT_BOUND_MIB * 1024:
+            print("note: machine-wide TCP memory rose by %d KiB (> %d MiB), other tests included"
+                  % (peak["sockmem"] - before["sockmem"], SOCKSTAT_BOUND_MIB))
         check(len(ctl_checks) >= 5 and not slow_ctl,
               "the control socket did not answer within %d s: %s"
               % (CTL_BOUND_S, ["%.1f s: %s" % c for c in slow_ctl][:5]))

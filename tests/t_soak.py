@@ -64,12 +64,14 @@ class LogWatch:
 
 
 def configs(port, port2):
-    """Two valid configurations on the same main port, different enough
-    that a reload rebuilds the access tables, the limits and the listeners."""
+    """Two valid configurations on the same ports, different enough that a
+    reload rebuilds the access tables and the limits.  Both keep port2's
+    listener: released between reloads, it could be taken meanwhile by
+    another test's socket (t_config covers listeners coming and going)."""
     base = "tcp = { threads = 2; }; max_connections = 2000;"
-    a = make_conf(port, extra=base + " idle_timeout = 300;")
     both = ('{ address = "127.0.0.1"; port = %d; tcp = true; udp = true; }, '
             '{ address = "127.0.0.1"; port = %d; tcp = true; udp = false; }' % (port, port2))
+    a = make_conf(port, listen=both, extra=base + " idle_timeout = 300;")
     b = make_conf(port, listen=both, extra=base + (
         ' idle_timeout = 120;'
         ' access = ( "deny 127.0.0.66", "allow 127.0.0.0/8", "allow ::1", "deny all" );'

@@ -294,6 +294,8 @@ class StopUnderLoad(unittest.TestCase):
                 c.sock.close()
             self.assertEqual(wrong, [], "replies that are not a prefix of what was owed")
             self.assertEqual(live, 0, "clients never saw end of file")
+            self.assertEqual([(c.kind, c.error) for c in clients if c.error], [],
+                             "connections that ended in an error (a reset) rather than end of file")
             self.assertEqual(
                 [(c.kind, len(c.tail)) for c in lost_tail], [],
                 "connections closed at the stop without their held-back bytes of an incomplete "
