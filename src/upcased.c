@@ -98,6 +98,23 @@ upcased_exit(int status)
 	exit(status);
 }
 
+/*
+ * -h, -V and -t print to standard output and exit: what they printed must
+ * have got there.  A closed stdout (stdfds.h) or a full disk is an I/O
+ * error, as for the client, not a silent success.
+ */
+static void __attribute__((noreturn))
+upcased_exit_printed(void)
+{
+	errno = 0;
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "upcased: standard output: %s\n",
+		    errno != 0 ? strerror(errno) : "write error");
+		upcased_exit(EX_IOERR);
+	}
+	upcased_exit(EX_OK);
+}
+
 static void
 usage(FILE *f)
 {
@@ -154,8 +171,8 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'f': o->foreground = true; break;
 		case 't': o->test = true; break;
 		case 'd': o->debug = true; break;
-		case 'h': usage(stdout); upcased_exit(EX_OK);
-		case 'V': printf("upcased %s\n", PACKAGE_VERSION); upcased_exit(EX_OK);
+		case 'h': usage(stdout); upcased_exit_printed();
+		case 'V': printf("upcased %s\n", PACKAGE_VERSION); upcased_exit_printed();
 		case ':':
 			usage_error("option %s needs an argument", argv[optind - 1]);
 			break;
@@ -735,7 +752,7 @@ main(int argc, char **argv)
 		}
 		printf("configuration OK\n");
 		conf_free(d.conf);
-		upcased_exit(EX_OK);
+		upcased_exit_printed();
 	}
 	/*
 	 * Decided before any thread exists.  Detaching, stderr too until we
