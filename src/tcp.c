@@ -801,7 +801,8 @@ tcp_finish(struct worker *w)
 	struct tcp_worker *t = (struct tcp_worker *)w;
 
 	if (t->nconns > 0)
-		log_warnx("shutdown_timeout reached, closing %zu connections", t->nconns);
+		log_warnx("%s, closing %zu connections", worker_hurried(w) ?
+		    "stop asked for again" : "shutdown_timeout reached", t->nconns);
 	while (t->head != NULL)
 		conn_close_owed(t, t->head, CONN_END_SHUTDOWN);
 }
