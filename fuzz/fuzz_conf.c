@@ -9,10 +9,11 @@
  *    "fuzz.conf:LINE: reason" with LINE inside the text, and a short
  *    buffer is truncated, never overrun.
  *
- * libconfig follows "@include" directives, which would let an input read
- * any file, or block forever on a FIFO or /dev/stdin: such inputs are
- * skipped.  Inputs with a NUL byte are skipped too (the text is a C
- * string; conf_load() refuses them).
+ * conf_load_string() follows "@include" directives in the real file
+ * system, which would make the outcome depend on the machine: such inputs
+ * are skipped here, and fuzz_confsrc.c gives them a fake file tree.
+ * Inputs with a NUL byte are skipped too (the text is a C string;
+ * conf_load() refuses them).
  */
 #include "config.h"
 

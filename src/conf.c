@@ -1,9 +1,11 @@
 /*
  * conf.c: read upcased.conf (libconfig syntax) into a fresh struct conf and
- * validate every setting.  Pure: it reads the file and nothing else (no
- * sockets, no name or user look-ups, no logging), so -t, start-up and
- * SIGHUP can all run it.  The first problem found goes into the caller's
- * buffer as "FILE:LINE: message".
+ * validate every setting.  Pure: it reads the file and what it includes
+ * and nothing else (no sockets, no name or user look-ups, no logging), so
+ * -t, start-up and SIGHUP can all run it.  The files are read by confsrc,
+ * which hands libconfig one text: libconfig itself never opens a file.
+ * The first problem found goes into the caller's buffer as
+ * "FILE:LINE: message", FILE being the file, included or not, where it is.
  *
  * It owns the settings table, conf_table[] below: one row per setting,
  * which drives the parsing, the defaults, the unknown-name check with its
@@ -18,7 +20,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -26,16 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
-#include <unistd.h>
 
 #include "access.h"
 #include "addr.h"
 #include "conf.h"
+#include "confsrc.h"
 #include "log.h"
 #include "transform.h"
-
-/* A config file is a few hundred bytes; refuse anything absurd. */
-#define CONF_MAX_FILE_SIZE (1024 * 1024)
 
 /* ------------------------------------------------------------ the table */
 
@@ -445,32 +443,43 @@ conf_free_strings(void *base, bool listener)
 
 struct conf_ctx {
 	const char *name;    /* file name for messages, as the caller gave it */
-	const char *text;    /* the file's text, to re-read integer literals */
+	const char *text;    /* the text libconfig read, to re-read integer literals */
+	const struct confsrc *src;  /* its files and lines; NULL: text is name's */
 	char       *err;
 	size_t      errlen;
 };
 
+/* The file and line that line of the text libconfig read came from. */
+static void
+conf_where(const struct conf_ctx *ctx, int line, const char **file, int *fline)
+{
+	*file = ctx->name;
+	*fline = line;
+	if (ctx->src != NULL && line > 0)
+		confsrc_where(ctx->src, line, file, fline);
+}
+
 static void conf_err(struct conf_ctx *, const config_setting_t *,
     const char *, ...) __attribute__((format(printf, 3, 4)));
 
-/* "FILE:LINE: message", or "FILE: message" when there is no line. */
+/*
+ * "FILE:LINE: message", or "FILE: message" when there is no line: the
+ * file and line the setting came from, an included file's too.
+ */
 static void
 conf_err(struct conf_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
 {
 	const char *file = ctx->name;
-	unsigned int line = 0;
+	int line = 0;
 	va_list ap;
 	int n;
 
 	if (ctx->err == NULL || ctx->errlen == 0)
 		return;
-	if (s != NULL) {
-		if (config_setting_source_file(s) != NULL)
-			file = config_setting_source_file(s);
-		line = config_setting_source_line(s);
-	}
+	if (s != NULL)
+		conf_where(ctx, (int)config_setting_source_line(s), &file, &line);
 	if (line > 0)
-		n = snprintf(ctx->err, ctx->errlen, "%s:%u: ", file, line);
+		n = snprintf(ctx->err, ctx->errlen, "%s:%d: ", file, line);
 	else
 		n = snprintf(ctx->err, ctx->errlen, "%s: ", file);
 	if (n < 0 || (size_t)n >= ctx->errlen)
@@ -638,7 +647,8 @@ conf_literal_overflows(const char *q)
  * literals after "name =" (the name on the setting's line, outside strings
  * and comments; the value after any blanks and comments); true if one does
  * not fit an int (every range here is within int, so that is out of
- * range).  Settings from @include files are not re-read.
+ * range).  The text holds the included files too (confsrc), so their
+ * settings are re-read as well.
  */
 static bool
 conf_int_overflows(const struct conf_ctx *ctx, const config_setting_t *s)
@@ -648,7 +658,7 @@ conf_int_overflows(const struct conf_ctx *ctx, const config_setting_t *s)
 	unsigned int line = config_setting_source_line(s);
 	bool quoted = false;
 
-	if (p == NULL || config_setting_source_file(s) != NULL)
+	if (p == NULL)
 		return false;
 	for (; line > 1 && p != NULL; line--)
 		if ((p = strchr(p, '\n')) != NULL)
@@ -822,7 +832,7 @@ fail:
 static int
 conf_list_default(const struct conf_setting *r, void *field)
 {
-	struct conf_ctx ctx = { r->name, NULL, NULL, 0 };
+	struct conf_ctx ctx = { r->name, NULL, NULL, NULL, 0 };
 	const config_setting_t *s;
 	size_t len = strlen(r->def) + sizeof("v = ;\n");
 	config_t cfg;
@@ -923,6 +933,7 @@ conf_check_duplicates(struct conf_ctx *ctx, const config_setting_t *list,
     const struct conf *c)
 {
 	const struct conf_listener *a, *b;
+	char first[PATH_MAX + 32];
 	size_t i, j;
 
 	for (i = 1; i < c->nlisteners; i++) {
@@ -932,17 +943,22 @@ conf_check_duplicates(struct conf_ctx *ctx, const config_setting_t *list,
 			if (a->port != b->port || !addr_overlap(a->address, b->address) ||
 			    !((a->tcp && b->tcp) || (a->udp && b->udp)))
 				continue;
+			/* "line 3", or "inc.conf:3" when they are in two files. */
+			if (strcmp(a->file, b->file) == 0)
+				snprintf(first, sizeof(first), "line %d", a->line);
+			else
+				snprintf(first, sizeof(first), "%s:%d", a->file, a->line);
 			if (addr_same(a->address, b->address))
 				conf_err(ctx, config_setting_get_elem(list, i),
-				    "duplicate listener %s port %u %s (first on line %d)",
+				    "duplicate listener %s port %u %s (first on %s)",
 				    b->address, b->port, a->tcp && b->tcp ? "tcp" : "udp",
-				    a->line);
+				    first);
 			else
 				conf_err(ctx, config_setting_get_elem(list, i),
-				    "listener %s port %u %s overlaps %s on line %d "
+				    "listener %s port %u %s overlaps %s on %s "
 				    "(a wildcard address covers the other)",
 				    b->address, b->port, a->tcp && b->tcp ? "tcp" : "udp",
-				    a->address, a->line);
+				    a->address, first);
 			return -1;
 		}
 	}
@@ -955,8 +971,10 @@ conf_free_listeners(struct conf *c)
 	size_t i;
 
 	if (c->listeners != NULL)
-		for (i = 0; i < c->nlisteners; i++)
+		for (i = 0; i < c->nlisteners; i++) {
 			conf_free_strings(&c->listeners[i], true);
+			free(c->listeners[i].file);
+		}
 	free(c->listeners);
 	c->listeners = NULL;
 	c->nlisteners = 0;
@@ -968,9 +986,10 @@ conf_parse_listener(struct conf_ctx *ctx, const config_setting_t *g,
     const struct conf_setting *first, struct conf_listener *l)
 {
 	const struct conf_setting *r;
+	const char *file;
 
-	l->line = (int)config_setting_source_line(g);
-	if (conf_set_defaults(l, true) == -1)
+	conf_where(ctx, (int)config_setting_source_line(g), &file, &l->line);
+	if ((l->file = strdup(file)) == NULL || conf_set_defaults(l, true) == -1)
 		return conf_oom(ctx);
 	if (conf_check_names(ctx, g, first->name, conf_prefix_len(first)) == -1)
 		return -1;
@@ -1059,75 +1078,54 @@ conf_parse_root(struct conf_ctx *ctx, const config_setting_t *root,
 
 /* ------------------------------------------------------------ loading */
 
-static int
-conf_count_lines(const char *text)
-{
-	int n = 0;
-
-	for (const char *p = text; *p != '\0'; p++)
-		if (*p == '\n' || p[1] == '\0')
-			n++;
-	return n;
-}
-
 /*
- * Let libconfig parse ctx->text.  incdir, if not NULL, is where relative
- * @include paths are looked up, so that they do not depend on the working
+ * Where libconfig looks for an @include: nothing can be opened below a
+ * character device.  The text has none it would act on (confsrc_expand,
+ * checked again below); should one slip through, libconfig fails to open
+ * it (ENOTDIR, "cannot open include file") rather than read a FIFO or a
  * directory.
  */
+#define CONF_NO_INCLUDE_DIR "/dev/null"
+
+/* Let libconfig parse ctx->text, which confsrc_expand() made. */
 static int
-conf_read_config(struct conf_ctx *ctx, config_t *cfg, const char *incdir)
+conf_read_config(struct conf_ctx *ctx, config_t *cfg)
 {
-	size_t len = strlen(ctx->text);
-	char *copy;
-	int ok;
+	const char *file;
+	int line, last = ctx->src->lines;
 
-	/*
-	 * libconfig 1.5 calls a comment on a last line without '\n' a syntax
-	 * error.  Add one only when missing: an extra one would move the line
-	 * of an error at the end of the file.
-	 */
-	if ((copy = malloc(len + 2)) == NULL)
-		return conf_oom(ctx);
-	memcpy(copy, ctx->text, len + 1);
-	if (len == 0 || copy[len - 1] != '\n')
-		memcpy(copy + len, "\n", 2);
-	if (incdir != NULL)
-		config_set_include_dir(cfg, incdir);
-	ok = config_read_string(cfg, copy);
-	free(copy);
-	if (!ok) {
-		const char *file = config_error_file(cfg);
-		int line = config_error_line(cfg), last = conf_count_lines(ctx->text);
-
-		/* At end of file libconfig names the line after the last one. */
-		if (file == NULL && line > last && last > 0)
-			snprintf(ctx->err, ctx->errlen, "%s:%d: %s (unexpected end of file)",
-			    ctx->name, last, config_error_text(cfg));
-		else
-			snprintf(ctx->err, ctx->errlen, "%s:%d: %s",
-			    file != NULL ? file : ctx->name, line, config_error_text(cfg));
+	if (confsrc_live_include(ctx->text) != NULL) {
+		conf_err(ctx, NULL, "internal error: an @include left in the "
+		    "expanded text");
 		return -1;
 	}
-	return 0;
+	config_set_include_dir(cfg, CONF_NO_INCLUDE_DIR);
+	if (config_read_string(cfg, ctx->text))
+		return 0;
+	/* At end of file libconfig names the line after the last one. */
+	line = config_error_line(cfg);
+	conf_where(ctx, line > last ? last : line, &file, &line);
+	snprintf(ctx->err, ctx->errlen, "%s:%d: %s%s", file, line,
+	    config_error_text(cfg), config_error_line(cfg) > last && last > 0 ?
+	    " (unexpected end of file)" : "");
+	return -1;
 }
 
-static struct conf *
-conf_parse(const char *text, const char *name, const char *incdir,
-    char *err, size_t errlen)
+struct conf *
+conf_load_src(const struct confsrc *src, char *err, size_t errlen)
 {
-	struct conf_ctx ctx = { name, text, err, errlen };
+	struct conf_ctx ctx = { src->files[0], src->text, src, err, errlen };
 	struct conf *c;
 	config_t cfg;
 	int rc;
 
-	if ((c = conf_default()) == NULL || (c->path = strdup(name)) == NULL) {
+	if ((c = conf_default()) == NULL || (c->path = strdup(ctx.name)) == NULL) {
 		conf_oom(&ctx);
 		conf_free(c);
 		return NULL;
 	}
 	config_init(&cfg);
-	rc = conf_read_config(&ctx, &cfg, incdir);
+	rc = conf_read_config(&ctx, &cfg);
 	if (rc == 0)
 		rc = conf_parse_root(&ctx, config_root_setting(&cfg), c);
 	config_destroy(&cfg);
@@ -1139,90 +1137,49 @@ conf_parse(const char *text, const char *name, const char *incdir,
 }
 
 /*
- * Read the whole file ourselves: libconfig's scanner exit()s on a read
- * error (a directory, say), and this way an unreadable file gets strerror.
+ * The text and its includes, read by confsrc and not by libconfig: its
+ * scanner exit()s on a read error (a directory, say) and blocks in
+ * open() on a FIFO; this way every file is checked first and an
+ * unreadable one gets strerror.
  */
-static char *
-conf_read_file(const char *path, char *err, size_t errlen)
+static struct conf *
+conf_expand_load(const char *path, const char *text, const char *incdir,
+    char *err, size_t errlen)
 {
-	char *buf = NULL, *nbuf;
-	size_t len = 0, cap = 0;
-	ssize_t n;
-	int fd, saved;
+	struct confsrc src;
+	struct conf *c;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		goto fail;
-	for (;;) {
-		if (cap - len < 4096) {
-			cap = cap ? cap * 2 : 8192;
-			if (cap > CONF_MAX_FILE_SIZE + 1)
-				cap = CONF_MAX_FILE_SIZE + 1;
-			if ((nbuf = realloc(buf, cap + 1)) == NULL)
-				goto fail;
-			buf = nbuf;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			goto fail;
-		if (n == 0)
-			break;
-		len += n;
-		if (len > CONF_MAX_FILE_SIZE) {
-			snprintf(err, errlen, "%s: larger than %d bytes", path,
-			    CONF_MAX_FILE_SIZE);
-			goto out;
-		}
-	}
-	close(fd);
-	buf[len] = '\0';
-	if (memchr(buf, '\0', len) != NULL) {
-		snprintf(err, errlen, "%s: contains a NUL byte", path);
-		free(buf);
+	if (confsrc_expand(&conf_fs_real, path, text, incdir, CONF_MAX_FILE_SIZE,
+	    &src, err, errlen) == -1)
 		return NULL;
-	}
-	return buf;
-fail:
-	snprintf(err, errlen, "%s: %s", path, strerror(errno));
-out:
-	saved = errno;
-	if (fd != -1)
-		close(fd);
-	free(buf);
-	errno = saved;
-	return NULL;
+	c = conf_load_src(&src, err, errlen);
+	confsrc_free(&src);
+	return c;
 }
 
 struct conf *
 conf_load(const char *path, char *err, size_t errlen)
 {
 	struct conf *c;
-	char *text, *dir, *slash;
+	char *dir = NULL, *slash;
 
-	if ((text = conf_read_file(path, err, errlen)) == NULL)
-		return NULL;
-	if ((dir = strdup(path)) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		free(text);
-		return NULL;
+	/* Relative @include paths are looked up next to the main file. */
+	if ((slash = strrchr(path, '/')) != NULL) {
+		if ((dir = strdup(path)) == NULL) {
+			snprintf(err, errlen, "%s: out of memory", path);
+			return NULL;
+		}
+		dir[slash == path ? 1 : slash - path] = '\0';
 	}
-	if ((slash = strrchr(dir, '/')) == NULL)
-		strcpy(dir, ".");
-	else if (slash == dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	c = conf_parse(text, path, dir, err, errlen);
+	c = conf_expand_load(path, NULL, dir, err, errlen);
 	free(dir);
-	free(text);
 	return c;
 }
 
 struct conf *
 conf_load_string(const char *text, const char *name, char *err, size_t errlen)
 {
-	return conf_parse(text, name, NULL, err, errlen);
+	return conf_expand_load(name, text, NULL, err, errlen);
 }
 
 struct conf *

@@ -28,6 +28,7 @@
 #define CONF_TABLE_SIZE_MAX       16777216
 #define CONF_MIN_RATE_WINDOW_MAX  86400
 #define CONF_SOCKET_BUFFER_MAX    67108864  /* tcp.send_buffer, tcp.receive_buffer */
+#define CONF_MAX_FILE_SIZE        (1024 * 1024)  /* the main file and its includes together */
 
 /*
  * A list of strings: ( "a", "b" ), [ "a", "b" ] or ( ) in the file.
@@ -40,7 +41,7 @@ struct conf_list {
 };
 
 /*
- * Every field of these four, but path, listeners, nlisteners and line,
+ * Every field of these four, but path, listeners, nlisteners, file and line,
  * is a row of the settings table in conf.c: a new setting is a field
  * here, a row there and its documentation.
  */
@@ -75,7 +76,8 @@ struct conf_listener {
 	uint16_t port;
 	bool     tcp;
 	bool     udp;
-	int      line;       /* line in the file, for messages */
+	char    *file;       /* the file it is in (the main one or an included one) ... */
+	int      line;       /* ... and its line there, for messages; NULL and 0 by default */
 };
 
 struct conf {
@@ -168,8 +170,19 @@ const struct conf_setting *conf_settings(size_t *n);
  * line, e.g. the file cannot be opened) into err.
  */
 struct conf *conf_load(const char *path, char *err, size_t errlen);
-/* Same, from a string (for tests); name stands in for the file name in messages. */
+/*
+ * Same, from a string (for tests); name stands in for the file name in
+ * messages, and relative @include paths are relative to the working
+ * directory.
+ */
 struct conf *conf_load_string(const char *text, const char *name, char *err, size_t errlen);
+/*
+ * Same, from a configuration that confsrc_expand() read (conf_load and
+ * conf_load_string do that first): messages name the file and line each
+ * setting came from.
+ */
+struct confsrc;
+struct conf *conf_load_src(const struct confsrc *src, char *err, size_t errlen);
 /* A conf with every default of the table, and one listener with the listen defaults. */
 struct conf *conf_default(void);
 void conf_free(struct conf *c);

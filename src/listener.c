@@ -193,7 +193,8 @@ listener_add(struct listener_set *out, const struct conf *c, const struct conf_l
 		int saved = errno;
 
 		snprintf(err, errlen, "%s:%d: cannot listen on %s port %u (%s): %s%s",
-		    c->path ? c->path : "config", cl->line, cl->address, cl->port,
+		    cl->file != NULL ? cl->file : c->path != NULL ? c->path : "config",
+		    cl->line, cl->address, cl->port,
 		    type == SOCK_STREAM ? "tcp" : "udp", strerror(saved),
 		    saved == EADDRINUSE && old != NULL ? " (replacing a listener by an "
 		    "overlapping one on the same port, such as \"*\" and a specific "

@@ -19,8 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <linux/sockios.h>	/* SIOCOUTQ */
 
 #include "access.h"
 #include "addr.h"
@@ -40,13 +43,21 @@
 #define ACCEPT_BATCH     64      /* accepts per listener event */
 #define EMFILE_PAUSE_MS  100     /* back-off when out of descriptors or memory */
 #define STOP_QUIET_MS    250     /* stopping: a client this quiet has finished sending */
+#define LINGER_ACKED_MS  1000    /* stopping: how long a client that has acknowledged
+                                    everything, our end of file included, may go on
+                                    sending before we close anyway */
 
 /* A connection's life. */
 enum conn_state {
 	CONN_READING,    /* nothing owed: waiting for the client */
 	CONN_FLUSHING,   /* output pending: waiting for EPOLLOUT, not reading */
 	CONN_DRAINING,   /* no more input (the client shut down its side, or we
-	                    are stopping): send what is owed, then close */
+	                    are stopping): send what is owed, then close, or
+	                    linger if the client may still send (stopping) */
+	CONN_LINGERING,  /* stopping, everything owed is in the kernel and our
+	                    side is shut down: read and discard until the
+	                    client's end of file, or until it has acknowledged
+	                    everything and is quiet (conn_linger_step) */
 	CONN_CLOSED,     /* closed and freed: a result only, never stored */
 };
 
@@ -82,6 +93,12 @@ struct tcp_conn {
 	uint8_t *out;                /* unsent output, or NULL */
 	size_t   outlen, outoff;
 	uint64_t last_ms;            /* last progress, for idle_timeout */
+	uint64_t rx_ms;              /* last byte from the client (stopping) */
+	uint64_t acked_ms;           /* lingering: when the client was first seen to have
+	                                acknowledged everything (if acked) */
+	bool     acked;
+	int      outq;               /* lingering: bytes the client has not acknowledged */
+	bool     linger;             /* we ended the input (stopping): the client may still send */
 	uint64_t start_ms;           /* accepted, for limits.min_rate */
 	uint64_t bytes_in;
 	bool     counted;            /* source holds one of its per-source slots for us */
@@ -104,6 +121,7 @@ struct tcp_worker {
 	bool     listening;              /* the listeners are in our epoll set */
 	uint64_t emfile_until_ms;        /* accepting paused: out of descriptors or memory */
 	bool     over_share;             /* accepting paused: we hold too many */
+	uint64_t stop_input_ms;          /* stopping: from then on, input ends however busy */
 	bool     drain_begun;            /* open connections were visited at stop ... */
 	uint64_t drain_visit_ms;         /* ... last at this time */
 	struct tcp_conn *head, *tail;
@@ -271,11 +289,85 @@ conn_watch(struct tcp_worker *t, struct tcp_conn *c, uint32_t ev)
 /* ------------------------------------------------------------ connection I/O */
 
 /*
- * Write buf; keep what the socket does not take.  Returns the new state:
- * READING (all sent), FLUSHING or DRAINING (some kept), CLOSED.
+ * Lingering (stopping: our side is shut down, everything owed is in the
+ * kernel).  A close() now would have the kernel answer whatever the client
+ * still sends with a reset, and throw away what it has not delivered yet.
+ * So read and discard, until the client's end of file (nothing more can
+ * come: close, and the kernel delivers the rest, after we exit too), or
+ * until the client's kernel has acknowledged everything, our end of file
+ * included (SIOCOUTQ 0: a reset then costs it nothing it was sent), and
+ * the client has been quiet for STOP_QUIET_MS, or is still sending
+ * LINGER_ACKED_MS after that.  shutdown_timeout bounds it (tcp_finish).
+ * No event says the client acknowledged: tcp_stop_visit() comes back.
+ * Returns LINGERING or CLOSED.
  */
 static enum conn_state
-conn_send(struct tcp_worker *t, struct tcp_conn *c, const uint8_t *buf, size_t len)
+conn_linger_step(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
+{
+	int q;
+
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = recv(c->fd, t->rbuf, sizeof(t->rbuf), 0);
+
+		if (n == 0)
+			return conn_close(t, c, CONN_END_DONE);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			return conn_close(t, c, CONN_END_ERROR);
+		}
+		c->rx_ms = now;		/* not owed: it came after we stopped reading */
+		conn_touch(t, c, now);
+	}
+	if (ioctl(c->fd, SIOCOUTQ, &q) == -1)
+		return conn_close(t, c, CONN_END_ERROR);
+	if (q > 0) {
+		if (q < c->outq)
+			conn_touch(t, c, now);	/* the client is taking it: progress */
+		c->outq = q;
+		return c->state;
+	}
+	if (!c->acked) {
+		c->acked = true;
+		c->acked_ms = now;
+	}
+	if (now - c->rx_ms >= STOP_QUIET_MS || now - c->acked_ms >= LINGER_ACKED_MS)
+		return conn_close(t, c, CONN_END_DONE);
+	return c->state;
+}
+
+/*
+ * Everything owed is in the kernel.  After the client's end of input
+ * nothing more can come from it: close.  When we ended the input
+ * (stopping) the client may still send, and a close would be answered
+ * with a reset if it did: so unless the client has acknowledged all we
+ * sent already and is quiet, shut our side down (the end of file goes
+ * after the answer) and linger.  Returns CLOSED or LINGERING.
+ */
+static enum conn_state
+conn_owed_sent(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
+{
+	int q;
+
+	if (!c->linger ||
+	    (ioctl(c->fd, SIOCOUTQ, &q) == 0 && q == 0 && now - c->rx_ms >= STOP_QUIET_MS))
+		return conn_close(t, c, CONN_END_DONE);
+	if (shutdown(c->fd, SHUT_WR) == -1 || conn_watch(t, c, EPOLLIN) == -1)
+		return conn_close(t, c, CONN_END_ERROR);
+	c->state = CONN_LINGERING;
+	c->outq = 0;
+	c->acked = false;
+	return conn_linger_step(t, c, now);
+}
+
+/*
+ * Write buf; keep what the socket does not take.  Returns the new state:
+ * READING (all sent), FLUSHING or DRAINING (some kept), LINGERING or
+ * CLOSED.
+ */
+static enum conn_state
+conn_send(struct tcp_worker *t, struct tcp_conn *c, const uint8_t *buf, size_t len,
+    uint64_t now)
 {
 	bool eof = c->state == CONN_DRAINING;
 	ssize_t k = 0;
@@ -290,7 +382,7 @@ conn_send(struct tcp_worker *t, struct tcp_conn *c, const uint8_t *buf, size_t l
 		stats_add(&t->w.stats, STAT_TCP_BYTES_OUT, (uint64_t)k);
 	}
 	if ((size_t)k == len)	/* everything owed is sent */
-		return eof ? conn_close(t, c, CONN_END_DONE) : CONN_READING;
+		return eof ? conn_owed_sent(t, c, now) : CONN_READING;
 	c->outlen = len - (size_t)k;
 	c->outoff = 0;
 	if ((c->out = malloc(c->outlen)) == NULL) {
@@ -310,20 +402,22 @@ conn_send(struct tcp_worker *t, struct tcp_conn *c, const uint8_t *buf, size_t l
 }
 
 /*
- * No more input will be served (the client shut down its side, or we are
- * stopping): what is owed is the held-back bytes of an incomplete UTF-8
- * sequence, unchanged (transform_finish).  Send them, and close once all
- * is sent.  Only while READING (nothing else pending, so they come last).
- * Returns DRAINING or CLOSED.
+ * No more input will be served: the client shut down its side, or we are
+ * stopping (linger: the client may still send).  What is owed is the
+ * held-back bytes of an incomplete UTF-8 sequence, unchanged
+ * (transform_finish).  Send them, then close or linger once all is sent
+ * (conn_owed_sent).  Only while READING (nothing else pending, so they
+ * come last).  Returns DRAINING, LINGERING or CLOSED.
  */
 static enum conn_state
-conn_end_input(struct tcp_worker *t, struct tcp_conn *c)
+conn_end_input(struct tcp_worker *t, struct tcp_conn *c, uint64_t now, bool linger)
 {
 	size_t m;
 
 	c->state = CONN_DRAINING;
+	c->linger = linger;
 	m = transform_finish(&c->tf, t->wbuf);
-	return conn_send(t, c, t->wbuf, m);
+	return conn_send(t, c, t->wbuf, m, now);
 }
 
 /*
@@ -356,13 +450,14 @@ conn_read(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 	if (n > 0) {
 		stats_add(&t->w.stats, STAT_TCP_BYTES_IN, (uint64_t)n);
 		c->bytes_in += (uint64_t)n;
+		c->rx_ms = now;
 		conn_touch(t, c, now);
 		m = transform_feed(&c->tf, t->rbuf, (size_t)n, t->wbuf);
-		return conn_send(t, c, t->wbuf, m) == CONN_CLOSED ?
+		return conn_send(t, c, t->wbuf, m, now) == CONN_CLOSED ?
 		    CONN_READ_CLOSED : CONN_READ_SERVED;
 	}
 	if (n == 0)
-		return conn_end_input(t, c) == CONN_CLOSED ?
+		return conn_end_input(t, c, now, false) == CONN_CLOSED ?
 		    CONN_READ_CLOSED : CONN_READ_EOF;
 	if (errno == EAGAIN || errno == EINTR)
 		return CONN_READ_EMPTY;
@@ -390,7 +485,7 @@ conn_flush(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 	c->out = NULL;
 	c->outlen = c->outoff = 0;
 	if (c->state == CONN_DRAINING)
-		return conn_close(t, c, CONN_END_DONE);
+		return conn_owed_sent(t, c, now);
 	if (conn_watch(t, c, EPOLLIN) == -1)
 		return conn_close(t, c, CONN_END_ERROR);
 	return c->state = CONN_READING;
@@ -399,17 +494,23 @@ conn_flush(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 /*
  * Stopping: serve what the socket already holds; once there is no output
  * pending, nothing left to read and nothing has come for STOP_QUIET_MS,
- * send the held-back bytes of an incomplete sequence and close.  The
- * pause matters for a client we held back: what it sent while we were
- * not reading waits in its own kernel, and comes as we read, but not
- * always before the next read finds nothing; closing then would answer
- * it with a reset.  What a client sends after the close is not served.
- * shutdown_timeout bounds the whole drain (a client that does not read
- * what it is owed, or never stops sending).
+ * end the input: send the held-back bytes of an incomplete sequence, and
+ * linger (conn_owed_sent).  The pause matters for a client we held back:
+ * what it sent while we were not reading waits in its own kernel, and
+ * comes as we read, but not always before the next read finds nothing.
+ * A client that never pauses has its input ended halfway through
+ * shutdown_timeout (stop_input_ms), so that what it is owed has the other
+ * half to reach it.  What a client sends after its input ended is not
+ * served.  shutdown_timeout bounds the whole drain (a client that does not
+ * read what it is owed).
  */
 static void
 conn_stop_step(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 {
+	if (now >= t->stop_input_ms) {
+		conn_end_input(t, c, now, true);
+		return;
+	}
 	for (int i = 0; i < 16; i++) {
 		switch (conn_read(t, c, now)) {
 		case CONN_READ_SERVED:
@@ -418,7 +519,7 @@ conn_stop_step(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 			continue;
 		case CONN_READ_EMPTY:
 			if (now - c->last_ms >= STOP_QUIET_MS)
-				conn_end_input(t, c);
+				conn_end_input(t, c, now, true);
 			return;		/* else tcp_stop_visit() comes back */
 		case CONN_READ_EOF:
 		case CONN_READ_CLOSED:
@@ -430,6 +531,10 @@ conn_stop_step(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 static void
 conn_event(struct tcp_worker *t, struct tcp_conn *c, uint32_t ev, uint64_t now)
 {
+	if (c->state == CONN_LINGERING) {
+		conn_linger_step(t, c, now);
+		return;
+	}
 	if (c->state != CONN_READING) {
 		if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) ||
 		    conn_flush(t, c, now) != CONN_READING || !t->w.params.draining)
@@ -588,7 +693,7 @@ tcp_new_conn(struct tcp_worker *t, int fd, const struct sockaddr *sa, socklen_t 
 	c->fd = fd;
 	c->state = CONN_READING;
 	c->events = EPOLLIN;
-	c->last_ms = c->start_ms = now;
+	c->last_ms = c->start_ms = c->rx_ms = now;
 	transform_init(&c->tf, t->w.params.charset);
 	e.data.ptr = c;
 	if (epoll_ctl(t->w.epfd, EPOLL_CTL_ADD, fd, &e) == -1) {
@@ -669,7 +774,11 @@ tcp_apply(struct worker *w, const struct worker_params *old, uint64_t now)
 {
 	struct tcp_worker *t = (struct tcp_worker *)w;
 
-	(void)old;
+	if (w->params.draining && !old->draining) {
+		uint64_t dl = w->params.drain_deadline_ms;
+
+		t->stop_input_ms = now + (dl > now ? (dl - now) / 2 : 0);
+	}
 	tcp_set_listening(t, false);
 	t->nlst = 0;
 	for (size_t i = 0; i < w->params.nlfds; i++) {
@@ -718,7 +827,8 @@ tcp_sweep_slow(struct tcp_worker *t, uint64_t now)
 	uint64_t window = (uint64_t)p->min_rate_window * 1000;
 	struct tcp_conn *c, *next;
 
-	if (p->min_rate == 0 ||
+	/* Stopping, nobody new waits for a slot: what is owed may take its time. */
+	if (p->min_rate == 0 || p->draining ||
 	    2 * (uint64_t)__atomic_load_n(tcp_open_count(t), __ATOMIC_RELAXED) <=
 	    (uint64_t)p->max_connections)
 		return;
@@ -735,11 +845,12 @@ tcp_sweep_slow(struct tcp_worker *t, uint64_t now)
 }
 
 /*
- * Stopping: visit every connection that is reading, at once and then
- * every WORKER_TICK_MS.  Again, because conn_stop_step() leaves one
- * reading when all its reads were served: if its client sends nothing
+ * Stopping: visit every connection that is reading or lingering, at once
+ * and then every WORKER_TICK_MS.  Again, because conn_stop_step() leaves
+ * one reading when all its reads were served: if its client sends nothing
  * more, no event brings it back, and it would wait for shutdown_timeout
- * with its held-back bytes.  conn_stop_step() may move one to the tail
+ * with its held-back bytes; and no event says that a lingering one's
+ * client has acknowledged everything.  Both may move one to the tail
  * (activity): visit only as many as there were, or a busy one comes
  * round again.
  */
@@ -757,6 +868,8 @@ tcp_stop_visit(struct tcp_worker *t, uint64_t now)
 		next = c->next;
 		if (c->state == CONN_READING)
 			conn_stop_step(t, c, now);
+		else if (c->state == CONN_LINGERING)
+			conn_linger_step(t, c, now);
 	}
 }
 
@@ -800,9 +913,17 @@ tcp_finish(struct worker *w)
 {
 	struct tcp_worker *t = (struct tcp_worker *)w;
 
+	struct tcp_conn *c;
+	size_t lingering = 0;
+
+	for (c = t->head; c != NULL; c = c->next)
+		if (c->state == CONN_LINGERING)
+			lingering++;
 	if (t->nconns > 0)
-		log_warnx("%s, closing %zu connections", worker_hurried(w) ?
-		    "stop asked for again" : "shutdown_timeout reached", t->nconns);
+		log_warnx("%s, closing %zu connections"
+		    " (%zu of them sent all they are owed, not yet taken by their clients)",
+		    worker_hurried(w) ? "stop asked for again" : "shutdown_timeout reached",
+		    t->nconns, lingering);
 	while (t->head != NULL)
 		conn_close_owed(t, t->head, CONN_END_SHUTDOWN);
 }

@@ -104,7 +104,7 @@ class ConfigTest(unittest.TestCase):
         self.assert_config_error(self.upcased("-t", "-c", missing),
                                  "upcased: %s: No such file or directory\n" % missing)
         self.assert_config_error(self.upcased("-t", "-c", self.dir),
-                                 "upcased: %s: Is a directory\n" % self.dir)
+                                 "upcased: %s: is a directory\n" % self.dir)
         # Starting the daemon, not just -t.
         rc, out, err = self.upcased("-f", "-c", missing)
         self.assertEqual(rc, EX_CONFIG, err)

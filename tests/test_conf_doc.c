@@ -519,13 +519,22 @@ etc_value(const config_setting_t *s, const struct conf_setting *r, char *buf,
 	}
 }
 
-/* The "# Reload:" line of the comment block right above line (1-based), or NULL. */
+/*
+ * The "# Reload:" line of the comment block right above line (1-based),
+ * without its indent (a setting in a group has its comment indented as it
+ * is), or NULL.
+ */
 static const char *
 etc_reload_comment(char **lines, unsigned int line)
 {
-	for (unsigned int i = line - 1; i > 0 && lines[i - 1][0] == '#'; i--)
-		if (strncmp(lines[i - 1], "# Reload:", 9) == 0)
-			return lines[i - 1];
+	for (unsigned int i = line - 1; i > 0; i--) {
+		const char *l = lines[i - 1] + strspn(lines[i - 1], " \t");
+
+		if (l[0] != '#')
+			break;
+		if (strncmp(l, "# Reload:", 9) == 0)
+			return l;
+	}
 	return NULL;
 }
 
