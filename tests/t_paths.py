@@ -177,6 +177,20 @@ class Paths(unittest.TestCase):
         self.pids.append(pid)
         return pid
 
+    def pidfile_text(self, timeout=10.0):
+        """What the pidfile holds once a pid is in it: a daemon in the
+        foreground accepts TCP a moment before it writes its pid."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with open(self.pidfile) as f:
+                    text = f.read()
+            except FileNotFoundError:
+                text = ""
+            if text or time.monotonic() > deadline:
+                return text
+            time.sleep(0.01)
+
     def foreground(self, conf_text, port, ctl=None):
         """A daemon in the foreground, serving (its control socket too)."""
         d = harness.Daemon(conf_text=conf_text, port=port)
@@ -358,8 +372,8 @@ class Paths(unittest.TestCase):
                 with open(self.conf) as f:
                     d = self.foreground(f.read(), self.port)
                 pid = d.pid
-            with open(self.pidfile) as f:
-                self.assertEqual(f.read(), "%d\n" % pid, "%s: pidfile not rewritten" % mode)
+            self.assertEqual(self.pidfile_text(), "%d\n" % pid,
+                             "%s: pidfile not rewritten" % mode)
             self.assertEqual(harness.tcp_roundtrip(self.port, b"stale"), b"STALE")
             if mode == "detached":
                 self.assertTrue(self.kill(pid))
@@ -470,8 +484,7 @@ class Paths(unittest.TestCase):
                                prefix=["/bin/sh", "-c", own, self.pidfile])
         self.others.append(d)
         self.assertIn("replacing the stale pid %d (our own now)" % d.pid, d.read_log())
-        with open(self.pidfile) as f:
-            self.assertEqual(f.read(), "%d\n" % d.pid)
+        self.assertEqual(self.pidfile_text(), "%d\n" % d.pid)
         self.assertEqual(d.stop(), 0)
         self.assertFalse(os.path.exists(self.pidfile))
         # Detached: the pid written is the daemon's, not the starter's.
@@ -535,13 +548,9 @@ class Paths(unittest.TestCase):
         self.assertFalse(os.path.exists(self.pidfile), "a left its pidfile")
         open(go, "w").close()
         b.wait_ready()
-        deadline = time.monotonic() + 10
-        while not os.path.exists(self.pidfile) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        self.assertTrue(os.path.exists(self.pidfile),
+        self.assertTrue(self.pidfile_text(),
                         "b runs with no pidfile at the path:\n" + b.read_log())
-        with open(self.pidfile) as f:
-            self.assertEqual(f.read(), "%d\n" % b.pid)
+        self.assertEqual(self.pidfile_text(), "%d\n" % b.pid)
         self.assertEqual(self.deleted_pidfiles(b.pid), [], "b locked the removed file")
         # A third daemon finds b running.
         c_conf = os.path.join(self.dir, "c.conf")
@@ -561,8 +570,7 @@ class Paths(unittest.TestCase):
         # c starts meanwhile and makes a new pidfile.
         c_port = harness.free_port()
         c = self.foreground(self.conf_text(pidfile=self.pidfile, port=c_port), c_port)
-        with open(self.pidfile) as f:
-            self.assertEqual(f.read(), "%d\n" % c.pid)
+        self.assertEqual(self.pidfile_text(), "%d\n" % c.pid)
         before = snapshot(self.pidfile)
         open(go, "w").close()
         try:
@@ -594,8 +602,7 @@ class Paths(unittest.TestCase):
         self.assertEqual(snapshot(self.pidfile), before)
         open(go, "w").close()
         a.wait_ready()
-        with open(self.pidfile) as f:
-            self.assertEqual(f.read(), "%d\n" % a.pid)
+        self.assertEqual(self.pidfile_text(), "%d\n" % a.pid)
         self.assertEqual(a.stop(), 0)
         self.assertFalse(os.path.exists(self.pidfile))
 
@@ -603,8 +610,7 @@ class Paths(unittest.TestCase):
         self.write_conf(pidfile=self.pidfile)
         with open(self.conf) as f:
             d = self.foreground(f.read(), self.port)
-        with open(self.pidfile) as f:
-            self.assertEqual(f.read(), "%d\n" % d.pid)
+        self.assertEqual(self.pidfile_text(), "%d\n" % d.pid)
         os.unlink(self.pidfile)
         with open(self.pidfile, "w") as f:
             f.write("12345\n")
