@@ -12,11 +12,21 @@
  *    unless it returns RUNFILE_PID;
  *  - a pid it accepts, written back as upcased writes it ("%ld\n"),
  *    parses to the same pid, and is at most RUNFILE_PID_MAX_LEN bytes;
- *  - runfile_kind names every mode built from the first two bytes.
+ *  - runfile_kind names every mode built from the first two bytes;
+ *  - runfile_pidfile_rule, on facts made from the first byte and the
+ *    content's own kind, never lets a file be taken without our lock, on
+ *    a path that lost it, or over another's text or running pid, and
+ *    says "running" only for a running pid not ours;
+ *  - runfile_comm, on the input as a process name and an out buffer as
+ *    long as the first byte says (1 to 256), reads only len bytes,
+ *    writes a NUL-terminated string of printable ASCII, as long as it
+ *    says and as the input (less a final newline) allows, each byte the
+ *    input's own where that one is printable.
  */
 #include "config.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +93,44 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (k == NULL || k[0] == '\0')
 			fuzz_fail("runfile_kind(0%o) has no name", (unsigned)mode);
+	}
+	if (size >= 1) {
+		struct runfile_facts f = {
+			.locked = data[0] & 1, .linked = data[0] & 2, .self = data[0] & 4,
+			.alive = data[0] & 8, .content = r, .pid = r == RUNFILE_PID ? got : 0,
+		};
+		enum runfile_verdict v = runfile_pidfile_rule(&f);
+
+		if (!f.linked && v != RUNFILE_RETRY)
+			fuzz_fail("rule: %d on a path that lost the file", v);
+		if (v == RUNFILE_TAKE && (!f.locked || r == RUNFILE_NOT_PID ||
+		    (r == RUNFILE_PID && f.alive && !f.self)))
+			fuzz_fail("rule: taken (locked %d, content %d, self %d, alive %d)",
+			    f.locked, r, f.self, f.alive);
+		if (v == RUNFILE_RUNNING && !(r == RUNFILE_PID && f.alive && !f.self))
+			fuzz_fail("rule: running without a running pid of another");
+		if (f.linked && !f.locked && v != RUNFILE_RUNNING && v != RUNFILE_STARTING &&
+		    v != RUNFILE_LOCKED)
+			fuzz_fail("rule: %d for a file somebody else locked", v);
+	}
+	if (size >= 1) {
+		size_t outlen = (size_t)data[0] + 1, want_len, cn;
+		size_t text = data[size - 1] == '\n' ? size - 1 : size;
+		char *out = xmalloc(outlen);
+
+		cn = runfile_comm(copy, size, out, outlen);
+		want_len = text < outlen - 1 ? text : outlen - 1;
+		if (cn != want_len || strlen(out) != cn)
+			fuzz_fail("runfile_comm: length %zu (strlen %zu), want %zu", cn,
+			    strlen(out), want_len);
+		for (size_t i = 0; i < cn; i++) {
+			bool printable = data[i] >= 0x20 && data[i] < 0x7f;
+
+			if (out[i] != (printable ? (char)data[i] : '?'))
+				fuzz_fail("runfile_comm: byte %zu is 0x%02x for 0x%02x", i,
+				    (unsigned char)out[i], data[i]);
+		}
+		free(out);
 	}
 	free(copy);
 	return 0;

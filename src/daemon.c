@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -147,13 +148,53 @@ pidfile_refuse(int fd, char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
+/* Whose pid f->pid is: ours, a running process's, or nobody's. */
+static void
+pidfile_facts_pid(struct runfile_facts *f)
+{
+	if (f->content != RUNFILE_PID)
+		return;
+	f->self = f->pid == (long)getpid();
+	/* EPERM: it runs, as another user. */
+	f->alive = !f->self && (kill((pid_t)f->pid, 0) == 0 || errno == EPERM);
+}
+
+/* " (NAME)" of process pid, for a message; "" if /proc cannot tell. */
+static void
+pidfile_comm(long pid, char *out, size_t outlen)
+{
+	char path[64], buf[64], name[32];
+	ssize_t n = -1;
+	int fd;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+	if ((fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC)) != -1) {
+		n = read(fd, buf, sizeof(buf));
+		close(fd);
+	}
+	if (n > 0 && runfile_comm(buf, (size_t)n, name, sizeof(name)) > 0)
+		snprintf(out, outlen, " (%s)", name);
+}
+
+static int
+pidfile_refuse_live(int fd, const char *path, long pid, char *err, size_t errlen)
+{
+	char comm[48];
+
+	pidfile_comm(pid, comm, sizeof(comm));
+	return pidfile_refuse(fd, err, errlen,
+	    "pidfile %s holds pid %ld of a running process%s that does not hold "
+	    "its lock, so no upcased's: refusing to replace it (remove it if stale)",
+	    path, pid, comm);
+}
+
 int
 daemon_pidfile_check(const char *path, char *err, size_t errlen)
 {
+	struct runfile_facts f = { .linked = true };
 	struct stat st;
-	long pid;
 	int fd;
-	enum runfile_pid what;
 
 	if (lstat(path, &st) == -1)
 		return 0;	/* missing (made at start), or not ours to look at */
@@ -163,35 +204,45 @@ daemon_pidfile_check(const char *path, char *err, size_t errlen)
 		    path, runfile_kind(st.st_mode));
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)) == -1)
 		return 0;	/* unreadable here: start-up will say */
-	what = pidfile_read(fd, &pid);
-	close(fd);
-	if (what == RUNFILE_NOT_PID)
-		return pidfile_refuse(-1, err, errlen,
+	f.content = pidfile_read(fd, &f.pid);
+	if (f.content == RUNFILE_NOT_PID)
+		return pidfile_refuse(fd, err, errlen,
 		    "pidfile %s holds something other than a pid: refusing to overwrite it",
 		    path);
+	pidfile_facts_pid(&f);
+	/*
+	 * A running pid is fine if its daemon holds the lock (ExecReload runs
+	 * -t while it runs).  To see whether anyone does, take it, shared,
+	 * for an instant: only for a running pid, so a daemon starting over
+	 * a stale file never finds it taken.  Can't tell: fine.
+	 */
+	f.locked = !f.alive || flock(fd, LOCK_SH | LOCK_NB) == 0;
+	if (runfile_pidfile_rule(&f) == RUNFILE_LIVE)
+		return pidfile_refuse_live(fd, path, f.pid, err, errlen);
+	close(fd);
 	return 0;
 }
 
-int
-daemon_pidfile_open(const char *path, char *err, size_t errlen)
+/*
+ * Open path for the pidfile: made if missing (*made), else the file
+ * there, never truncated; it must be a regular file (*st).  -1 with err
+ * set when it cannot be opened or is something else.
+ */
+static int
+pidfile_open_file(const char *path, bool *made, struct stat *st, char *err, size_t errlen)
 {
-	struct stat st;
-	long pid = 0;
-	bool made = false;
 	int fd = -1;
 
-	if (strlen(path) >= sizeof(pidfile.path))
-		return pidfile_refuse(-1, err, errlen, "pidfile %s: %s", path,
-		    strerror(ENAMETOOLONG));
+	*made = false;
 	/* Never open a device, a FIFO or a link to find out. */
-	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+	if (lstat(path, st) == 0 && !S_ISREG(st->st_mode))
 		return pidfile_refuse(-1, err, errlen,
 		    "pidfile %s is %s, not a regular file: refusing to replace it",
-		    path, runfile_kind(st.st_mode));
+		    path, runfile_kind(st->st_mode));
 	for (int tries = 0; fd == -1; tries++) {
 		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 		if (fd != -1) {
-			made = true;
+			*made = true;
 			break;
 		}
 		if (errno != EEXIST)
@@ -205,40 +256,85 @@ daemon_pidfile_open(const char *path, char *err, size_t errlen)
 		return pidfile_refuse(-1, err, errlen, "pidfile %s: %s", path,
 		    errno == ELOOP ? "a symbolic link (refusing to follow it)" :
 		    strerror(errno));
-	if (fstat(fd, &st) == -1)
+	if (fstat(fd, st) == -1)
 		return pidfile_refuse(fd, err, errlen, "pidfile %s: %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode))	/* swapped since the lstat */
+	if (!S_ISREG(st->st_mode))	/* swapped since the lstat */
 		return pidfile_refuse(fd, err, errlen,
 		    "pidfile %s is %s, not a regular file: refusing to replace it",
-		    path, runfile_kind(st.st_mode));
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		    path, runfile_kind(st->st_mode));
+	return fd;
+}
+
+/* Opens that found the path naming another file once locked, at most. */
+#define PIDFILE_TRIES 8
+
+int
+daemon_pidfile_open(const char *path, char *err, size_t errlen)
+{
+	struct runfile_facts f;
+	struct stat st, now;
+	bool made;
+	int fd;
+
+	if (strlen(path) >= sizeof(pidfile.path))
+		return pidfile_refuse(-1, err, errlen, "pidfile %s: %s", path,
+		    strerror(ENAMETOOLONG));
+	for (int tries = 0; tries < PIDFILE_TRIES; tries++) {
+		if ((fd = pidfile_open_file(path, &made, &st, err, errlen)) == -1)
+			return -1;
+		memset(&f, 0, sizeof(f));
 		/* Held: whoever has it owns the file, even one we just made. */
-		if (errno != EWOULDBLOCK)
+		if (!(f.locked = flock(fd, LOCK_EX | LOCK_NB) == 0) && errno != EWOULDBLOCK)
 			return pidfile_refuse(fd, err, errlen, "pidfile %s: lock: %s", path,
 			    strerror(errno));
-		if (pidfile_read(fd, &pid) == RUNFILE_PID)
+		/*
+		 * Between our open and our lock, a daemon that stopped may have
+		 * removed the file and let go of its lock, or another may have
+		 * put a new one in its place: then we hold the lock of a file
+		 * nobody else can find, and must start over with the one there.
+		 */
+		f.linked = lstat(path, &now) == 0 && now.st_dev == st.st_dev &&
+		    now.st_ino == st.st_ino;
+		f.content = pidfile_read(fd, &f.pid);
+		pidfile_facts_pid(&f);
+		switch (runfile_pidfile_rule(&f)) {
+		case RUNFILE_RETRY:
+			log_debug("pidfile %s: replaced while we locked it: opening it again", path);
+			close(fd);
+			continue;
+		case RUNFILE_RUNNING:
 			return pidfile_refuse(fd, err, errlen,
-			    "pidfile %s: upcased is already running (pid %ld)", path, pid);
-		return pidfile_refuse(fd, err, errlen,
-		    "pidfile %s: locked by another process (upcased already running?)", path);
+			    "pidfile %s: upcased is already running (pid %ld)", path, f.pid);
+		case RUNFILE_STARTING:
+			return pidfile_refuse(fd, err, errlen,
+			    "pidfile %s: upcased is already running (starting: its pid is not "
+			    "written yet)", path);
+		case RUNFILE_LOCKED:
+			return pidfile_refuse(fd, err, errlen,
+			    "pidfile %s: locked by another process (upcased already running?)",
+			    path);
+		case RUNFILE_FOREIGN:
+			return pidfile_refuse(fd, err, errlen,
+			    "pidfile %s holds something other than a pid: refusing to overwrite it",
+			    path);
+		case RUNFILE_LIVE:
+			return pidfile_refuse_live(fd, path, f.pid, err, errlen);
+		case RUNFILE_TAKE:
+			break;
+		}
+		if (f.content == RUNFILE_PID)
+			log_info("pidfile %s: replacing the stale pid %ld (%s)", path, f.pid,
+			    f.self ? "our own now" : "no such process");
+		memcpy(pidfile.path, path, strlen(path) + 1);
+		pidfile.dev = st.st_dev;
+		pidfile.ino = st.st_ino;
+		pidfile.ours = made;
+		pidfile.fd = fd;
+		return 0;
 	}
-	switch (pidfile_read(fd, &pid)) {
-	case RUNFILE_NOT_PID:
-		return pidfile_refuse(fd, err, errlen,
-		    "pidfile %s holds something other than a pid: refusing to overwrite it", path);
-	case RUNFILE_PID:
-		/* Nobody holds the lock: that upcased is gone. */
-		log_info("pidfile %s: replacing the stale pid %ld", path, pid);
-		break;
-	case RUNFILE_EMPTY:
-		break;
-	}
-	memcpy(pidfile.path, path, strlen(path) + 1);
-	pidfile.dev = st.st_dev;
-	pidfile.ino = st.st_ino;
-	pidfile.ours = made;
-	pidfile.fd = fd;
-	return 0;
+	return pidfile_refuse(-1, err, errlen,
+	    "pidfile %s: replaced each time we locked it (%d tries): giving up", path,
+	    PIDFILE_TRIES);
 }
 
 int

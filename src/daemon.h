@@ -29,11 +29,15 @@ void daemon_detach_done(int status);
 /*
  * The pidfile.  daemon_pidfile_open(), before detaching: open path (made
  * if missing, never truncated, no link followed), which must be a regular
- * file, take its lock (flock, held until we exit) and check it holds
- * nothing, or a pid.  -1 with a reason in err when it is something else,
- * holds something else, or is locked ("already running (pid N)"): then
- * nothing was changed.  A pid nobody holds the lock for is stale, and
- * replaced by daemon_pidfile_write() in the detached daemon.
+ * file, take its lock (flock, held until we exit), check that the path
+ * still names the file locked (else start over: a daemon stopping may
+ * have just removed it), and apply runfile_pidfile_rule(): the file must
+ * hold nothing, or a stale pid (of no running process, or our own).  -1
+ * with a reason in err when it is something else, holds something else,
+ * is locked ("already running (pid N)"), or holds the pid of a running
+ * process that does not hold the lock (another program's pidfile): then
+ * nothing was changed.  A stale pid is replaced by daemon_pidfile_write()
+ * in the detached daemon.
  * daemon_pidfile_remove(), at exit (any thread, once; every exit does
  * it): unlink the file if it is still the one we opened, and we made it
  * or wrote to it; release the lock.
@@ -43,8 +47,10 @@ int  daemon_pidfile_write(char *err, size_t errlen);
 void daemon_pidfile_remove(void);
 /*
  * For -t: -1 with a reason in err if path is there and is not a regular
- * file, or holds something other than a pid.  Takes no lock and changes
- * nothing: a running daemon's pidfile is fine.
+ * file, holds something other than a pid, or holds the pid of a running
+ * process that does not hold its lock.  Changes nothing, and a running
+ * daemon's pidfile is fine; to tell whether the lock is held when the pid
+ * runs, it takes the lock, shared, for an instant.
  */
 int  daemon_pidfile_check(const char *path, char *err, size_t errlen);
 

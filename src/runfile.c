@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * runfile.c: the pidfile's content and the kinds of files (see runfile.h).
+ * runfile.c: the pidfile's content and rule, process names, the kinds of
+ * files (see runfile.h).
  */
 #include "config.h"
 
@@ -44,4 +45,34 @@ runfile_parse_pid(const char *buf, size_t len, long *pid)
 	}
 	*pid = v;
 	return RUNFILE_PID;
+}
+
+enum runfile_verdict
+runfile_pidfile_rule(const struct runfile_facts *f)
+{
+	bool running = f->content == RUNFILE_PID && f->alive && !f->self;
+
+	if (!f->linked)
+		return RUNFILE_RETRY;
+	if (!f->locked) {
+		if (f->content == RUNFILE_NOT_PID)
+			return RUNFILE_LOCKED;
+		return running ? RUNFILE_RUNNING : RUNFILE_STARTING;
+	}
+	if (f->content == RUNFILE_NOT_PID)
+		return RUNFILE_FOREIGN;
+	return running ? RUNFILE_LIVE : RUNFILE_TAKE;
+}
+
+size_t
+runfile_comm(const char *buf, size_t len, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	if (len > 0 && buf[len - 1] == '\n')
+		len--;
+	for (size_t i = 0; i < len && n + 1 < outlen; i++)
+		out[n++] = buf[i] >= 0x20 && buf[i] < 0x7f ? buf[i] : '?';
+	out[n] = '\0';
+	return n;
 }

@@ -923,8 +923,9 @@ tcp_finish(struct worker *w)
 		if (c->state == CONN_LINGERING)
 			lingering++;
 	if (t->nconns > 0)
-		log_warnx("shutdown_timeout reached, closing %zu connections"
+		log_warnx("%s, closing %zu connections"
 		    " (%zu of them sent all they are owed, not yet taken by their clients)",
+		    worker_hurried(w) ? "stop asked for again" : "shutdown_timeout reached",
 		    t->nconns, lingering);
 	while (t->head != NULL)
 		conn_close_owed(t, t->head, CONN_END_SHUTDOWN);

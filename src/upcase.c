@@ -12,11 +12,13 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <poll.h>
@@ -994,7 +996,8 @@ run_stats(const struct opts *o)
 	const char *path = o->control != NULL ? o->control :
 	    UPCASE_DEFAULT_CONTROL_SOCKET;
 	struct sockaddr_un sun;
-	int fd, rc;
+	struct timeval tv;
+	int fd, rc, flags;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -1003,8 +1006,22 @@ run_stats(const struct opts *o)
 	memcpy(sun.sun_path, path, strlen(path));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
 		return fail(EX_OSERR, path, "%s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		rc = fail_net(path, errno);
+	/*
+	 * A full backlog makes connect() wait, for as long as a send may
+	 * (EAGAIN then): the timeout.  Then non-blocking, as the pump needs:
+	 * a blocking recv() after a POLLOUT would wait for ever on a daemon
+	 * that never answers.
+	 */
+	tv.tv_sec = o->timeout_ms / 1000;
+	tv.tv_usec = (o->timeout_ms % 1000) * 1000;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		rc = fail_net(path, errno == EAGAIN ? ETIMEDOUT : errno);
+		close(fd);
+		return rc;
+	}
+	if ((flags = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1) {
+		rc = fail(EX_OSERR, path, "%s", strerror(errno));
 		close(fd);
 		return rc;
 	}

@@ -98,6 +98,23 @@ upcased_exit(int status)
 	exit(status);
 }
 
+/*
+ * -h, -V and -t print to standard output and exit: what they printed must
+ * have got there.  A closed stdout (stdfds.h) or a full disk is an I/O
+ * error, as for the client, not a silent success.
+ */
+static void __attribute__((noreturn))
+upcased_exit_printed(void)
+{
+	errno = 0;
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "upcased: standard output: %s\n",
+		    errno != 0 ? strerror(errno) : "write error");
+		upcased_exit(EX_IOERR);
+	}
+	upcased_exit(EX_OK);
+}
+
 static void
 usage(FILE *f)
 {
@@ -114,8 +131,9 @@ usage(FILE *f)
 	    "  -h, --help         show this help\n"
 	    "  -V, --version      show the version\n"
 	    "\n"
-	    "Signals: HUP reloads the configuration, TERM/INT stop gracefully,\n"
-	    "USR1 logs the counters.  See upcased(8) and upcased.conf(5).\n",
+	    "Signals: HUP reloads the configuration, TERM/INT stop gracefully\n"
+	    "(a second one: at once), USR1 logs the counters.  See upcased(8)\n"
+	    "and upcased.conf(5).\n",
 	    UPCASE_DEFAULT_PORT, DEFAULT_CONF, EX_CONFIG);
 }
 
@@ -154,8 +172,8 @@ parse_options(int argc, char **argv, struct options *o)
 		case 'f': o->foreground = true; break;
 		case 't': o->test = true; break;
 		case 'd': o->debug = true; break;
-		case 'h': usage(stdout); upcased_exit(EX_OK);
-		case 'V': printf("upcased %s\n", PACKAGE_VERSION); upcased_exit(EX_OK);
+		case 'h': usage(stdout); upcased_exit_printed();
+		case 'V': printf("upcased %s\n", PACKAGE_VERSION); upcased_exit_printed();
 		case ':':
 			usage_error("option %s needs an argument", argv[optind - 1]);
 			break;
@@ -640,47 +658,41 @@ upcased_start(struct upcased *d)
 	upcased_update_status(d);
 }
 
+/*
+ * The main loop: signals, the control socket, systemd.  Running, it
+ * returns when asked to stop.  Stopping, while the workers drain (up to
+ * shutdown_timeout), it goes on serving the control socket, so that
+ * upcase --stats answers and shows the connections draining, and returns
+ * once every worker is done.  A second SIGTERM or SIGINT then ends the
+ * drain at once; SIGHUP is ignored, SIGUSR1 logs the counters as ever.
+ */
 static void
-upcased_stop(struct upcased *d)
+upcased_loop(struct upcased *d, bool stopping)
 {
-	uint64_t deadline = clock_ms() + (uint64_t)d->conf->shutdown_timeout * 1000;
+	bool hurried = false;
 
-	notify_stopping();
-	log_info("shutting down: finishing open connections (at most %d s)",
-	    d->conf->shutdown_timeout);
-	worker_pool_drain(d->udp, deadline);
-	worker_pool_drain(d->tcp, deadline);
-	/* No worker polls them now: close, so new clients are refused, not left hanging. */
-	listener_set_close(&d->listeners);
-	worker_pool_join(d->udp);
-	worker_pool_join(d->tcp);
-	upcased_log_stats(d);
-	worker_pool_destroy(d->tcp);
-	worker_pool_destroy(d->udp);
-	policy_free(&d->policy);
-	control_close(&d->ctl);
-	daemon_pidfile_remove();
-	close(d->sigfd);
-	free(d->beats);
-	conf_free(d->conf);
-	log_info("stopped");
-}
-
-/* Returns when asked to stop. */
-static void
-upcased_loop(struct upcased *d)
-{
 	for (;;) {
-		struct pollfd p[1 + CONTROL_POLL_MAX];
+		struct pollfd p[3 + CONTROL_POLL_MAX];
 		struct signalfd_siginfo si;
-		int timeout = 1000, n;
+		int timeout = 1000, n = 0, nctl;
 		uint64_t now = clock_ms();
 
-		if (d->wd_interval_ms && d->wd_interval_ms < 1000)
+		if (!stopping && d->wd_interval_ms && d->wd_interval_ms < 1000)
 			timeout = (int)d->wd_interval_ms;
-		p[0] = (struct pollfd){ .fd = d->sigfd, .events = POLLIN };
-		n = 1 + control_pollfds(&d->ctl, p + 1, now >= d->ctl_resume_ms, now, &timeout);
-		if (poll(p, (nfds_t)n, timeout) == -1) {
+		p[n++] = (struct pollfd){ .fd = d->sigfd, .events = POLLIN };
+		if (stopping) {
+			/* Done stays readable: poll only a pool still at work. */
+			if (!worker_pool_done(d->tcp))
+				p[n++] = (struct pollfd){ .fd = worker_pool_done_fd(d->tcp),
+				    .events = POLLIN };
+			if (!worker_pool_done(d->udp))
+				p[n++] = (struct pollfd){ .fd = worker_pool_done_fd(d->udp),
+				    .events = POLLIN };
+			if (n == 1)
+				return;
+		}
+		nctl = control_pollfds(&d->ctl, p + n, now >= d->ctl_resume_ms, now, &timeout);
+		if (poll(p, (nfds_t)(n + nctl), timeout) == -1) {
 			if (errno != EINTR)
 				fatal("poll");
 			continue;
@@ -693,21 +705,63 @@ upcased_loop(struct upcased *d)
 		while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
 			switch (si.ssi_signo) {
 			case SIGHUP:
-				upcased_reload(d);
+				if (stopping)
+					log_info("received %s while stopping: ignored",
+					    strsignal((int)si.ssi_signo));
+				else
+					upcased_reload(d);
 				break;
 			case SIGUSR1:
 				upcased_log_stats(d);
 				break;
 			case SIGTERM:
 			case SIGINT:
-				log_info("received %s", strsignal((int)si.ssi_signo));
-				return;
+				if (!stopping) {
+					log_info("received %s", strsignal((int)si.ssi_signo));
+					return;
+				}
+				if (hurried)
+					break;
+				log_info("received %s while stopping: closing the open "
+				    "connections now", strsignal((int)si.ssi_signo));
+				worker_pool_hurry(d->udp);
+				worker_pool_hurry(d->tcp);
+				hurried = true;
+				break;
 			}
 		}
-		upcased_serve_control(d, p + 1, n - 1, clock_ms());
+		upcased_serve_control(d, p + n, nctl, clock_ms());
 		upcased_update_status(d);
-		upcased_watchdog(d, clock_ms());
+		if (!stopping)
+			upcased_watchdog(d, clock_ms());
 	}
+}
+
+static void
+upcased_stop(struct upcased *d)
+{
+	uint64_t deadline = clock_ms() + (uint64_t)d->conf->shutdown_timeout * 1000;
+
+	notify_stopping();
+	log_info("shutting down: finishing open connections (at most %d s)",
+	    d->conf->shutdown_timeout);
+	worker_pool_drain(d->udp, deadline);
+	worker_pool_drain(d->tcp, deadline);
+	/* No worker polls them now: close, so new clients are refused, not left hanging. */
+	listener_set_close(&d->listeners);
+	upcased_loop(d, true);	/* serving the counters until the workers are done */
+	worker_pool_join(d->udp);
+	worker_pool_join(d->tcp);
+	upcased_log_stats(d);
+	worker_pool_destroy(d->tcp);
+	worker_pool_destroy(d->udp);
+	policy_free(&d->policy);
+	control_close(&d->ctl);
+	daemon_pidfile_remove();
+	close(d->sigfd);
+	free(d->beats);
+	conf_free(d->conf);
+	log_info("stopped");
 }
 
 int
@@ -735,7 +789,7 @@ main(int argc, char **argv)
 		}
 		printf("configuration OK\n");
 		conf_free(d.conf);
-		upcased_exit(EX_OK);
+		upcased_exit_printed();
 	}
 	/*
 	 * Decided before any thread exists.  Detaching, stderr too until we
@@ -745,7 +799,7 @@ main(int argc, char **argv)
 	    LOG_TO_STDERR | LOG_TO_SYSLOG, d.conf->log_facility);
 	log_setlevel(d.opt.debug ? LOG_DEBUG : d.conf->log_level);
 	upcased_start(&d);
-	upcased_loop(&d);
+	upcased_loop(&d, false);
 	upcased_stop(&d);
 	upcased_exit(EX_OK);
 }

@@ -38,6 +38,9 @@ struct worker_pool {
 	pthread_t *threads;
 	int      n;
 	void    *shared;              /* ops->shared_size bytes */
+	int      running;             /* atomic: workers not yet out of their loop and finish */
+	int      donefd;              /* eventfd: readable once running is 0 */
+	bool     hurry;               /* atomic: draining, the deadline is now */
 };
 
 /* Anyone may wake a worker; its eventfd's epoll tag is the worker itself. */
@@ -162,11 +165,18 @@ worker_main(void *arg)
 			ops->tick(w, now);
 		__atomic_add_fetch(&w->heartbeat, 1, __ATOMIC_RELAXED);
 		if (w->params.draining && (ops->drained == NULL || ops->drained(w) ||
-		    now >= w->params.drain_deadline_ms))
+		    now >= w->params.drain_deadline_ms || worker_hurried(w)))
 			break;
 	}
 	if (ops->finish != NULL)
 		ops->finish(w);
+	/* The last one out tells the main thread, which serves on meanwhile. */
+	if (__atomic_sub_fetch(&w->pool->running, 1, __ATOMIC_ACQ_REL) == 0) {
+		uint64_t one = 1;
+
+		while (write(w->pool->donefd, &one, sizeof(one)) == -1 && errno == EINTR)
+			;
+	}
 	return NULL;
 }
 
@@ -209,6 +219,9 @@ worker_pool_create(const struct worker_ops *ops, int n, const struct worker_para
 	pthread_cond_init(&pool->mb.cv, NULL);
 	pool->mb.gen = 1;
 	pool->mb.params = *p;
+	pool->running = n;
+	if ((pool->donefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+		fatal("eventfd");
 	if (ops->pool_apply != NULL)
 		ops->pool_apply(pool->shared, p);
 	/* Every worker exists before any runs: a worker may wake its peers. */
@@ -250,6 +263,32 @@ worker_pool_drain(struct worker_pool *pool, uint64_t deadline_ms)
 }
 
 void
+worker_pool_hurry(struct worker_pool *pool)
+{
+	__atomic_store_n(&pool->hurry, true, __ATOMIC_RELEASE);
+	for (int i = 0; i < pool->n; i++)
+		worker_wake(pool->w[i]);
+}
+
+bool
+worker_hurried(const struct worker *w)
+{
+	return __atomic_load_n(&w->pool->hurry, __ATOMIC_ACQUIRE);
+}
+
+int
+worker_pool_done_fd(const struct worker_pool *pool)
+{
+	return pool->donefd;
+}
+
+bool
+worker_pool_done(const struct worker_pool *pool)
+{
+	return __atomic_load_n(&pool->running, __ATOMIC_ACQUIRE) == 0;
+}
+
+void
 worker_pool_join(struct worker_pool *pool)
 {
 	for (int i = 0; i < pool->n; i++)
@@ -270,6 +309,7 @@ worker_pool_destroy(struct worker_pool *pool)
 		pool->ops->pool_destroy(pool->shared);
 	pthread_cond_destroy(&pool->mb.cv);
 	pthread_mutex_destroy(&pool->mb.mu);
+	close(pool->donefd);
 	free(pool->shared);
 	free(pool->threads);
 	free(pool->w);

@@ -34,7 +34,10 @@
  * - Stopping is a generation like any other, with draining set: by its
  *   acknowledgement a worker has let go of every listener (UDP first
  *   answers what is queued), then finishes what it owes by the deadline
- *   and leaves its loop; worker_pool_join() waits for that.
+ *   (or at once, after worker_pool_hurry()) and leaves its loop.  The
+ *   main thread serves the control socket and signals meanwhile, and
+ *   polls the pool's done descriptor, which the last worker out makes
+ *   readable; then worker_pool_join() reaps the threads.
  */
 #ifndef UPCASE_WORKER_H
 #define UPCASE_WORKER_H
@@ -147,6 +150,21 @@ void worker_pool_apply(struct worker_pool *pool, const struct worker_params *p);
  * then finishes what it owes by deadline_ms.
  */
 void worker_pool_drain(struct worker_pool *pool, uint64_t deadline_ms);
+/*
+ * Draining: make the deadline now.  Every worker wakes, leaves its loop
+ * and closes what is left (finish) as if the deadline had passed.
+ */
+void worker_pool_hurry(struct worker_pool *pool);
+/* In a worker: worker_pool_hurry() was called on its pool. */
+bool worker_hurried(const struct worker *w);
+/*
+ * Once the pool drains, the main thread goes on serving (control socket,
+ * signals) until every worker is done: worker_pool_done() says whether
+ * they all left their loop and finished, and the descriptor becomes
+ * readable (and stays so) when that happens, to poll for it.
+ */
+int  worker_pool_done_fd(const struct worker_pool *pool);
+bool worker_pool_done(const struct worker_pool *pool);
 /* Wait until every worker has left its loop. */
 void worker_pool_join(struct worker_pool *pool);
 void worker_pool_destroy(struct worker_pool *pool);

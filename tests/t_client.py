@@ -8,6 +8,7 @@ import os
 import random
 import re
 import select
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -484,6 +485,44 @@ class ClientErrors(unittest.TestCase):
         code, out, err = run([UPCASE, "--stats", "-S", path])
         self.assertEqual((code, out), (69, b""))
         self.assertIn(path.encode(), err)
+
+    def test_stats_from_a_socket_that_never_answers(self):
+        # A listener that never accepts (a daemon whose main thread is
+        # held up): -t bounds the wait, with its backlog full (connect
+        # waits) or not (the request is sent, no answer comes).
+        tmp = tempfile.mkdtemp(prefix="upcase-t-client-")
+        path = os.path.join(tmp, "s.sock")
+        held = []
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as lst:
+                lst.bind(path)
+                lst.listen(0)
+                took = {}
+                for case in ("room in the backlog", "backlog full"):
+                    if case == "backlog full":
+                        while True:
+                            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                            c.setblocking(False)
+                            held.append(c)
+                            try:
+                                c.connect(path)
+                            except BlockingIOError:
+                                break
+                    t0 = time.monotonic()
+                    code, out, err = run([UPCASE, "--stats", "-S", path, "-t", "1"],
+                                         timeout=30)
+                    took[case] = time.monotonic() - t0
+                    self.assertEqual((code, out), (75, b""), "%s: %r" % (case, err))
+                    self.assertIn(path.encode(), err)
+                    self.assertRegex(err, rb"timed out")
+                print("upcase --stats -t 1 on a socket nobody serves: %s"
+                      % ", ".join("%s %.0f ms" % (k, v * 1000) for k, v in took.items()))
+                for case, t in took.items():
+                    self.assertLess(t, 5, case)
+        finally:
+            for c in held:
+                c.close()
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def test_bad_usage(self):
         bad = [

@@ -19,6 +19,13 @@ abuse starts again and the test measures how long SIGTERM takes to end
 the daemon.  The bounds asserted are generous (the main thread is meant
 to take well under 100 ms; the bug took seconds); the measured values
 are printed.
+
+And during a graceful stop that lasts (a TCP client that does not read
+what it is owed keeps the drain going up to shutdown_timeout), the
+control socket still answers at once, with the connection still open
+in the counters; SIGHUP is ignored, a daemon started meanwhile with the
+same control socket finds it in use (71), and a second SIGTERM ends the
+drain at once (exit 0, the socket removed).
 """
 import os
 import select
@@ -329,6 +336,90 @@ class Abuse(unittest.TestCase):
             self.assertRegex(raw, r"(?m)^upcased_reloads_total \d+$")
         print("bare connect answered after %.0f ms" % (waited * 1000))
         self.assertEqual(self.d.stop(), 0)
+
+
+class Drain(unittest.TestCase):
+    """The control socket while the daemon stops."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="upcase-t-control-")
+        self.ctl = os.path.join(self.tmp, "upcased.sock")
+        self.port = harness.free_port()
+        self.conf = make_conf(self.port, extra="shutdown_timeout = 30;").replace(
+            'control_socket = "";', 'control_socket = "%s";' % self.ctl)
+        self.d = harness.Daemon(conf_text=self.conf, port=self.port)
+        self.hog = None
+        harness.wait_path(self.ctl)
+
+    def tearDown(self):
+        if self.hog is not None:
+            self.hog.close()
+        self.d.__exit__(None, None, None)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def stats(self):
+        """`upcase --stats` with a 5 s timeout: (status, counters, seconds)."""
+        t0 = time.monotonic()
+        rc, out, err = harness.run([UPCASE, "--stats", "-S", self.ctl, "-t", "5"],
+                                   timeout=20)
+        took = time.monotonic() - t0
+        counters = dict(line.split() for line in out.decode().splitlines() if " " in line)
+        return rc, counters, took, err.decode("utf-8", "replace")
+
+    def test_stats_and_signals_during_a_long_drain(self):
+        # A client that sends and never reads: the reply it is owed fills
+        # the buffers, so the drain lasts until shutdown_timeout (30 s).
+        self.hog = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        harness.fill_until_stalled(self.hog)
+        mark = len(self.d.read_log())
+        self.d.send_signal(signal.SIGTERM)
+        self.d.wait_log("shutting down", after=mark)
+        took = []
+        for _ in range(3):
+            rc, counters, t, err = self.stats()
+            took.append(t)
+            self.assertEqual(rc, 0, "upcase --stats during the drain: " + err)
+            self.assertEqual(counters.get("upcased_tcp_connections_open"), "1", counters)
+            time.sleep(0.2)
+        self.assertIsNone(self.d.proc.poll(), "the drain ended early")
+        # New clients are refused meanwhile; the stopping daemon ignores SIGHUP.
+        with socket.socket() as s:
+            s.settimeout(2)
+            self.assertNotEqual(s.connect_ex(("127.0.0.1", self.port)), 0)
+        self.d.send_signal(signal.SIGHUP)
+        self.d.wait_log("received Hangup while stopping: ignored", after=mark)
+        self.assertNotIn("reloading", self.d.read_log()[mark:])
+        # A daemon started now finds the control socket in use: this one runs.
+        other_port = harness.free_port()
+        conf2 = os.path.join(self.tmp, "other.conf")
+        with open(conf2, "w") as f:
+            f.write(self.conf.replace("port = %d;" % self.port, "port = %d;" % other_port))
+        rc, out, err = harness.run([harness.UPCASED, "-f", "-c", conf2], timeout=30)
+        self.assertEqual(rc, 71, err)
+        self.assertIn(b"control_socket %s is in use" % self.ctl.encode(), err)
+        rc, counters, t, err = self.stats()
+        self.assertEqual(rc, 0, "upcase --stats after the other daemon: " + err)
+        took.append(t)
+        # A second SIGTERM: stop now.
+        t0 = time.monotonic()
+        self.d.send_signal(signal.SIGTERM)
+        try:
+            rc = self.d.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.fail("a second SIGTERM did not end the drain within 10 s")
+        second = time.monotonic() - t0
+        print("during the drain: upcase --stats answered in %s ms; exit %.0f ms after "
+              "the second SIGTERM" % (", ".join("%.0f" % (x * 1000) for x in took),
+                                       second * 1000))
+        for x in took:
+            self.assertLess(x, BOUND, "upcase --stats took %.3f s during the drain" % x)
+        self.assertLess(second, 5.0)
+        self.assertEqual(rc, 0)
+        log = self.d.read_log()[mark:]
+        self.assertIn("received Terminated while stopping: closing the open connections now",
+                      log)
+        self.assertIn("stop asked for again, closing 1 connections", log)
+        self.assertFalse(os.path.exists(self.ctl), "control socket left behind")
 
 
 if __name__ == "__main__":

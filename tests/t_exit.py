@@ -26,7 +26,7 @@ import harness  # noqa: E402
 from harness import UPCASED, daemons_using, make_conf  # noqa: E402
 
 # sysexits(3)
-EX_SOFTWARE, EX_OSERR, EX_CANTCREAT, EX_CONFIG = 70, 71, 73, 78
+EX_SOFTWARE, EX_OSERR, EX_CANTCREAT, EX_IOERR, EX_CONFIG = 70, 71, 73, 74, 78
 
 
 def man_exit_statuses():
@@ -181,7 +181,29 @@ class ExitStatus(unittest.TestCase):
 
     def test_man_page_lists_every_status(self):
         # The statuses upcased can return, and no others.
-        self.assertEqual(sorted(self.man), [0, 64, 70, 71, 73, 78])
+        self.assertEqual(sorted(self.man), [0, 64, 70, 71, 73, 74, 78])
+
+    def test_stdout_errors_of_t_v_h(self):
+        # What -t, -V and -h print must get out: with standard output
+        # closed (the shell's >&-) or full (/dev/full) they exit 74 and
+        # say so on stderr, as the client does; with a working stdout, 0.
+        self.write_conf()
+        cases = {"-t": (["-t", "-c", self.conf], "configuration OK\n"),
+                 "-V": (["-V"], "upcased "),
+                 "-h": (["-h"], "usage: upcased ")}
+        for name, (args, printed) in cases.items():
+            rc, out, err = harness.run([UPCASED] + args)
+            self.assertEqual(rc, 0, "%s: %r" % (name, err))
+            self.assertTrue(out.decode().startswith(printed), "%s: %r" % (name, out))
+            for how, redirect in (("closed", ">&-"), ("full", ">/dev/full")):
+                rc, out, err = harness.run(
+                    ["/bin/sh", "-c", 'exec "$0" "$@" ' + redirect, UPCASED] + args)
+                err = err.decode("utf-8", "replace")
+                want = "Bad file descriptor" if how == "closed" else "No space left on device"
+                self.assertEqual(rc, EX_IOERR, "%s, stdout %s: %r" % (name, how, err))
+                self.assertEqual(err, "upcased: standard output: %s\n" % want,
+                                 "%s, stdout %s" % (name, how))
+        self.assertRegex(self.man[EX_IOERR], r"standard output")
 
 
 if __name__ == "__main__":

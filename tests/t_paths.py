@@ -18,11 +18,25 @@ daemon's status, see t_exit.py):
     (-t: 78), the file untouched; a directory, a FIFO or a symbolic
     link: the same;
   - a stale pidfile (a dead pid, or empty): replaced, removed at stop;
+  - a pidfile holding the daemon's own pid (a restart that got the pid
+    of the last run): stale, replaced, in -t, -f and detached;
+  - the pidfile of another program, holding the pid of a running
+    process that holds no lock (a sleep the test starts; pid 1, which a
+    daemon running as nobody may not signal: EPERM): refused, 73 (-t:
+    78), naming the pid and the process, the file untouched, in every
+    mode; once that process is gone the same file is stale and replaced;
   - a second daemon with the pidfile of a running one, detached or not:
     "already running (pid N)", 73, the first one's pidfile untouched
     and its lock kept across its detaching; -t says OK;
+  - a daemon held up (tests/flockdelay.so) between opening the pidfile
+    and locking it, while the daemon whose file it opened stops and
+    removes it, or a third one makes a new one: it locks the file at the
+    path, not the removed one, so there is never a daemon running with
+    a pidfile nobody can find, nor two with one pidfile; and one that
+    starts while another holds the lock and has not written its pid yet
+    says so, not that the dead pid in the file runs;
   - at stop the pidfile is removed only if it is still ours.
-Every daemon started is stopped by its PID.
+Every process started is stopped by its PID.
 """
 import os
 import shutil
@@ -162,6 +176,20 @@ class Paths(unittest.TestCase):
             pid = int(f.read())
         self.pids.append(pid)
         return pid
+
+    def pidfile_text(self, timeout=10.0):
+        """What the pidfile holds once a pid is in it: a daemon in the
+        foreground accepts TCP a moment before it writes its pid."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with open(self.pidfile) as f:
+                    text = f.read()
+            except FileNotFoundError:
+                text = ""
+            if text or time.monotonic() > deadline:
+                return text
+            time.sleep(0.01)
 
     def foreground(self, conf_text, port, ctl=None):
         """A daemon in the foreground, serving (its control socket too)."""
@@ -344,8 +372,8 @@ class Paths(unittest.TestCase):
                 with open(self.conf) as f:
                     d = self.foreground(f.read(), self.port)
                 pid = d.pid
-            with open(self.pidfile) as f:
-                self.assertEqual(f.read(), "%d\n" % pid, "%s: pidfile not rewritten" % mode)
+            self.assertEqual(self.pidfile_text(), "%d\n" % pid,
+                             "%s: pidfile not rewritten" % mode)
             self.assertEqual(harness.tcp_roundtrip(self.port, b"stale"), b"STALE")
             if mode == "detached":
                 self.assertTrue(self.kill(pid))
@@ -383,12 +411,206 @@ class Paths(unittest.TestCase):
         self.assertFalse(os.path.exists(self.pidfile))
         self.assertFalse(os.path.exists(self.ctl))
 
+    def test_pidfile_of_a_running_process(self):
+        # Another program's pidfile: most daemons never lock theirs.
+        sleeper = subprocess.Popen(["sleep", "300"])
+        try:
+            with open(self.pidfile, "w") as f:
+                f.write("%d\n" % sleeper.pid)
+            before = snapshot(self.pidfile)
+            self.write_conf(pidfile=self.pidfile)
+            self.refused_everywhere(
+                EX_CANTCREAT, "pidfile %s holds pid %d of a running process (sleep) that "
+                "does not hold its lock" % (self.pidfile, sleeper.pid))
+            self.assertEqual(snapshot(self.pidfile), before, "the sleep's pidfile was changed")
+            with socket.socket() as s:
+                s.settimeout(2)
+                self.assertNotEqual(s.connect_ex(("127.0.0.1", self.port)), 0)
+        finally:
+            os.kill(sleeper.pid, signal.SIGKILL)
+            sleeper.wait()
+        # Its process gone, the same file is stale.
+        rc, out, err = self.run_mode("-t")
+        self.assertEqual(rc, 0, err)
+        pid = self.start_detached()
+        self.assertEqual(harness.tcp_roundtrip(self.port, b"now"), b"NOW")
+        self.assertTrue(self.kill(pid))
+        self.pids.remove(pid)
+        self.assertFalse(os.path.exists(self.pidfile))
+
+    def test_pidfile_of_a_process_we_may_not_signal(self):
+        # kill(1, 0) fails with EPERM for anyone but root: a process runs
+        # there all the same.  As root, the daemon runs as nobody (the
+        # pidfile given to it, as if it were nobody's own).
+        import pwd
+        with open(self.pidfile, "w") as f:
+            f.write("1\n")
+        before = snapshot(self.pidfile)
+        self.write_conf(pidfile=self.pidfile)
+        preexec = None
+        if os.geteuid() == 0:
+            nobody = pwd.getpwnam("nobody")
+            os.chmod(self.dir, 0o755)
+            os.chmod(self.conf, 0o644)
+            os.chown(self.pidfile, nobody.pw_uid, nobody.pw_gid)    # its own to open
+
+            def preexec():
+                os.setgroups([])
+                os.setgid(nobody.pw_gid)
+                os.setuid(nobody.pw_uid)
+        for mode in MODES:
+            argv = [UPCASED] + {"-t": ["-t"], "-f": ["-f"], "detached": []}[mode] + \
+                ["-c", self.conf]
+            p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                               timeout=30, preexec_fn=preexec)
+            err = p.stderr.decode("utf-8", "replace")
+            self.assertEqual(p.returncode, EX_CONFIG if mode == "-t" else EX_CANTCREAT,
+                             "%s: %s" % (mode, err))
+            self.assertIn("pidfile %s holds pid 1 of a running process" % self.pidfile, err)
+            self.assertEqual(daemons_using(self.conf), [])
+        self.assertEqual(snapshot(self.pidfile), before)
+
+    def test_pidfile_holding_our_own_pid(self):
+        # A restart that gets the pid of the last run (as in a container):
+        # the pid runs, but it is ours, so the file is stale.  The shell
+        # writes its pid and becomes upcased.
+        own = 'echo $$ > "$0"; exec "$@"'
+        self.write_conf(pidfile=self.pidfile)
+        rc, out, err = harness.run(["/bin/sh", "-c", own, self.pidfile, UPCASED, "-t",
+                                    "-c", self.conf])
+        self.assertEqual((rc, out), (0, b"configuration OK\n"), err)
+        with open(self.conf) as f:
+            d = harness.Daemon(conf_text=f.read(), port=self.port,
+                               prefix=["/bin/sh", "-c", own, self.pidfile])
+        self.others.append(d)
+        self.assertIn("replacing the stale pid %d (our own now)" % d.pid, d.read_log())
+        self.assertEqual(self.pidfile_text(), "%d\n" % d.pid)
+        self.assertEqual(d.stop(), 0)
+        self.assertFalse(os.path.exists(self.pidfile))
+        # Detached: the pid written is the daemon's, not the starter's.
+        p = subprocess.Popen(["/bin/sh", "-c", own, self.pidfile, UPCASED, "-c", self.conf],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        _, err = p.communicate(timeout=30)
+        with open(self.pidfile) as f:
+            pid = int(f.read())
+        self.pids.append(pid)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertIn(b"replacing the stale pid %d (our own now)" % p.pid, err)
+        self.assertNotEqual(pid, p.pid)
+        self.assertEqual(daemons_using(self.conf), [pid])
+        self.assertTrue(self.kill(pid))
+        self.pids.remove(pid)
+        self.assertFalse(os.path.exists(self.pidfile))
+
+    def delayed_daemon(self, port, after=False):
+        """A daemon in the foreground on port with our pidfile, held up by
+        tests/flockdelay.so just before it locks the pidfile (after: just
+        after, the pid not yet written): returns it and the path that lets
+        it go on, once it waits there."""
+        if harness.sanitizer() in ("address", "thread"):
+            self.skipTest("the sanitizer's runtime must come first: no LD_PRELOAD")
+        shim = os.environ.get("FLOCKDELAY",
+                              os.path.join(harness.BUILDDIR, "tests", "flockdelay.so"))
+        ready, go = os.path.join(self.dir, "ready"), os.path.join(self.dir, "go")
+        env = {"LD_PRELOAD": shim, "FLOCKDELAY_READY": ready, "FLOCKDELAY_GO": go}
+        if after:
+            env["FLOCKDELAY_AFTER"] = "1"
+        d = harness.Daemon(conf_text=self.conf_text(pidfile=self.pidfile, port=port),
+                           port=port, wait=False, env=env)
+        self.others.append(d)
+        deadline = time.monotonic() + 20
+        while not os.path.exists(ready):
+            self.assertIsNone(d.proc.poll(), "the delayed daemon exited:\n" + d.read_log())
+            self.assertLess(time.monotonic(), deadline, "never reached its flock:\n"
+                            + d.read_log())
+            time.sleep(0.01)
+        return d, go
+
+    def deleted_pidfiles(self, pid):
+        """The pidfiles (removed from the path) pid holds open."""
+        out = []
+        fds = "/proc/%d/fd" % pid
+        for fd in os.listdir(fds):
+            try:
+                target = os.readlink(os.path.join(fds, fd))
+            except OSError:
+                continue
+            if target.startswith(self.pidfile) and target.endswith("(deleted)"):
+                out.append(target)
+        return out
+
+    def test_pidfile_removed_while_a_daemon_locks_it(self):
+        a = self.foreground(self.conf_text(pidfile=self.pidfile), self.port)
+        b_port = harness.free_port()
+        b, go = self.delayed_daemon(b_port)         # opened a's file: waits to lock it
+        self.assertEqual(a.stop(), 0)
+        self.assertFalse(os.path.exists(self.pidfile), "a left its pidfile")
+        open(go, "w").close()
+        b.wait_ready()
+        self.assertTrue(self.pidfile_text(),
+                        "b runs with no pidfile at the path:\n" + b.read_log())
+        self.assertEqual(self.pidfile_text(), "%d\n" % b.pid)
+        self.assertEqual(self.deleted_pidfiles(b.pid), [], "b locked the removed file")
+        # A third daemon finds b running.
+        c_conf = os.path.join(self.dir, "c.conf")
+        c_port = harness.free_port()
+        self.write_conf(pidfile=self.pidfile, path=c_conf, port=c_port)
+        rc, out, err = self.run_mode("-f", c_conf)
+        self.assertEqual(rc, EX_CANTCREAT, err)
+        self.assertIn("upcased is already running (pid %d)" % b.pid, err)
+        self.assertEqual(b.stop(), 0)
+        self.assertFalse(os.path.exists(self.pidfile))
+
+    def test_pidfile_replaced_while_a_daemon_locks_it(self):
+        a = self.foreground(self.conf_text(pidfile=self.pidfile), self.port)
+        b_port = harness.free_port()
+        b, go = self.delayed_daemon(b_port)         # opened a's file: waits to lock it
+        self.assertEqual(a.stop(), 0)
+        # c starts meanwhile and makes a new pidfile.
+        c_port = harness.free_port()
+        c = self.foreground(self.conf_text(pidfile=self.pidfile, port=c_port), c_port)
+        self.assertEqual(self.pidfile_text(), "%d\n" % c.pid)
+        before = snapshot(self.pidfile)
+        open(go, "w").close()
+        try:
+            rc = b.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.fail("b runs next to c, with one pidfile:\n" + b.read_log())
+        self.assertEqual(rc, EX_CANTCREAT, b.read_log())
+        self.assertIn("upcased is already running (pid %d)" % c.pid, b.read_log())
+        self.assertEqual(snapshot(self.pidfile), before, "c's pidfile was changed")
+        self.assertEqual(c.stop(), 0)
+        self.assertFalse(os.path.exists(self.pidfile))
+
+    def test_second_daemon_while_the_first_starts(self):
+        # a holds the lock of a stale pidfile and has not written its pid
+        # yet: b must not say the dead pid runs.
+        stale = dead_pid()
+        with open(self.pidfile, "w") as f:
+            f.write("%d\n" % stale)
+        a, go = self.delayed_daemon(self.port, after=True)
+        before = snapshot(self.pidfile)
+        b_conf = os.path.join(self.dir, "b.conf")
+        self.write_conf(pidfile=self.pidfile, path=b_conf, port=harness.free_port())
+        for mode in ("-f", "detached"):
+            rc, out, err = self.run_mode(mode, b_conf)
+            self.assertEqual(rc, EX_CANTCREAT, err)
+            self.assertIn("pidfile %s: upcased is already running (starting: its pid is "
+                          "not written yet)" % self.pidfile, err)
+            self.assertNotIn(str(stale), err)
+        self.assertEqual(snapshot(self.pidfile), before)
+        open(go, "w").close()
+        a.wait_ready()
+        self.assertEqual(self.pidfile_text(), "%d\n" % a.pid)
+        self.assertEqual(a.stop(), 0)
+        self.assertFalse(os.path.exists(self.pidfile))
+
     def test_pidfile_removed_at_stop_only_if_ours(self):
         self.write_conf(pidfile=self.pidfile)
         with open(self.conf) as f:
             d = self.foreground(f.read(), self.port)
-        with open(self.pidfile) as f:
-            self.assertEqual(f.read(), "%d\n" % d.pid)
+        self.assertEqual(self.pidfile_text(), "%d\n" % d.pid)
         os.unlink(self.pidfile)
         with open(self.pidfile, "w") as f:
             f.write("12345\n")
