@@ -87,12 +87,22 @@ class NetDaemon(Daemon):
 
     def stats(self):
         """The counters, read over the control socket by Python."""
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(5)
-            s.connect(self.ctl)
-            s.sendall(b"stats\n")
-            text = harness.recv_all(s).decode()
-        return parse_stats(text)
+        # The daemon accepts TCP (what "ready" waits for) a moment before
+        # its control socket exists and listens: retry, bounded.
+        deadline = time.monotonic() + 5
+        while True:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(5)
+                try:
+                    s.connect(self.ctl)
+                except (FileNotFoundError, ConnectionRefusedError):
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.01)
+                    continue
+                s.sendall(b"stats\n")
+                text = harness.recv_all(s).decode()
+            return parse_stats(text)
 
     def client_stats(self):
         """The counters as the real client prints them (upcase --stats -S)."""
