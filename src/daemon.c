@@ -177,6 +177,16 @@ pidfile_comm(long pid, char *out, size_t outlen)
 		snprintf(out, outlen, " (%s)", name);
 }
 
+/* Whether process pid is an upcased, by its name. */
+static bool
+pidfile_is_upcased(long pid)
+{
+	char comm[48];
+
+	pidfile_comm(pid, comm, sizeof(comm));
+	return strcmp(comm, " (upcased)") == 0;
+}
+
 static int
 pidfile_refuse_live(int fd, const char *path, long pid, char *err, size_t errlen)
 {
@@ -211,12 +221,13 @@ daemon_pidfile_check(const char *path, char *err, size_t errlen)
 		    path);
 	pidfile_facts_pid(&f);
 	/*
-	 * A running pid is fine if its daemon holds the lock (ExecReload runs
-	 * -t while it runs).  To see whether anyone does, take it, shared,
-	 * for an instant: only for a running pid, so a daemon starting over
-	 * a stale file never finds it taken.  Can't tell: fine.
+	 * A running pid is fine if it is an upcased (ExecReload runs -t while
+	 * the daemon runs).  -t takes no lock to find out: even a shared one
+	 * for an instant could make a daemon starting meanwhile find the file
+	 * locked and refuse to run, and a lock taken on a file just removed
+	 * says nothing.  Start-up decides with its own exclusive lock.
 	 */
-	f.locked = !f.alive || flock(fd, LOCK_SH | LOCK_NB) == 0;
+	f.locked = !f.alive || !pidfile_is_upcased(f.pid);	/* "we got it": nobody holds it */
 	if (runfile_pidfile_rule(&f) == RUNFILE_LIVE)
 		return pidfile_refuse_live(fd, path, f.pid, err, errlen);
 	close(fd);
