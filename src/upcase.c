@@ -16,6 +16,7 @@
 #include <sys/un.h>
 
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -127,7 +128,7 @@ write_all(int fd, const char *buf, size_t len, const char *who)
 /* ------------------------------------------------------------ options */
 
 struct opts {
-	char     host[NI_MAXHOST];
+	char     host[NI_MAXHOST];  /* "" when none given: loopback */
 	char     host_port[16];    /* port given with -H, or "" */
 	const char *opt_port;      /* port given with -p, or NULL */
 	char     port[16];         /* the one to use, set by check_opts() */
@@ -154,7 +155,7 @@ static const struct option longopts[] = {
 	{ "port",    required_argument, NULL, 'p' },
 	{ "quiet",   no_argument,       NULL, 'q' },
 	{ "control", required_argument, NULL, 'S' },
-	{ "timeout", required_argument, NULL, 't' },
+	{ "timeout", required_argument, NULL, 'w' },
 	{ "udp",     no_argument,       NULL, 'u' },
 	{ "version", no_argument,       NULL, 'V' },
 	{ "retries", required_argument, NULL, OPT_RETRIES },
@@ -163,9 +164,9 @@ static const struct option longopts[] = {
 };
 
 static const char usage_text[] =
-    "usage: upcase [-46quV] [-H host[:port]] [-p port] [-t seconds] [--retries n]\n"
+    "usage: upcase [-46quV] [-H host[:port]] [-p port] [-w seconds] [--retries n]\n"
     "              [text ...]\n"
-    "       upcase --stats [-S path] [-t seconds]\n";
+    "       upcase --stats [-S path] [-w seconds]\n";
 
 static void
 usage_long(void)
@@ -174,13 +175,13 @@ usage_long(void)
 	    "Send text to an upcased server and print it back in upper case.  With TEXT,\n"
 	    "send the words joined by spaces; without, prompt for lines on a terminal or\n"
 	    "stream standard input to the server and the reply to standard output.\n\n"
-	    "  -H, --host HOST[:PORT]  server name or address (default localhost);\n"
-	    "                          IPv6 as [ADDR] or [ADDR]:PORT\n"
+	    "  -H, --host HOST[:PORT]  server name or address (default: 127.0.0.1,\n"
+	    "                          then ::1); IPv6 as [ADDR] or [ADDR]:PORT\n"
 	    "  -p, --port PORT         server port (default %d)\n"
 	    "  -4, --ipv4              IPv4 only\n"
 	    "  -6, --ipv6              IPv6 only\n"
 	    "  -u, --udp               UDP: one datagram per line\n"
-	    "  -t, --timeout SECONDS   connect and reply timeout (default 5; 0.5 allowed)\n"
+	    "  -w, --timeout SECONDS   connect and reply timeout (default 5; 0.5 allowed)\n"
 	    "      --retries N         UDP: resend an unanswered line N times (default 2)\n"
 	    "  -q, --quiet             no prompt\n"
 	    "      --stats             print the daemon's counters\n"
@@ -285,7 +286,7 @@ parse_one(struct opts *o, int ch, const char *arg)
 	case 'S':
 		o->control = arg;
 		break;
-	case 't':
+	case 'w':
 		return parse_timeout(arg, &o->timeout_ms);
 	case 'u':
 		o->udp = true;
@@ -334,8 +335,16 @@ check_opts(struct opts *o)
 			return usage_error("%s is not an %s address", o->host,
 			    o->family == AF_INET ? "IPv4" : "IPv6");
 	}
-	snprintf(o->who, sizeof(o->who), strchr(o->host, ':') != NULL ?
-	    "[%s]:%s" : "%s:%s", o->host, o->port);
+	/* No host: messages name the loopback addresses that will be tried. */
+	if (o->host[0] == '\0' && o->family == AF_UNSPEC)
+		snprintf(o->who, sizeof(o->who), "127.0.0.1:%s, [::1]:%s",
+		    o->port, o->port);
+	else if (o->host[0] == '\0')
+		snprintf(o->who, sizeof(o->who), o->family == AF_INET ?
+		    "127.0.0.1:%s" : "[::1]:%s", o->port);
+	else
+		snprintf(o->who, sizeof(o->who), strchr(o->host, ':') != NULL ?
+		    "[%s]:%s" : "%s:%s", o->host, o->port);
 	return CONTINUE;
 }
 
@@ -365,12 +374,11 @@ parse_opts(struct opts *o, int argc, char *argv[])
 	int ch, rc;
 
 	memset(o, 0, sizeof(*o));
-	snprintf(o->host, sizeof(o->host), "localhost");
 	o->family = AF_UNSPEC;
 	o->timeout_ms = 5000;
 	o->retries = 2;
 	opterr = 0;   /* our messages say "upcase:", not argv[0] */
-	while ((ch = getopt_long(argc, argv, ":46H:hp:qS:t:uV", longopts,
+	while ((ch = getopt_long(argc, argv, ":46H:hp:qS:uVw:", longopts,
 	    NULL)) != -1) {
 		if (ch == ':' || ch == '?')
 			return bad_option(argv, ch);
@@ -384,20 +392,83 @@ parse_opts(struct opts *o, int argc, char *argv[])
 
 /* ------------------------------------------------------------ addressing */
 
+/*
+ * Where the addresses tried come from: getaddrinfo() for a host given
+ * with -H, else the loopback addresses built here.
+ */
+struct addrs {
+	struct addrinfo *gai;      /* to free, or NULL */
+	struct {
+		struct addrinfo ai;
+		union {
+			struct sockaddr_in  sin;
+			struct sockaddr_in6 sin6;
+		} sa;
+	} lo[2];
+};
+
+/*
+ * No host: 127.0.0.1, then ::1, as -4 / -6 allow.  Not "localhost":
+ * whether and how that resolves depends on /etc/hosts (some map it to
+ * ::1 only, or not at all), and a daemon on either loopback should be
+ * reached the same way.
+ */
+static void
+loopback_list(const struct opts *o, int socktype, struct addrs *a,
+    struct addrinfo **res)
+{
+	struct addrinfo *ai, **next = res;
+	uint16_t port = htons((uint16_t)addr_parse_port(o->port));
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		ai = &a->lo[i].ai;
+		if (i == 0 && o->family != AF_INET6) {
+			ai->ai_family = AF_INET;
+			a->lo[i].sa.sin.sin_family = AF_INET;
+			a->lo[i].sa.sin.sin_port = port;
+			a->lo[i].sa.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			ai->ai_addrlen = sizeof(a->lo[i].sa.sin);
+		} else if (i == 1 && o->family != AF_INET) {
+			ai->ai_family = AF_INET6;
+			a->lo[i].sa.sin6.sin6_family = AF_INET6;
+			a->lo[i].sa.sin6.sin6_port = port;
+			a->lo[i].sa.sin6.sin6_addr = in6addr_loopback;
+			ai->ai_addrlen = sizeof(a->lo[i].sa.sin6);
+		} else
+			continue;
+		ai->ai_socktype = socktype;
+		ai->ai_protocol = socktype == SOCK_STREAM ? IPPROTO_TCP :
+		    IPPROTO_UDP;
+		ai->ai_addr = (struct sockaddr *)&a->lo[i].sa;
+		*next = ai;
+		next = &ai->ai_next;
+	}
+	*next = NULL;
+}
+
 static int
-resolve(const struct opts *o, int socktype, struct addrinfo **res)
+resolve(const struct opts *o, int socktype, struct addrs *a,
+    struct addrinfo **res)
 {
 	struct addrinfo hints;
 	int rc;
 
+	memset(a, 0, sizeof(*a));
+	if (o->host[0] == '\0') {
+		loopback_list(o, socktype, a, res);
+		return CONTINUE;
+	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = o->family;
 	hints.ai_socktype = socktype;
 	/* No AI_ADDRCONFIG: "localhost" must work on a host with only lo. */
 	hints.ai_flags = AI_NUMERICSERV;
 	rc = getaddrinfo(o->host, o->port, &hints, res);
-	if (rc == 0)
+	if (rc == 0) {
+		a->gai = *res;
 		return CONTINUE;
+	}
 	if (rc == EAI_SYSTEM)
 		return fail(EX_UNAVAILABLE, o->who, "%s", strerror(errno));
 	return fail(rc == EAI_AGAIN ? EX_TEMPFAIL : EX_UNAVAILABLE,
@@ -1055,6 +1126,7 @@ main(int argc, char *argv[])
 {
 	struct opts o;
 	struct session s;
+	struct addrs a;
 	int rc;
 
 	/* A vanished reader is EPIPE, reported and exit 74, not a silent death. */
@@ -1067,12 +1139,13 @@ main(int argc, char *argv[])
 		return finish(run_stats(&o));
 	memset(&s, 0, sizeof(s));
 	s.o = &o;
-	rc = resolve(&o, o.udp ? SOCK_DGRAM : SOCK_STREAM, &s.res);
+	rc = resolve(&o, o.udp ? SOCK_DGRAM : SOCK_STREAM, &a, &s.res);
 	if (rc != CONTINUE)
 		return finish(rc);
 	if (!o.udp || (rc = udp_create(&s.udp, &o, s.res)) == CONTINUE)
 		rc = run_mode(&s);
 	udp_destroy(s.udp);
-	freeaddrinfo(s.res);
+	if (a.gai != NULL)
+		freeaddrinfo(a.gai);
 	return finish(rc);
 }

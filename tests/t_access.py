@@ -23,7 +23,7 @@ ONLY_66 = 'access = ( "allow 127.0.0.66/32", "deny all" );'
 
 def client(port, *args, text="hello"):
     """The real client, TCP unless -u is among args."""
-    return harness.run([harness.UPCASE, "-H", "127.0.0.1", "-p", str(port), "-t", "2"]
+    return harness.run([harness.UPCASE, "-H", "127.0.0.1", "-p", str(port), "-w", "2"]
                        + list(args) + [text], timeout=20)
 
 
@@ -130,7 +130,7 @@ class Reload(unittest.TestCase):
                 s.close()
             self.assertTrue(try_serve("127.0.0.66", d.port, b"now allowed"),
                             "127.0.0.66 still refused after 'allow 127.0.0.66/32'")
-            rc, out, err = client(d.port, "-u", "--retries", "0", "-t", "0.5")
+            rc, out, err = client(d.port, "-u", "--retries", "0", "-w", "0.5")
             self.assertNotEqual(rc, 0, "upcase -u from 127.0.0.1 got a reply after 'deny all'")
             self.assertEqual(out, b"")
             u66 = udp_from("127.0.0.66")

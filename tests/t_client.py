@@ -181,11 +181,11 @@ class ClientIPv4(unittest.TestCase):
         self.assertLess((hwm - hwm0) * 1024, len(data) * 0.5, "client held the stream in memory")
 
     def test_waiting_on_the_user_is_not_a_timeout(self):
-        # -t is for the server: a slow writer on stdin or a slow reader on
+        # -w is for the server: a slow writer on stdin or a slow reader on
         # stdout must not make the client give up.
         # The pause is three times the timeout; the timeout is long enough
         # for a loaded machine to answer one line within it.
-        p = subprocess.Popen([UPCASE, "-t", "1"] + self.addr, stdin=subprocess.PIPE,
+        p = subprocess.Popen([UPCASE, "-w", "1"] + self.addr, stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE)
         try:
             p.stdin.write(b"a\n")
@@ -201,7 +201,7 @@ class ClientIPv4(unittest.TestCase):
                 p.wait()
             p.stdout.close()
         data = b"slow reader " * 100000
-        p = subprocess.Popen([UPCASE, "-t", "0.3"] + self.addr, stdin=subprocess.PIPE,
+        p = subprocess.Popen([UPCASE, "--timeout", "0.3"] + self.addr, stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE)
         writer = threading.Thread(target=lambda: (p.stdin.write(data), p.stdin.close()))
         writer.start()
@@ -425,7 +425,7 @@ class ClientErrors(unittest.TestCase):
             sink.bind(("127.0.0.1", 0))
             port = sink.getsockname()[1]
             start = time.monotonic()
-            code, out, err = run([UPCASE, "-u", "-t", "0.2", "--retries", "2",
+            code, out, err = run([UPCASE, "-u", "-w", "0.2", "--retries", "2",
                                   "-H", "127.0.0.1", "-p", str(port), "anyone"])
             elapsed = time.monotonic() - start
             self.assertEqual((code, out), (75, b""))
@@ -445,7 +445,7 @@ class ClientErrors(unittest.TestCase):
         # the connected socket reports; no need to wait for the timeout.
         port = harness.free_port()
         start = time.monotonic()
-        code, out, err = run([UPCASE, "-u", "-t", "3", "-H", "127.0.0.1", "-p", str(port), "x"])
+        code, out, err = run([UPCASE, "-u", "-w", "3", "-H", "127.0.0.1", "-p", str(port), "x"])
         self.assertEqual((code, out), (69, b""))
         self.assertIn(b"127.0.0.1:%d" % port, err)
         self.assertIn(b"refused", err.lower())
@@ -457,7 +457,7 @@ class ClientErrors(unittest.TestCase):
             lsock.bind(("127.0.0.1", 0))
             lsock.listen(4)
             port = lsock.getsockname()[1]
-            code, _, err = run([UPCASE, "-t", "0.3", "-H", "127.0.0.1", "-p", str(port), "hi"])
+            code, _, err = run([UPCASE, "-w", "0.3", "-H", "127.0.0.1", "-p", str(port), "hi"])
             self.assertEqual(code, 75)
             self.assertIn(b"127.0.0.1:%d" % port, err)
 
@@ -488,7 +488,7 @@ class ClientErrors(unittest.TestCase):
 
     def test_stats_from_a_socket_that_never_answers(self):
         # A listener that never accepts (a daemon whose main thread is
-        # held up): -t bounds the wait, with its backlog full (connect
+        # held up): -w bounds the wait, with its backlog full (connect
         # waits) or not (the request is sent, no answer comes).
         tmp = tempfile.mkdtemp(prefix="upcase-t-client-")
         path = os.path.join(tmp, "s.sock")
@@ -509,13 +509,13 @@ class ClientErrors(unittest.TestCase):
                             except BlockingIOError:
                                 break
                     t0 = time.monotonic()
-                    code, out, err = run([UPCASE, "--stats", "-S", path, "-t", "1"],
+                    code, out, err = run([UPCASE, "--stats", "-S", path, "-w", "1"],
                                          timeout=30)
                     took[case] = time.monotonic() - t0
                     self.assertEqual((code, out), (75, b""), "%s: %r" % (case, err))
                     self.assertIn(path.encode(), err)
                     self.assertRegex(err, rb"timed out")
-                print("upcase --stats -t 1 on a socket nobody serves: %s"
+                print("upcase --stats -w 1 on a socket nobody serves: %s"
                       % ", ".join("%s %.0f ms" % (k, v * 1000) for k, v in took.items()))
                 for case, t in took.items():
                     self.assertLess(t, 5, case)
@@ -527,7 +527,7 @@ class ClientErrors(unittest.TestCase):
     def test_bad_usage(self):
         bad = [
             ["-x"], ["--bogus"], ["-p"], ["-p", "0"], ["-p", "65536"], ["-p", "12x"],
-            ["-t", "0"], ["-t", "-1"], ["-t", "soon"], ["--retries", "-1"],
+            ["-w", "0"], ["-w", "-1"], ["--timeout", "soon"], ["--retries", "-1"],
             ["-H", "[::1"], ["-H", "[::1]x"], ["-H", "host:"], ["-H", ":80"],
             ["-H", "localhost:1", "-p", "2"], ["-4", "-6"], ["-4", "-H", "::1"],
             ["--stats", "text"], ["--stats", "-u"], ["-S", "/x"],
@@ -554,6 +554,175 @@ class ClientErrors(unittest.TestCase):
         code, out, err = run([UPCASE, "--version"])
         self.assertEqual((code, out, err), (0, ("upcase %s\n" % want).encode(), b""))
         self.assertEqual(run([UPCASE, "-V"])[1], out)
+
+
+def have_ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def hold_closed(family, host, port):
+    """A TCP socket bound to host:port that does not listen: connections
+    there are refused, and no other test can take the port meanwhile.
+    None if the port is taken already."""
+    s = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        s.bind((host, port))
+    except OSError:
+        s.close()
+        return None
+    return s
+
+
+class ClientTimeoutOption(unittest.TestCase):
+    """-w / --timeout (as nc spells it); -t is not a client option."""
+
+    def test_w_and_timeout_bound_a_silent_server(self):
+        # The kernel accepts the connection; nobody ever answers.
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as lsock:
+            lsock.bind(("127.0.0.1", 0))
+            lsock.listen(8)
+            port = lsock.getsockname()[1]
+            took = {}
+            for spelling in (["-w", "0.4"], ["-w0.4"], ["--timeout", "0.4"],
+                             ["--timeout=0.4"]):
+                t0 = time.monotonic()
+                code, out, err = run([UPCASE] + spelling +
+                                     ["-H", "127.0.0.1", "-p", str(port), "hi"], timeout=30)
+                took[" ".join(spelling)] = time.monotonic() - t0
+                self.assertEqual((code, out), (75, b""), (spelling, err))
+                self.assertIn(b"timed out", err)
+            print("silent TCP server, timeout 0.4 s: %s" %
+                  ", ".join("%s %.0f ms" % (k, v * 1000) for k, v in took.items()))
+            for k, v in took.items():
+                # The default is 5 s: well under it means the option counted.
+                self.assertGreaterEqual(v, 0.35, k)
+                self.assertLess(v, 3.0, k)
+
+    def test_w_bounds_each_udp_try(self):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
+            sink.bind(("127.0.0.1", 0))
+            port = sink.getsockname()[1]
+            t0 = time.monotonic()
+            code, out, err = run([UPCASE, "-u", "-w", "0.3", "--retries", "1",
+                                  "-H", "127.0.0.1", "-p", str(port), "x"], timeout=30)
+            took = time.monotonic() - t0
+            print("silent UDP port, -w 0.3 --retries 1: %.0f ms" % (took * 1000))
+            self.assertEqual((code, out), (75, b""), err)
+            self.assertGreaterEqual(took, 0.55)
+            self.assertLess(took, 4.0)
+
+    def test_t_is_an_unknown_option(self):
+        for args in (["-t", "1", "hi"], ["-t1", "hi"], ["--stats", "-t", "1"],
+                     ["-qt", "1", "hi"]):
+            code, out, err = run([UPCASE] + args, input=b"")
+            self.assertEqual((code, out), (64, b""), args)
+            self.assertEqual(err, b"upcase: unknown option -t\n"
+                             b"Try 'upcase --help' for more information.\n", args)
+
+    def test_help_names_w(self):
+        code, out, err = run([UPCASE, "--help"])
+        self.assertEqual((code, err), (0, b""))
+        self.assertIn(b"-w, --timeout SECONDS", out)
+        self.assertIn(b"[-w seconds]", out)
+        self.assertNotRegex(out, rb"(?<![-\w])-t\b")
+
+
+class ClientNoHost(unittest.TestCase):
+    """No -H: 127.0.0.1, then ::1 (as -4 / -6 allow), not "localhost"."""
+
+    def no_host(self, port, *args, input=None):
+        return run([UPCASE, "-w", "5", "-p", str(port)] + list(args), input=input)
+
+    def daemon_beside_a_closed_port(self, address, other_family, other):
+        """A daemon on address, with the same port held (refusing TCP) on
+        the other loopback address."""
+        for _ in range(5):
+            d = Daemon(address=address)
+            held = hold_closed(other_family, other, d.port)
+            if held is not None:
+                return d, held
+            self.assertEqual(d.stop(), 0)
+        self.fail("no port free on both loopback addresses")
+
+    def test_reaches_a_daemon_on_127_0_0_1(self):
+        if have_ipv6_loopback():
+            d, held = self.daemon_beside_a_closed_port("127.0.0.1", socket.AF_INET6, "::1")
+        else:
+            d, held = Daemon(), None
+        try:
+            for args in ([], ["-4"]):
+                code, out, err = self.no_host(d.port, *args, "no", "host")
+                self.assertEqual((code, out, err), (0, b"NO HOST\n", b""), args)
+                code, out, err = self.no_host(d.port, "-u", *args, input=b"a\nb\n")
+                self.assertEqual((code, out, err), (0, b"A\nB\n", b""), args)
+            if held is not None:
+                code, out, err = self.no_host(d.port, "-6", "x")
+                self.assertEqual((code, out), (69, b""), err)
+                self.assertEqual(err, b"upcase: [::1]:%d: Connection refused\n" % d.port)
+        finally:
+            if held is not None:
+                held.close()
+            self.assertEqual(d.stop(), 0, d.read_log())
+
+    def test_reaches_a_daemon_on_ipv6_loopback_only(self):
+        if not have_ipv6_loopback():
+            self.skipTest("no IPv6 loopback")
+        d, held = self.daemon_beside_a_closed_port("::1", socket.AF_INET, "127.0.0.1")
+        try:
+            for args in ([], ["-6"]):
+                code, out, err = self.no_host(d.port, *args, "over", "six")
+                self.assertEqual((code, out, err), (0, b"OVER SIX\n", b""), args)
+                # UDP: 127.0.0.1 answers port unreachable, then ::1 replies.
+                code, out, err = self.no_host(d.port, "-u", *args, input=b"a\nb\n")
+                self.assertEqual((code, out, err), (0, b"A\nB\n", b""), args)
+            code, out, err = self.no_host(d.port, "-4", "x")
+            self.assertEqual((code, out), (69, b""), err)
+            self.assertEqual(err, b"upcase: 127.0.0.1:%d: Connection refused\n" % d.port)
+        finally:
+            held.close()
+            self.assertEqual(d.stop(), 0, d.read_log())
+
+    def test_nothing_there_names_both_addresses(self):
+        port = harness.free_port()
+        code, out, err = self.no_host(port, "x")
+        self.assertEqual((code, out), (69, b""), err)
+        if have_ipv6_loopback():
+            self.assertEqual(err, b"upcase: 127.0.0.1:%d, [::1]:%d: Connection refused\n"
+                             % (port, port))
+        else:
+            self.assertTrue(err.startswith(b"upcase: 127.0.0.1:%d, [::1]:%d: " % (port, port)),
+                            err)
+
+    def test_localhost_is_not_looked_up(self):
+        # What /etc/hosts says about "localhost" must not matter: the
+        # client opens no name-service file at all without -H.
+        strace = shutil.which("strace")
+        if strace is None:
+            self.skipTest("no strace")
+        port = harness.free_port()
+        with tempfile.TemporaryDirectory(prefix="upcase-t-client-") as tmp:
+            trace = os.path.join(tmp, "trace")
+            code, out, err = run([strace, "-f", "-qq", "-e", "trace=open,openat",
+                                  "-o", trace, UPCASE, "-w", "2", "-p", str(port), "x"])
+            if code != 69 or not os.path.exists(trace):
+                self.skipTest("strace cannot trace here: %r" % err)
+            with open(trace) as f:
+                opened = f.read()
+            self.assertIn("libc.so", opened)    # the trace saw the loader
+            for name in ("/etc/hosts", "/etc/nsswitch.conf", "/etc/resolv.conf",
+                         "/etc/gai.conf"):
+                self.assertNotIn(name, opened)
+            # And with -H localhost it does: the check can see a lookup.
+            code, out, err = run([strace, "-f", "-qq", "-e", "trace=open,openat",
+                                  "-o", trace, UPCASE, "-w", "2", "-H", "localhost",
+                                  "-p", str(port), "x"])
+            with open(trace) as f:
+                self.assertIn("/etc/hosts", f.read())
 
 
 if __name__ == "__main__":

@@ -91,7 +91,7 @@ print(conns, sent, flush=True)
 def stats_once(path, timeout=2):
     """One `upcase --stats`: (ok, seconds, stderr)."""
     t0 = time.monotonic()
-    rc, out, err = harness.run([UPCASE, "--stats", "-S", path, "-t", str(timeout)],
+    rc, out, err = harness.run([UPCASE, "--stats", "-S", path, "-w", str(timeout)],
                                timeout=timeout + 10)
     took = time.monotonic() - t0
     ok = rc == 0 and b"upcased_tcp_connections_accepted_total" in out
@@ -360,7 +360,7 @@ class Drain(unittest.TestCase):
     def stats(self):
         """`upcase --stats` with a 5 s timeout: (status, counters, seconds)."""
         t0 = time.monotonic()
-        rc, out, err = harness.run([UPCASE, "--stats", "-S", self.ctl, "-t", "5"],
+        rc, out, err = harness.run([UPCASE, "--stats", "-S", self.ctl, "--timeout", "5"],
                                    timeout=20)
         took = time.monotonic() - t0
         counters = dict(line.split() for line in out.decode().splitlines() if " " in line)

@@ -81,7 +81,7 @@ def dead_pid():
 
 
 def stats_ok(path):
-    rc, out, err = harness.run([UPCASE, "--stats", "-S", path, "-t", "5"])
+    rc, out, err = harness.run([UPCASE, "--stats", "-S", path, "-w", "5"])
     return rc == 0 and b"upcased_reloads_total" in out
 
 
