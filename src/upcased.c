@@ -640,8 +640,14 @@ upcased_start(struct upcased *d)
 		fatal("out of memory for the access lists");
 	worker_params_from(&tp, d->conf, &d->policy, &d->listeners, SOCK_STREAM);
 	worker_params_from(&up, d->conf, &d->policy, &d->listeners, SOCK_DGRAM);
-	d->tcp = worker_pool_create(&tcp_worker_ops, tcp_thread_count(d->conf), &tp);
+	/*
+	 * UDP first: once the TCP workers accept, a flood of clients may take
+	 * every descriptor left (a low ulimit -n), and a pool made after that
+	 * could not get its epoll and eventfd.  And a client that saw TCP
+	 * answer finds UDP ready too.
+	 */
 	d->udp = worker_pool_create(&udp_worker_ops, 1, &up);
+	d->tcp = worker_pool_create(&tcp_worker_ops, tcp_thread_count(d->conf), &tp);
 	d->beats = calloc((size_t)(worker_pool_size(d->tcp) + worker_pool_size(d->udp)),
 	    sizeof(*d->beats));
 	if (d->beats == NULL)
