@@ -603,6 +603,8 @@ upcased_drop_privileges(struct upcased *d)
 
 	if (d->ctl.fd != -1 && control_chown(&d->ctl, d->uid, d->gid) == -1)
 		log_warn("control socket %s: chown to %s", d->conf->control_socket, user);
+	if (daemon_pidfile_chown(d->uid, d->gid) == -1)
+		log_warn("pidfile %s: chown of its directory to %s", d->conf->pidfile, user);
 	if (daemon_drop_privileges(user, d->uid, d->gid, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	log_info("running as user %s", user);
