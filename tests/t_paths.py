@@ -38,7 +38,10 @@ daemon's status, see t_exit.py):
   - at stop the pidfile is removed only if it is still ours;
   - a pidfile in a missing directory: the directory is made (0755, one
     level; handed to `user` if set, so the pidfile can be removed at
-    stop), in -f and detached; a missing grandparent is refused, 73.
+    stop), in -f and detached; a missing grandparent is refused, 73;
+  - -t checks that user exists, and that the directories of pidfile and
+    control_socket are there or can be made (their parent is a
+    directory), else 78; it makes nothing.
 Every process started is stopped by its PID.
 """
 import os
@@ -690,6 +693,51 @@ class Paths(unittest.TestCase):
         d.wait_log("running as user nobody")
         self.assertEqual(os.stat(run).st_uid, 0)
         d.stop()
+
+    def run_t(self, extra="", ctl=None, pidfile=None):
+        with open(self.conf, "w") as f:
+            f.write(self.conf_text(ctl, pidfile) + extra)
+        return self.run_mode("-t")
+
+    def test_t_checks_user_and_directories(self):
+        # -t checks what it can without starting, as sshd -t does: that
+        # the user exists, and that the directories of the pidfile and
+        # the control socket are there or can be made (their parent is a
+        # directory).  It makes nothing.
+        import pwd
+        name = "upcase-no-such-user"
+        self.assertRaises(KeyError, pwd.getpwnam, name)
+        rc, out, err = self.run_t('user = "%s";\n' % name)
+        self.assertEqual(rc, EX_CONFIG, err)
+        self.assertIn("user: unknown user %s" % name, err)
+        self.assertNotIn("configuration OK", out)
+        me = pwd.getpwuid(os.geteuid()).pw_name
+        rc, out, err = self.run_t('user = "%s";\n' % me)
+        self.assertEqual((rc, out), (0, "configuration OK\n"), err)
+        before = sorted(os.listdir(self.dir))
+        for setting in ("pidfile", "control_socket"):
+            def t(path):
+                if setting == "pidfile":
+                    return self.run_t(pidfile=path)
+                return self.run_t(ctl=path)
+            # One missing level: start-up makes it; -t says OK, makes nothing.
+            path = os.path.join(self.dir, "run", "f")
+            rc, out, err = t(path)
+            self.assertEqual((rc, out), (0, "configuration OK\n"), "%s: %s" % (setting, err))
+            self.assertFalse(os.path.exists(os.path.join(self.dir, "run")))
+            # Two: refused, naming the missing one.
+            missing = os.path.join(self.dir, "no")
+            path = os.path.join(missing, "such", "f")
+            rc, out, err = t(path)
+            self.assertEqual(rc, EX_CONFIG, "%s: %s" % (setting, err))
+            self.assertIn("%s %s: %s: No such file or directory" % (setting, path, missing), err)
+            self.assertFalse(os.path.exists(missing))
+            # A regular file where the directory goes (the config itself).
+            path = os.path.join(self.conf, "f")
+            rc, out, err = t(path)
+            self.assertEqual(rc, EX_CONFIG, "%s: %s" % (setting, err))
+            self.assertIn("%s %s: %s is not a directory" % (setting, path, self.conf), err)
+        self.assertEqual(sorted(os.listdir(self.dir)), before, "-t made something")
 
     def test_failed_start_leaves_a_stale_pidfile_as_it_was(self):
         # The port is taken: the start fails after the pidfile was checked.
