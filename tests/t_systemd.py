@@ -446,14 +446,13 @@ class UnitFiles(unittest.TestCase):
 
     @unittest.skipUnless(built_with_systemd(), NO_SYSTEMD)
     def test_exec_lines_as_systemd_runs_them(self):
-        """ExecStartPre, ExecStart (Type=notify, main pid notifies), ExecReload."""
+        """ExecStart (Type=notify, main pid notifies), ExecReload (-t first)."""
         with open(os.path.join(self.units, "upcased.service")) as f:
             text = f.read()
         self.assertIn("Type=notify", text)
-        for pre in exec_lines(text, "ExecStartPre"):
-            p = subprocess.run(shlex.split(pre), capture_output=True, env=clean_env(), timeout=30)
-            self.assertEqual((p.returncode, p.stdout), (0, b"configuration OK\n"), p.stderr)
         (start,) = exec_lines(text, "ExecStart")
+        reload_lines = exec_lines(text, "ExecReload")
+        self.assertIn("-t", shlex.split(reload_lines[0]), "ExecReload checks first")
         ns = NotifySocket(self.tmp)
         log = open(os.path.join(self.tmp, "log"), "wb")
         proc = subprocess.Popen(shlex.split(start), stdout=log, stderr=subprocess.STDOUT,
@@ -481,6 +480,25 @@ class UnitFiles(unittest.TestCase):
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait()
             ns.close()
+
+    def test_broken_config_is_not_restarted(self):
+        # RestartPreventExitStatus= covers the main process only, not
+        # ExecStartPre= (whose failure Restart=on-failure retries until the
+        # start limit): so no ExecStartPre= check, and ExecStart itself
+        # exits 78 on a broken file, a status the unit does not restart.
+        with open(os.path.join(self.units, "upcased.service")) as f:
+            text = f.read()
+        self.assertEqual(exec_lines(text, "ExecStartPre"), [])
+        (prevent,) = exec_lines(text, "RestartPreventExitStatus")
+        self.assertIn("78", prevent.split())
+        (start,) = exec_lines(text, "ExecStart")
+        conf = shlex.split(start)[-1]
+        with open(conf, "a") as f:
+            f.write("idle_timeout = 0;\n")
+        p = subprocess.run(shlex.split(start), capture_output=True, env=clean_env(),
+                           timeout=30)
+        self.assertEqual(p.returncode, 78, p.stderr)
+        self.assertIn(b"idle_timeout must be between", p.stderr)
 
     def test_socket_unit_matches_default_port(self):
         with open(os.path.join(TOP, "src", "proto.h")) as f:
