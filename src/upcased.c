@@ -373,18 +373,18 @@ upcased_reload(struct upcased *d)
 	notify_reloading();
 	log_info("reloading %s", d->opt.conf_path);
 	if ((nc = conf_load(d->opt.conf_path, err, sizeof(err))) == NULL) {
-		log_warnx("reload failed, keeping the running configuration: %s", err);
+		log_errx("reload failed, keeping the running configuration: %s", err);
 		goto fail;
 	}
 	if (reload_keep_restart_only(d->conf, nc) == -1 || policy_build(&np, nc) == -1) {
-		log_warnx("reload failed, keeping the running configuration: out of memory");
+		log_errx("reload failed, keeping the running configuration: out of memory");
 		conf_free(nc);
 		goto fail;
 	}
 	if (d->listeners.activated)
 		nls = d->listeners;	/* systemd owns the sockets: keep them */
 	else if (listener_set_open(&nls, nc, &d->listeners, err, sizeof(err)) == -1) {
-		log_warnx("reload failed, keeping the running configuration: %s", err);
+		log_errx("reload failed, keeping the running configuration: %s", err);
 		policy_free(&np);
 		conf_free(nc);
 		goto fail;
@@ -546,7 +546,7 @@ upcased_open_control(struct upcased *d)
 		log_warnx("%s", err);
 		upcased_exit(EX_OSERR);
 	case CONTROL_NOT_SOCKET:
-		log_warnx("%s", err);
+		log_errx("%s", err);
 		upcased_exit(EX_CONFIG);
 	default:
 		log_warnx("%s (upcase --stats will not work)", err);
@@ -632,17 +632,17 @@ upcased_check_config(struct upcased *d)
 	char err[512];
 
 	if (ctl != NULL && control_check_path(ctl, err, sizeof(err)) == -1) {
-		log_warnx("%s", err);
+		log_errx("%s", err);
 		upcased_exit(EX_CONFIG);
 	}
 	if (d->conf->user == NULL)
 		return;
 	if (daemon_user_lookup(d->conf->user, &d->uid, &d->gid, err, sizeof(err)) == -1) {
-		log_warnx("%s: user: %s", d->opt.conf_path, err);
+		log_errx("%s: user: %s", d->opt.conf_path, err);
 		upcased_exit(EX_CONFIG);
 	}
 	if (geteuid() != 0) {
-		log_warnx("%s: user is set (%s) but upcased was not started as root",
+		log_errx("%s: user is set (%s) but upcased was not started as root",
 		    d->opt.conf_path, d->conf->user);
 		upcased_exit(EX_CONFIG);
 	}
@@ -831,14 +831,20 @@ main(int argc, char **argv)
 		upcased_exit(EX_OSERR);		/* a listener must never land on 0-2 */
 	upcased_block_signals();
 	parse_options(argc, argv, &d.opt);
+	/*
+	 * Until the configuration says where logs go: stderr, with "<3>" when
+	 * it is the journal (-t under ExecReload), so config errors are
+	 * errors there.
+	 */
+	log_init("upcased", LOG_TO_STDERR, LOG_DAEMON);
 	d.conf = conf_load(d.opt.conf_path, err, sizeof(err));
 	if (d.conf == NULL) {
-		fprintf(stderr, "upcased: %s\n", err);
+		log_errx("%s", err);
 		upcased_exit(EX_CONFIG);
 	}
 	if (d.opt.test) {
 		if (upcased_check_paths(&d, err, sizeof(err)) == -1) {
-			fprintf(stderr, "upcased: %s\n", err);
+			log_errx("%s", err);
 			conf_free(d.conf);
 			upcased_exit(EX_CONFIG);
 		}
