@@ -56,8 +56,8 @@ int  daemon_pidfile_chown(uid_t uid, gid_t gid);
  * For -t: -1 with a reason in err if path is there and is not a regular
  * file, holds something other than a pid, or holds the pid of a running
  * process that does not hold its lock.  Changes nothing, and a running
- * daemon's pidfile is fine; to tell whether the lock is held when the pid
- * runs, it takes the lock, shared, for an instant.
+ * daemon's pidfile is fine; whether a running pid is an upcased is told
+ * by its name: -t takes no lock (daemon.c says why).
  */
 int  daemon_pidfile_check(const char *path, char *err, size_t errlen);
 
