@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <libgen.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -114,6 +115,7 @@ daemon_detach_done(int status)
 static struct {
 	int fd;                 /* -1: none; taken once with an atomic exchange */
 	bool ours;              /* we made the file, or wrote our pid to it */
+	bool made_dir;          /* we made its directory (daemon_pidfile_chown) */
 	dev_t dev;              /* the file we opened */
 	ino_t ino;
 	char path[PATH_MAX];
@@ -256,6 +258,25 @@ pidfile_open_file(const char *path, bool *made, struct stat *st, char *err, size
 			*made = true;
 			break;
 		}
+		/*
+		 * No directory (a fresh /run without systemd's RuntimeDirectory=):
+		 * make it, one level, 0755, as control_open() does the socket's.
+		 * A missing grandparent is still an error.
+		 */
+		if (errno == ENOENT && !pidfile.made_dir && tries < 3) {
+			char buf[PATH_MAX], *dir;
+
+			snprintf(buf, sizeof(buf), "%s", path);
+			dir = dirname(buf);
+			if (mkdir(dir, 0755) == 0) {
+				pidfile.made_dir = true;
+				log_info("pidfile %s: made its directory %s", path, dir);
+				continue;
+			}
+			if (errno == EEXIST)
+				continue;	/* made meanwhile by someone else */
+			break;		/* ENOENT: no grandparent; EACCES ... */
+		}
 		if (errno != EEXIST)
 			break;
 		/* There already: no O_TRUNC, its content decides. */
@@ -384,6 +405,17 @@ daemon_pidfile_remove(void)
 	    unlink(pidfile.path) == -1 && errno != ENOENT)
 		log_warn("%s", pidfile.path);
 	close(fd);
+}
+
+int
+daemon_pidfile_chown(uid_t uid, gid_t gid)
+{
+	char dir[PATH_MAX];
+
+	if (pidfile.fd == -1 || !pidfile.made_dir)
+		return 0;	/* not ours to hand over (e.g. /run itself) */
+	snprintf(dir, sizeof(dir), "%s", pidfile.path);
+	return chown(dirname(dir), uid, gid);
 }
 
 int

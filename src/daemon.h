@@ -28,7 +28,8 @@ void daemon_detach_done(int status);
 
 /*
  * The pidfile.  daemon_pidfile_open(), before detaching: open path (made
- * if missing, never truncated, no link followed), which must be a regular
+ * if missing, and its directory too, one level, 0755, if that is missing;
+ * never truncated, no link followed), which must be a regular
  * file, take its lock (flock, held until we exit), check that the path
  * still names the file locked (else start over: a daemon stopping may
  * have just removed it), and apply runfile_pidfile_rule(): the file must
@@ -46,11 +47,17 @@ int  daemon_pidfile_open(const char *path, char *err, size_t errlen);
 int  daemon_pidfile_write(char *err, size_t errlen);
 void daemon_pidfile_remove(void);
 /*
+ * Before dropping privileges: hand the directory daemon_pidfile_open()
+ * made to uid/gid, so the unprivileged daemon can unlink its pidfile at
+ * exit.  A directory that was there is left alone.  -1 with errno set.
+ */
+int  daemon_pidfile_chown(uid_t uid, gid_t gid);
+/*
  * For -t: -1 with a reason in err if path is there and is not a regular
  * file, holds something other than a pid, or holds the pid of a running
  * process that does not hold its lock.  Changes nothing, and a running
- * daemon's pidfile is fine; to tell whether the lock is held when the pid
- * runs, it takes the lock, shared, for an instant.
+ * daemon's pidfile is fine; whether a running pid is an upcased is told
+ * by its name: -t takes no lock (daemon.c says why).
  */
 int  daemon_pidfile_check(const char *path, char *err, size_t errlen);
 

@@ -4,7 +4,7 @@
  * log_init() before any thread exists; after that only the level (reload)
  * and the stderr flag (cleared once, by log_stderr_done()) change, and
  * everyone reads them with relaxed atomics.  When stderr is the systemd
- * journal, lines carry "<N>" priority prefixes.
+ * journal (log_stderr_is_journal), lines carry "<N>" priority prefixes.
  */
 #include "config.h"
 
@@ -14,8 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -48,13 +50,32 @@ static const struct {
 	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 },
 };
 
+/*
+ * systemd sets JOURNAL_STREAM to "DEV:INO" of the stream it connected to
+ * stdout and stderr; a child whose stderr was redirected still inherits
+ * the variable, so it counts only if fd 2 is that very stream.
+ */
+int
+log_stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int n = 0;
+
+	if (e == NULL || sscanf(e, "%llu:%llu%n", &dev, &ino, &n) != 2 || e[n] != '\0')
+		return 0;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
 void
 log_init(const char *ident, int dest, int facility)
 {
 	log_ident = ident;
 	log_to_syslog = (dest & LOG_TO_SYSLOG) != 0;
-	log_journal = (dest & LOG_TO_STDERR) && !log_to_syslog &&
-	    getenv("JOURNAL_STREAM") != NULL;
+	log_journal = (dest & LOG_TO_STDERR) && !log_to_syslog && log_stderr_is_journal();
 	__atomic_store_n(&log_to_stderr, (dest & LOG_TO_STDERR) != 0, __ATOMIC_RELAXED);
 	if (log_to_syslog)
 		openlog(ident, LOG_PID | LOG_NDELAY, facility);
@@ -125,6 +146,7 @@ name(const char *fmt, ...)					\
 	va_end(ap);						\
 }
 
+LOG_FN(log_errx, LOG_ERR, 0)
 LOG_FN(log_warn, LOG_WARNING, 1)
 LOG_FN(log_warnx, LOG_WARNING, 0)
 LOG_FN(log_notice, LOG_NOTICE, 0)

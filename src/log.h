@@ -20,6 +20,8 @@
 #define LOG_TO_STDERR 0x1
 #define LOG_TO_SYSLOG 0x2
 void log_init(const char *ident, int dest, int facility);
+/* Whether fd 2 is the stream JOURNAL_STREAM ("DEV:INO") names. */
+int  log_stderr_is_journal(void);
 void log_stderr_done(void);             /* no-op unless syslog is used too */
 void log_setlevel(int level);           /* LOG_ERR .. LOG_DEBUG */
 
@@ -37,6 +39,8 @@ void log_setlevel(int level);           /* LOG_ERR .. LOG_DEBUG */
 void log_set_thread_name(const char *name);
 void log_setfacility(int facility);
 
+/* Errors (LOG_ERR): a broken configuration, at start, in -t or at reload. */
+void log_errx(const char *, ...)  __attribute__((format(printf, 1, 2)));
 void log_warn(const char *, ...)  __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_notice(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sysexits.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -371,18 +373,18 @@ upcased_reload(struct upcased *d)
 	notify_reloading();
 	log_info("reloading %s", d->opt.conf_path);
 	if ((nc = conf_load(d->opt.conf_path, err, sizeof(err))) == NULL) {
-		log_warnx("reload failed, keeping the running configuration: %s", err);
+		log_errx("reload failed, keeping the running configuration: %s", err);
 		goto fail;
 	}
 	if (reload_keep_restart_only(d->conf, nc) == -1 || policy_build(&np, nc) == -1) {
-		log_warnx("reload failed, keeping the running configuration: out of memory");
+		log_errx("reload failed, keeping the running configuration: out of memory");
 		conf_free(nc);
 		goto fail;
 	}
 	if (d->listeners.activated)
 		nls = d->listeners;	/* systemd owns the sockets: keep them */
 	else if (listener_set_open(&nls, nc, &d->listeners, err, sizeof(err)) == -1) {
-		log_warnx("reload failed, keeping the running configuration: %s", err);
+		log_errx("reload failed, keeping the running configuration: %s", err);
 		policy_free(&np);
 		conf_free(nc);
 		goto fail;
@@ -544,7 +546,7 @@ upcased_open_control(struct upcased *d)
 		log_warnx("%s", err);
 		upcased_exit(EX_OSERR);
 	case CONTROL_NOT_SOCKET:
-		log_warnx("%s", err);
+		log_errx("%s", err);
 		upcased_exit(EX_CONFIG);
 	default:
 		log_warnx("%s (upcase --stats will not work)", err);
@@ -553,16 +555,67 @@ upcased_open_control(struct upcased *d)
 }
 
 /*
- * What -t checks beyond the file itself: the paths of the pidfile and the
- * control socket hold nothing upcased would have to destroy.  -1 with the
- * reason in err.  A running daemon's files pass: ExecReload runs -t.
+ * For -t: the directory of path (a pidfile or a control socket) is there,
+ * or can be made as start-up makes it, one level: its own parent is a
+ * directory.  -1 with the reason in err.  Whether we may write there is
+ * left to start-up: -t may run as another user than the daemon.
  */
 static int
-upcased_check_paths(const struct conf *c, char *err, size_t errlen)
+upcased_check_dir(const char *setting, const char *path, char *err, size_t errlen)
 {
-	if (c->pidfile != NULL && daemon_pidfile_check(c->pidfile, err, errlen) == -1)
+	char dbuf[PATH_MAX], pbuf[PATH_MAX], *dir, *parent;
+	const char *which;
+	struct stat st;
+
+	snprintf(dbuf, sizeof(dbuf), "%s", path);
+	dir = dirname(dbuf);
+	which = dir;
+	if (stat(dir, &st) == -1) {
+		if (errno != ENOENT)
+			goto bad;
+		/* Missing: made at start if its parent is a directory. */
+		snprintf(pbuf, sizeof(pbuf), "%s", dir);
+		parent = dirname(pbuf);
+		which = parent;
+		if (stat(parent, &st) == -1)
+			goto bad;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s %s: %s is not a directory", setting, path, which);
 		return -1;
-	if (c->control_socket != NULL && control_check_path(c->control_socket, err, errlen) == -1)
+	}
+	return 0;
+bad:
+	snprintf(err, errlen, "%s %s: %s: %s%s", setting, path, which, strerror(errno),
+	    which != dir ? " (start-up makes only the last directory)" : "");
+	return -1;
+}
+
+/*
+ * What -t checks beyond the file itself, as far as it can without
+ * starting: the user exists; the directories of the pidfile and the
+ * control socket are there or can be made; their paths hold nothing
+ * upcased would have to destroy.  -1 with the reason in err.  A running
+ * daemon's files pass: ExecReload runs -t.
+ */
+static int
+upcased_check_paths(const struct upcased *d, char *err, size_t errlen)
+{
+	const struct conf *c = d->conf;
+	char why[400];
+	uid_t uid;
+	gid_t gid;
+
+	if (c->user != NULL && daemon_user_lookup(c->user, &uid, &gid, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "%s: user: %s", d->opt.conf_path, why);
+		return -1;
+	}
+	if (c->pidfile != NULL && (upcased_check_dir("pidfile", c->pidfile, err, errlen) == -1 ||
+	    daemon_pidfile_check(c->pidfile, err, errlen) == -1))
+		return -1;
+	if (c->control_socket != NULL &&
+	    (upcased_check_dir("control_socket", c->control_socket, err, errlen) == -1 ||
+	    control_check_path(c->control_socket, err, errlen) == -1))
 		return -1;
 	return 0;
 }
@@ -579,17 +632,17 @@ upcased_check_config(struct upcased *d)
 	char err[512];
 
 	if (ctl != NULL && control_check_path(ctl, err, sizeof(err)) == -1) {
-		log_warnx("%s", err);
+		log_errx("%s", err);
 		upcased_exit(EX_CONFIG);
 	}
 	if (d->conf->user == NULL)
 		return;
 	if (daemon_user_lookup(d->conf->user, &d->uid, &d->gid, err, sizeof(err)) == -1) {
-		log_warnx("%s: user: %s", d->opt.conf_path, err);
+		log_errx("%s: user: %s", d->opt.conf_path, err);
 		upcased_exit(EX_CONFIG);
 	}
 	if (geteuid() != 0) {
-		log_warnx("%s: user is set (%s) but upcased was not started as root",
+		log_errx("%s: user is set (%s) but upcased was not started as root",
 		    d->opt.conf_path, d->conf->user);
 		upcased_exit(EX_CONFIG);
 	}
@@ -603,6 +656,8 @@ upcased_drop_privileges(struct upcased *d)
 
 	if (d->ctl.fd != -1 && control_chown(&d->ctl, d->uid, d->gid) == -1)
 		log_warn("control socket %s: chown to %s", d->conf->control_socket, user);
+	if (daemon_pidfile_chown(d->uid, d->gid) == -1)
+		log_warn("pidfile %s: chown of its directory to %s", d->conf->pidfile, user);
 	if (daemon_drop_privileges(user, d->uid, d->gid, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	log_info("running as user %s", user);
@@ -782,14 +837,20 @@ main(int argc, char **argv)
 		upcased_exit(EX_OSERR);		/* a listener must never land on 0-2 */
 	upcased_block_signals();
 	parse_options(argc, argv, &d.opt);
+	/*
+	 * Until the configuration says where logs go: stderr, with "<3>" when
+	 * it is the journal (-t under ExecReload), so config errors are
+	 * errors there.
+	 */
+	log_init("upcased", LOG_TO_STDERR, LOG_DAEMON);
 	d.conf = conf_load(d.opt.conf_path, err, sizeof(err));
 	if (d.conf == NULL) {
-		fprintf(stderr, "upcased: %s\n", err);
+		log_errx("%s", err);
 		upcased_exit(EX_CONFIG);
 	}
 	if (d.opt.test) {
-		if (upcased_check_paths(d.conf, err, sizeof(err)) == -1) {
-			fprintf(stderr, "upcased: %s\n", err);
+		if (upcased_check_paths(&d, err, sizeof(err)) == -1) {
+			log_errx("%s", err);
 			conf_free(d.conf);
 			upcased_exit(EX_CONFIG);
 		}

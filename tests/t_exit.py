@@ -147,7 +147,9 @@ class ExitStatus(unittest.TestCase):
 
     def test_pidfile_in_missing_directory(self):
         # Found before the listeners are opened, when the pidfile is locked.
-        path = os.path.join(self.dir, "missing", "upcased.pid")
+        # A missing directory is made (t_paths.py), one level only: a
+        # missing grandparent is a failure.
+        path = os.path.join(self.dir, "missing", "sub", "upcased.pid")
         self.write_conf('pidfile = "%s";' % path)
         self.check(EX_CANTCREAT, "pidfile %s: No such file or directory" % path)
         self.assertRegex(self.man[EX_CANTCREAT], r"pidfile")

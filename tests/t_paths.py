@@ -35,7 +35,13 @@ daemon's status, see t_exit.py):
     a pidfile nobody can find, nor two with one pidfile; and one that
     starts while another holds the lock and has not written its pid yet
     says so, not that the dead pid in the file runs;
-  - at stop the pidfile is removed only if it is still ours.
+  - at stop the pidfile is removed only if it is still ours;
+  - a pidfile in a missing directory: the directory is made (0755, one
+    level; handed to `user` if set, so the pidfile can be removed at
+    stop), in -f and detached; a missing grandparent is refused, 73;
+  - -t checks that user exists, and that the directories of pidfile and
+    control_socket are there or can be made (their parent is a
+    directory), else 78; it makes nothing.
 Every process started is stopped by its PID.
 """
 import os
@@ -617,6 +623,121 @@ class Paths(unittest.TestCase):
         before = snapshot(self.pidfile)
         self.assertEqual(d.stop(), 0)
         self.assertEqual(snapshot(self.pidfile), before, "somebody else's pidfile was removed")
+
+    def test_pidfile_directory_made(self):
+        # A fresh /run without systemd: the pidfile's directory is made
+        # (one level, 0755), in -f and detached; the pid is written and
+        # the file removed at stop (the directory stays, as the control
+        # socket's does).  A missing grandparent is still refused (73).
+        run = os.path.join(self.dir, "run")
+        self.pidfile = os.path.join(run, "upcased.pid")
+        self.write_conf(pidfile=self.pidfile)
+        for mode in ("-f", "detached"):
+            shutil.rmtree(run, ignore_errors=True)
+            if mode == "-f":
+                with open(self.conf) as f:
+                    d = self.foreground(f.read(), self.port)
+                pid = d.pid
+                self.assertEqual(self.pidfile_text(), "%d\n" % pid, mode)
+                self.assertIn("made its directory %s" % run, d.read_log())
+            else:
+                pid = self.start_detached()
+            st = os.stat(run)
+            self.assertEqual(stat.S_IMODE(st.st_mode), 0o755, mode)
+            with open(self.pidfile) as f:
+                self.assertEqual(f.read(), "%d\n" % pid, mode)
+            if mode == "-f":
+                self.assertEqual(d.stop(), 0)
+            else:
+                self.assertTrue(self.kill(pid))
+                self.pids.remove(pid)
+            deadline = time.monotonic() + 10
+            while os.path.exists(self.pidfile) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            self.assertFalse(os.path.exists(self.pidfile), "%s: pidfile left at stop" % mode)
+            self.assertTrue(os.path.isdir(run), mode)
+        deep = os.path.join(self.dir, "no", "such", "upcased.pid")
+        self.write_conf(pidfile=deep)
+        for mode in ("-f", "detached"):
+            rc, out, err = self.run_mode(mode)
+            self.assertEqual(rc, EX_CANTCREAT, "%s: %s" % (mode, err))
+            self.assertIn("pidfile %s: No such file or directory" % deep, err)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "no")))
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root (user = nobody)")
+    def test_pidfile_directory_made_is_handed_to_user(self):
+        # With user set, the directory made is given to that user before
+        # the drop, so the unprivileged daemon can unlink its pidfile at
+        # stop (a root-owned 0755 directory would not let it).  One that
+        # was there already is left as it was.
+        import pwd
+        try:
+            nobody = pwd.getpwnam("nobody")
+        except KeyError:
+            self.skipTest("no user nobody")
+        os.chmod(self.dir, 0o755)       # nobody may look in
+        run = os.path.join(self.dir, "run")
+        self.pidfile = os.path.join(run, "upcased.pid")
+        text = self.conf_text(pidfile=self.pidfile) + 'user = "nobody";\n'
+        d = self.foreground(text, self.port)
+        self.assertEqual(self.pidfile_text(), "%d\n" % d.pid)
+        d.wait_log("running as user nobody")
+        self.assertEqual(d.stop(), 0)
+        self.assertFalse(os.path.exists(self.pidfile), "pidfile left at stop:\n" + d.read_log())
+        st = os.stat(run)
+        self.assertEqual((st.st_uid, st.st_gid), (nobody.pw_uid, nobody.pw_gid))
+        # There already (root's): not chowned.
+        os.chown(run, 0, 0)
+        d = self.foreground(text, self.port)
+        self.assertEqual(self.pidfile_text(), "%d\n" % d.pid)
+        d.wait_log("running as user nobody")
+        self.assertEqual(os.stat(run).st_uid, 0)
+        d.stop()
+
+    def run_t(self, extra="", ctl=None, pidfile=None):
+        with open(self.conf, "w") as f:
+            f.write(self.conf_text(ctl, pidfile) + extra)
+        return self.run_mode("-t")
+
+    def test_t_checks_user_and_directories(self):
+        # -t checks what it can without starting, as sshd -t does: that
+        # the user exists, and that the directories of the pidfile and
+        # the control socket are there or can be made (their parent is a
+        # directory).  It makes nothing.
+        import pwd
+        name = "upcase-no-such-user"
+        self.assertRaises(KeyError, pwd.getpwnam, name)
+        rc, out, err = self.run_t('user = "%s";\n' % name)
+        self.assertEqual(rc, EX_CONFIG, err)
+        self.assertIn("user: unknown user %s" % name, err)
+        self.assertNotIn("configuration OK", out)
+        me = pwd.getpwuid(os.geteuid()).pw_name
+        rc, out, err = self.run_t('user = "%s";\n' % me)
+        self.assertEqual((rc, out), (0, "configuration OK\n"), err)
+        before = sorted(os.listdir(self.dir))
+        for setting in ("pidfile", "control_socket"):
+            def t(path):
+                if setting == "pidfile":
+                    return self.run_t(pidfile=path)
+                return self.run_t(ctl=path)
+            # One missing level: start-up makes it; -t says OK, makes nothing.
+            path = os.path.join(self.dir, "run", "f")
+            rc, out, err = t(path)
+            self.assertEqual((rc, out), (0, "configuration OK\n"), "%s: %s" % (setting, err))
+            self.assertFalse(os.path.exists(os.path.join(self.dir, "run")))
+            # Two: refused, naming the missing one.
+            missing = os.path.join(self.dir, "no")
+            path = os.path.join(missing, "such", "f")
+            rc, out, err = t(path)
+            self.assertEqual(rc, EX_CONFIG, "%s: %s" % (setting, err))
+            self.assertIn("%s %s: %s: No such file or directory" % (setting, path, missing), err)
+            self.assertFalse(os.path.exists(missing))
+            # A regular file where the directory goes (the config itself).
+            path = os.path.join(self.conf, "f")
+            rc, out, err = t(path)
+            self.assertEqual(rc, EX_CONFIG, "%s: %s" % (setting, err))
+            self.assertIn("%s %s: %s is not a directory" % (setting, path, self.conf), err)
+        self.assertEqual(sorted(os.listdir(self.dir)), before, "-t made something")
 
     def test_failed_start_leaves_a_stale_pidfile_as_it_was(self):
         # The port is taken: the start fails after the pidfile was checked.

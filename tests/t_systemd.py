@@ -411,6 +411,105 @@ def exec_lines(unit_text, key):
     return out
 
 
+def journal_env(path, matching=True):
+    """The environment of a process whose stderr is path, as systemd sets
+    JOURNAL_STREAM ("DEV:INO" of the stream) when that is the journal; or
+    naming another stream (stderr redirected by a script)."""
+    st = os.stat(path)
+    e = clean_env()
+    e["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino + (0 if matching else 1))
+    return e
+
+
+class Journal(unittest.TestCase):
+    """Config errors reach the journal at priority err ("<3>"): those of
+    upcased -t (ExecReload runs it) and a failed reload of the daemon.
+    Only when stderr is the stream JOURNAL_STREAM names."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="upcase-journal-")
+        self.conf = os.path.join(self.tmp, "upcased.conf")
+        self.err = os.path.join(self.tmp, "stderr")
+        open(self.err, "w").close()
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def run_t(self, env):
+        with open(self.err, "r+b") as f:
+            f.truncate()
+            p = subprocess.run([UPCASED, "-t", "-c", self.conf], stdout=subprocess.PIPE,
+                               stderr=f, env=env, timeout=30)
+        with open(self.err, "rb") as f:
+            return p.returncode, p.stdout, f.read().decode()
+
+    def test_t_errors_are_err_in_the_journal(self):
+        port = harness.free_port()
+        no_journal = clean_env()
+        no_journal.pop("JOURNAL_STREAM", None)
+        cases = (("idle_timeout = 0;\n", "idle_timeout must be between 1 and 86400"),
+                 ('pidfile = "%s/no/such/upcased.pid";\n' % self.tmp, "No such file"),
+                 ('user = "upcase-no-such-user";\n', "unknown user upcase-no-such-user"))
+        for extra, message in cases:
+            with open(self.conf, "w") as f:
+                f.write(make_conf(port) + extra)
+            rc, out, err = self.run_t(journal_env(self.err))
+            self.assertEqual((rc, out), (78, b""), err)
+            self.assertTrue(err.startswith("<3>"), "journal: %r" % err)
+            self.assertIn(message, err)
+            self.assertEqual(err.count("\n"), 1, err)
+            for env in (no_journal, journal_env(self.err, matching=False)):
+                rc, out, err = self.run_t(env)
+                self.assertEqual(rc, 78, err)
+                self.assertTrue(err.startswith("upcased: "), "not the journal: %r" % err)
+                self.assertNotIn("<", err.split(":", 1)[0])
+                self.assertIn(message, err)
+        # A good file: nothing on stderr, OK on stdout, in the journal too.
+        with open(self.conf, "w") as f:
+            f.write(make_conf(port))
+        self.assertEqual(self.run_t(journal_env(self.err)), (0, b"configuration OK\n", ""))
+
+    def test_failed_reload_is_err(self):
+        port = harness.free_port()
+        with open(self.conf, "w") as f:
+            f.write(make_conf(port))
+        with open(self.err, "wb") as log:
+            proc = subprocess.Popen([UPCASED, "-f", "-c", self.conf], stdin=subprocess.DEVNULL,
+                                    stdout=log, stderr=log, env=journal_env(self.err))
+
+        def wait_log(needle, timeout=10.0):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                with open(self.err) as f:
+                    text = f.read()
+                if needle in text:
+                    return text
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.02)
+            self.fail("never logged %r:\n%s" % (needle, text))
+
+        try:
+            text = wait_log(" started: ")
+            self.assertRegex(text, r"(?m)^<6>upcased \S+ started: ")
+            with open(self.conf, "a") as f:
+                f.write("idle_timeout = 0;\n")
+            os.kill(proc.pid, signal.SIGHUP)
+            text = wait_log("reload failed")
+            line = [l for l in text.splitlines() if "reload failed" in l][0]
+            print("failed reload logged as %r" % line[:60])
+            self.assertTrue(line.startswith("<3>reload failed, keeping the running "
+                                            "configuration: "), line)
+            self.assertIn("idle_timeout must be between 1 and 86400", line)
+            self.assertEqual(harness.tcp_roundtrip(port, b"kept"), b"KEPT")
+            os.kill(proc.pid, signal.SIGTERM)
+            self.assertEqual(proc.wait(20), 0)
+        finally:
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
 @unittest.skipUnless(shutil.which("systemd-analyze"), "systemd-analyze not installed")
 class UnitFiles(unittest.TestCase):
     def setUp(self):
@@ -446,14 +545,13 @@ class UnitFiles(unittest.TestCase):
 
     @unittest.skipUnless(built_with_systemd(), NO_SYSTEMD)
     def test_exec_lines_as_systemd_runs_them(self):
-        """ExecStartPre, ExecStart (Type=notify, main pid notifies), ExecReload."""
+        """ExecStart (Type=notify, main pid notifies), ExecReload (-t first)."""
         with open(os.path.join(self.units, "upcased.service")) as f:
             text = f.read()
         self.assertIn("Type=notify", text)
-        for pre in exec_lines(text, "ExecStartPre"):
-            p = subprocess.run(shlex.split(pre), capture_output=True, env=clean_env(), timeout=30)
-            self.assertEqual((p.returncode, p.stdout), (0, b"configuration OK\n"), p.stderr)
         (start,) = exec_lines(text, "ExecStart")
+        reload_lines = exec_lines(text, "ExecReload")
+        self.assertIn("-t", shlex.split(reload_lines[0]), "ExecReload checks first")
         ns = NotifySocket(self.tmp)
         log = open(os.path.join(self.tmp, "log"), "wb")
         proc = subprocess.Popen(shlex.split(start), stdout=log, stderr=subprocess.STDOUT,
@@ -481,6 +579,25 @@ class UnitFiles(unittest.TestCase):
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait()
             ns.close()
+
+    def test_broken_config_is_not_restarted(self):
+        # RestartPreventExitStatus= covers the main process only, not
+        # ExecStartPre= (whose failure Restart=on-failure retries until the
+        # start limit): so no ExecStartPre= check, and ExecStart itself
+        # exits 78 on a broken file, a status the unit does not restart.
+        with open(os.path.join(self.units, "upcased.service")) as f:
+            text = f.read()
+        self.assertEqual(exec_lines(text, "ExecStartPre"), [])
+        (prevent,) = exec_lines(text, "RestartPreventExitStatus")
+        self.assertIn("78", prevent.split())
+        (start,) = exec_lines(text, "ExecStart")
+        conf = shlex.split(start)[-1]
+        with open(conf, "a") as f:
+            f.write("idle_timeout = 0;\n")
+        p = subprocess.run(shlex.split(start), capture_output=True, env=clean_env(),
+                           timeout=30)
+        self.assertEqual(p.returncode, 78, p.stderr)
+        self.assertIn(b"idle_timeout must be between", p.stderr)
 
     def test_socket_unit_matches_default_port(self):
         with open(os.path.join(TOP, "src", "proto.h")) as f:
