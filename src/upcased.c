@@ -593,8 +593,9 @@ bad:
 
 /*
  * What -t checks beyond the file itself, as far as it can without
- * starting: the user exists; the directories of the pidfile and the
- * control socket are there or can be made; their paths hold nothing
+ * starting: the user exists; the directory of the pidfile is there or can
+ * be made (the control socket's too, but that only warns); their paths
+ * hold nothing
  * upcased would have to destroy.  -1 with the reason in err.  A running
  * daemon's files pass: ExecReload runs -t.
  */
@@ -613,9 +614,16 @@ upcased_check_paths(const struct upcased *d, char *err, size_t errlen)
 	if (c->pidfile != NULL && (upcased_check_dir("pidfile", c->pidfile, err, errlen) == -1 ||
 	    daemon_pidfile_check(c->pidfile, err, errlen) == -1))
 		return -1;
+	/*
+	 * A control socket that cannot be made is no error at start-up (the
+	 * daemon runs without it, and says so): only a warning here, or every
+	 * ExecReload of such a daemon would be refused.
+	 */
 	if (c->control_socket != NULL &&
-	    (upcased_check_dir("control_socket", c->control_socket, err, errlen) == -1 ||
-	    control_check_path(c->control_socket, err, errlen) == -1))
+	    upcased_check_dir("control_socket", c->control_socket, why, sizeof(why)) == -1)
+		log_warnx("%s (start-up runs without the control socket)", why);
+	else if (c->control_socket != NULL &&
+	    control_check_path(c->control_socket, err, errlen) == -1)
 		return -1;
 	return 0;
 }
