@@ -263,11 +263,11 @@ class ConnectionRate(unittest.TestCase):
         with NetDaemon(extra=extra) as d:
             before = d.stats()
             ok1, e1 = self.attempts(d, "127.0.0.9", 20)
-            mid = d.stats()
+            mid = settled_stats(d, before, "tcp_connections_refused_rate", 20 - ok1)
             self.assertTrue(try_serve("127.0.0.10", d.port), "another source was refused")
             time.sleep(1.0)
             ok2, e2 = self.attempts(d, "127.0.0.9", 20)
-            after = d.stats()
+            after = settled_stats(d, mid, "tcp_connections_refused_rate", 20 - ok2)
             print("connection rate %d/s, burst %d: %d of 20 served in %.2f s; after 1 s: %d of 20 in %.2f s"
                   % (self.RATE, self.BURST, ok1, e1, ok2, e2))
             self.assertGreaterEqual(ok1, self.BURST, "fewer than the burst were served")
@@ -280,6 +280,19 @@ class ConnectionRate(unittest.TestCase):
             self.assertEqual(delta(before, after, "tcp_connections_refused_per_source"), 0)
             d.wait_log("refused a connection from 127.0.0.9:")
             self.assertEqual(d.stop(), 0)
+
+
+def settled_stats(d, base, name, want, timeout=3.0):
+    """The counters once name has moved by want since base, or after
+    timeout (the assertion then shows the difference): a refused client
+    may see its connection closed a moment before the refusal is
+    counted."""
+    deadline = time.monotonic() + timeout
+    while True:
+        now = d.stats()
+        if delta(base, now, name) >= want or time.monotonic() > deadline:
+            return now
+        time.sleep(0.02)
 
 
 class SlowClients(unittest.TestCase):
