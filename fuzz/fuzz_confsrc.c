@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * fuzz_confsrc.c: fuzz target for the config reader over file trees:
- * confsrc_expand() (src/confsrc.c) with a fake file layer, then
- * conf_load_src() (src/conf.c) on what it gives.
+ * confsrc_expand() (src/confsrc.c) with the fake file layer of
+ * tests/fakefs.h, then conf_load_src() (src/conf.c) on what it gives.
  *
  * The input is a small tree of files.  A line starting with "%%" starts
  * a file: "%%NAME WORD...", its text on the lines up to the next such
@@ -51,127 +51,25 @@
 #include "conf.h"
 #include "confsrc.h"
 #include "fuzz.h"
+#include "../tests/fakefs.h"
 
 #define MAIN     "/c/main.conf"
 #define INCDIR   "/c"
 #define MAXFILES 32
 #define MAXBIG   (2 * 1024 * 1024)
 
-struct ffile {
-	char   *path;
-	char   *text;       /* len bytes, NUL-terminated after them */
-	size_t  len;
-	mode_t  mode;       /* what stat() says */
-	int     stat_errno, open_errno, read_errno;
-	mode_t  fmode;      /* what fstat() says */
-	size_t  chunk;
-	bool    open;       /* a handle is open */
-	size_t  off;
-};
-
 struct ftree {
-	struct ffile f[MAXFILES];
-	size_t n;
+	struct fakefs fs;
 	size_t budget;
 	bool   main_read;   /* the main file is read through the layer */
-	int    opened, closed;
 };
 
 static struct ftree tree;
 
-/* ------------------------------------------------------------ the layer */
-
-static struct ffile *
-ffind(const char *path)
-{
-	size_t i;
-
-	for (i = 0; i < tree.n; i++)
-		if (strcmp(tree.f[i].path, path) == 0)
-			return &tree.f[i];
-	return NULL;
-}
-
-static int
-f_stat(void *arg, const char *path, mode_t *mode)
-{
-	struct ffile *f = ffind(path);
-
-	(void)arg;
-	if (f == NULL || f->stat_errno) {
-		errno = f == NULL ? ENOENT : f->stat_errno;
-		return -1;
-	}
-	*mode = f->mode;
-	return 0;
-}
-
-static int
-f_open(void *arg, const char *path)
-{
-	struct ffile *f = ffind(path);
-
-	(void)arg;
-	if (f != NULL && !f->stat_errno && !S_ISREG(f->mode))
-		fuzz_fail("open() of %s, which stat() said is not a file", path);
-	if (f == NULL || f->open_errno) {
-		errno = f == NULL ? ENOENT : f->open_errno;
-		return -1;
-	}
-	if (f->open)
-		fuzz_fail("%s opened twice at once", path);
-	f->open = true;
-	f->off = 0;
-	tree.opened++;
-	return (int)(f - tree.f) + 3;
-}
-
-static struct ffile *
-f_handle(int fd)
-{
-	if (fd < 3 || (size_t)(fd - 3) >= tree.n || !tree.f[fd - 3].open)
-		fuzz_fail("bad handle %d", fd);
-	return &tree.f[fd - 3];
-}
-
-static int
-f_fstat(void *arg, int fd, mode_t *mode)
-{
-	struct ffile *f = f_handle(fd);
-
-	(void)arg;
-	*mode = f->fmode ? f->fmode : f->mode;
-	return 0;
-}
-
-static ssize_t
-f_read(void *arg, int fd, void *buf, size_t len)
-{
-	struct ffile *f = f_handle(fd);
-
-	(void)arg;
-	if (f->read_errno) {
-		errno = f->read_errno;
-		return -1;
-	}
-	if (len > f->len - f->off)
-		len = f->len - f->off;
-	if (f->chunk && len > f->chunk)
-		len = f->chunk;
-	memcpy(buf, f->text + f->off, len);
-	f->off += len;
-	return (ssize_t)len;
-}
-
-static void
-f_close(void *arg, int fd)
-{
-	(void)arg;
-	f_handle(fd)->open = false;
-	tree.closed++;
-}
-
-static const struct conf_fs fake = { f_stat, f_open, f_fstat, f_read, f_close, NULL };
+/* The layer: tests/fakefs.h over tree.fs, failing with fuzz_fail(). */
+static const struct conf_fs fake = {
+	fakefs_stat, fakefs_open, fakefs_fstat, fakefs_read, fakefs_close, &tree.fs
+};
 
 /* ------------------------------------------------------------ the input */
 
@@ -188,7 +86,7 @@ word_num(const char *w, size_t len, const char *prefix, size_t max)
 
 /* The words of a header (after its name) onto f. */
 static void
-header_words(struct ffile *f, const char *p, const char *end)
+header_words(struct fakefs_file *f, const char *p, const char *end)
 {
 	const char *w;
 	size_t n;
@@ -246,27 +144,30 @@ static void
 add_file(const char *name, size_t nlen, const char *hdr, const char *hend,
     const char *text, size_t tlen)
 {
-	struct ffile *f;
+	struct fakefs_file *f;
 	size_t i, size, pre;
+	char *path, *t;
 
-	if (tree.n == MAXFILES)
+	if (tree.fs.n == MAXFILES)
 		return;
-	f = &tree.f[tree.n++];
+	f = &tree.fs.f[tree.fs.n++];
 	memset(f, 0, sizeof(*f));
 	f->mode = S_IFREG | 0644;
 	pre = nlen > 0 && name[0] == '/' ? 0 : strlen(INCDIR "/");
-	f->path = xmalloc(pre + nlen + 1);
-	memcpy(f->path, INCDIR "/", pre);
-	memcpy(f->path + pre, name, nlen);
-	f->path[pre + nlen] = '\0';
+	path = xmalloc(pre + nlen + 1);
+	memcpy(path, INCDIR "/", pre);
+	memcpy(path + pre, name, nlen);
+	path[pre + nlen] = '\0';
+	f->path = path;
 	header_words(f, hdr, hend);
 	size = f->len > tlen ? f->len : tlen;
-	f->text = xmalloc(size + 1);
-	memcpy(f->text, text, tlen);
+	t = xmalloc(size + 1);
+	memcpy(t, text, tlen);
 	for (i = tlen; i < size; i++)
-		f->text[i] = (i - tlen) % 64 == 0 ? '\n' :
+		t[i] = (i - tlen) % 64 == 0 ? '\n' :
 		    (i - tlen) % 64 == 1 ? '#' : 'x';
-	f->text[size] = '\0';
+	t[size] = '\0';
+	f->text = t;
 	f->len = size;
 }
 
@@ -279,6 +180,7 @@ parse_input(const uint8_t *data, size_t size)
 	size_t nlen = strlen(MAIN);
 
 	memset(&tree, 0, sizeof(tree));
+	tree.fs.on_fail = fuzz_fail;
 	tree.budget = CONF_MAX_FILE_SIZE;
 	for (line = p; line < end; line = eol + 1) {
 		if ((eol = memchr(line, '\n', (size_t)(end - line))) == NULL)
@@ -308,14 +210,14 @@ free_tree(void)
 {
 	size_t i;
 
-	for (i = 0; i < tree.n; i++) {
-		if (tree.f[i].open)
-			fuzz_fail("%s left open", tree.f[i].path);
-		free(tree.f[i].path);
-		free(tree.f[i].text);
+	for (i = 0; i < tree.fs.n; i++) {
+		if (tree.fs.f[i].open)
+			fuzz_fail("%s left open", tree.fs.f[i].path);
+		free((char *)tree.fs.f[i].path);	/* add_file's */
+		free((char *)tree.fs.f[i].text);
 	}
-	if (tree.opened != tree.closed)
-		fuzz_fail("%d opened, %d closed", tree.opened, tree.closed);
+	if (tree.fs.opened != tree.fs.closed)
+		fuzz_fail("%d opened, %d closed", tree.fs.opened, tree.fs.closed);
 }
 
 /* ------------------------------------------------------------ checking */
@@ -333,25 +235,15 @@ count_lines(const char *text, size_t len)
 }
 
 /* The text of a file name a message or the map may use. */
-static const struct ffile *
+static const struct fakefs_file *
 known(const char *name, size_t len)
 {
 	size_t i;
 
-	for (i = 0; i < tree.n; i++)
-		if (strlen(tree.f[i].path) == len && memcmp(tree.f[i].path, name, len) == 0)
-			return &tree.f[i];
+	for (i = 0; i < tree.fs.n; i++)
+		if (strlen(tree.fs.f[i].path) == len && memcmp(tree.fs.f[i].path, name, len) == 0)
+			return &tree.fs.f[i];
 	return NULL;
-}
-
-static int
-line_at(const char *text, const char *p)
-{
-	int n = 1;
-
-	for (; text < p; text++)
-		n += *text == '\n';
-	return n;
 }
 
 /*
@@ -390,7 +282,7 @@ libconfig_include_line(const char *text, bool *failed)
 
 /* Where the first live @include is, by us and by libconfig. */
 static void
-check_live(const struct ffile *f)
+check_live(const struct fakefs_file *f)
 {
 	const char *p;
 	bool failed;
@@ -405,7 +297,7 @@ check_live(const struct ffile *f)
 	ours = 0;
 	if ((p = confsrc_live_include(f->text)) != NULL &&
 	    (p = include_close(p + strcspn(p, "\"") + 1)) != NULL)
-		ours = line_at(f->text, p);
+		ours = fakefs_line_at(f->text, p);
 	theirs = libconfig_include_line(f->text, &failed);
 	if (theirs != 0 && ours != theirs)
 		fuzz_fail("%s: libconfig opens an @include on line %d, "
@@ -419,7 +311,7 @@ check_live(const struct ffile *f)
 static void
 check_message(const char *err, size_t errlen, const char *what)
 {
-	const struct ffile *f = NULL;
+	const struct fakefs_file *f = NULL;
 	const char *p, *colon;
 	unsigned long line;
 	char *end;
@@ -449,7 +341,7 @@ check_message(const char *err, size_t errlen, const char *what)
 static void
 check_src(const struct confsrc *s)
 {
-	const struct ffile *f, *last_f = NULL;
+	const struct fakefs_file *f, *last_f = NULL;
 	const char *file, *p, *q, *t, *last_q = NULL;
 	size_t n, k, i;
 	bool failed;
@@ -463,7 +355,7 @@ check_src(const struct confsrc *s)
 		fuzz_fail("%zu bytes read, %zu of text, budget %zu", s->bytes,
 		    s->len, tree.budget);
 	if ((p = confsrc_live_include(s->text)) != NULL)
-		fuzz_fail("a live @include left on line %d", line_at(s->text, p));
+		fuzz_fail("a live @include left on line %d", fakefs_line_at(s->text, p));
 	if (libconfig_include_line(s->text, &failed) != 0)
 		fuzz_fail("libconfig would open an @include in the text");
 	if (s->nfiles < 1 || s->nfiles > CONFSRC_MAX_FILES ||
@@ -531,16 +423,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc;
 
 	parse_input(data, size);
-	for (i = 0; i < tree.n; i++)
-		check_live(&tree.f[i]);
+	for (i = 0; i < tree.fs.n; i++)
+		check_live(&tree.fs.f[i]);
 	memset(err, 'x', sizeof(err));
 	if (tree.main_read)
 		rc = confsrc_expand(&fake, MAIN, NULL, INCDIR, tree.budget, &src,
 		    err, sizeof(err));
-	else if (memchr(tree.f[0].text, '\0', tree.f[0].len) != NULL)
+	else if (memchr(tree.fs.f[0].text, '\0', tree.fs.f[0].len) != NULL)
 		rc = -2;	/* conf_load_string() takes a C string */
 	else
-		rc = confsrc_expand(&fake, MAIN, tree.f[0].text, INCDIR,
+		rc = confsrc_expand(&fake, MAIN, tree.fs.f[0].text, INCDIR,
 		    tree.budget, &src, err, sizeof(err));
 	if (rc == -1) {
 		check_message(err, sizeof(err), "expand");

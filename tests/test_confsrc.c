@@ -31,53 +31,58 @@
 
 #include "conf.h"
 #include "confsrc.h"
+#include "fakefs.h"
 
 #define MAIN   "/c/main.conf"
 #define INCDIR "/c"
 
 /* ---------------------------------------------------------- the fake tree */
 
-struct fake_file {
-	const char *path;
-	const char *text;       /* NULL: size bytes of comment lines (big) */
-	size_t      size;
-	mode_t      mode;       /* what stat() says (S_IFREG if 0) */
-	int         stat_errno; /* stat() fails so */
-	int         open_errno; /* open() fails so (it vanished, it is 0000) */
-	mode_t      fmode;      /* what fstat() says, if not mode (it was swapped) */
-	int         read_errno; /* read() fails so */
-	size_t      chunk;      /* read() returns at most this much (0: all) */
-};
-
+/*
+ * The tree is tests/fakefs.h's, failing with fail_msg(); what only these
+ * tests count (calls to stat, open and read, failed ones too) is counted
+ * here, around its callbacks.
+ */
 struct fake_fs {
-	struct fake_file f[40];
-	size_t n;
-	char  *big[40];         /* the generated texts */
-	int    stats, opens, closes, reads;   /* calls; opens that failed too */
-	int    opened;                        /* opens that gave a handle */
-	int    open_fd[40];     /* open handles: 1 while open */
-	size_t off[40];
-	char   last_open[256];  /* the last path opened */
+	struct fakefs tree;
+	char  *big[FAKEFS_MAX]; /* the generated texts */
+	int    stats, opens, reads;   /* calls; opens that failed too */
 };
 
 static struct fake_fs fs;
+
+static void fake_fail(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+fake_fail(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fail_msg("%s", msg);
+}
 
 static void
 fake_reset(void)
 {
 	size_t i;
 
-	for (i = 0; i < fs.n; i++)
+	for (i = 0; i < FAKEFS_MAX; i++)
 		free(fs.big[i]);
 	memset(&fs, 0, sizeof(fs));
+	fs.tree.on_fail = fake_fail;
 }
 
-static struct fake_file *
+static struct fakefs_file *
 fake_add(const char *path, const char *text)
 {
-	struct fake_file *f = &fs.f[fs.n++];
+	struct fakefs_file *f;
 
-	assert_true(fs.n <= 40);
+	assert_true(fs.tree.n < FAKEFS_MAX);
+	f = &fs.tree.f[fs.tree.n++];
 	memset(f, 0, sizeof(*f));
 	f->path = path;
 	f->text = text;
@@ -86,10 +91,10 @@ fake_add(const char *path, const char *text)
 }
 
 /* A regular file of size bytes of comment lines. */
-static struct fake_file *
+static struct fakefs_file *
 fake_add_big(const char *path, size_t size)
 {
-	struct fake_file *f = fake_add(path, NULL);
+	struct fakefs_file *f = fake_add(path, NULL);
 	char *t = malloc(size + 1);
 	size_t i;
 
@@ -97,112 +102,35 @@ fake_add_big(const char *path, size_t size)
 	for (i = 0; i < size; i++)
 		t[i] = i % 64 == 63 ? '\n' : i % 64 == 0 ? '#' : 'x';
 	t[size] = '\0';
-	fs.big[fs.n - 1] = t;
+	fs.big[fs.tree.n - 1] = t;
 	f->text = t;
-	f->size = size;
+	f->len = size;
 	return f;
-}
-
-static size_t
-fake_size(const struct fake_file *f)
-{
-	return f->size ? f->size : strlen(f->text);
-}
-
-static struct fake_file *
-fake_find(const char *path)
-{
-	size_t i;
-
-	for (i = 0; i < fs.n; i++)
-		if (strcmp(fs.f[i].path, path) == 0)
-			return &fs.f[i];
-	return NULL;
 }
 
 static int
 fake_stat(void *arg, const char *path, mode_t *mode)
 {
-	struct fake_file *f = fake_find(path);
-
-	(void)arg;
 	fs.stats++;
-	if (f == NULL || f->stat_errno) {
-		errno = f == NULL ? ENOENT : f->stat_errno;
-		return -1;
-	}
-	*mode = f->mode;
-	return 0;
+	return fakefs_stat(arg, path, mode);
 }
 
 static int
 fake_open(void *arg, const char *path)
 {
-	struct fake_file *f = fake_find(path);
-	int fd;
-
-	(void)arg;
 	fs.opens++;
-	snprintf(fs.last_open, sizeof(fs.last_open), "%s", path);
-	/* Opening what is not a regular file is what must never happen. */
-	if (f != NULL && !f->open_errno && !S_ISREG(f->mode))
-		fail_msg("open() of %s, which stat() said is not a file", path);
-	if (f == NULL || f->open_errno) {
-		errno = f == NULL ? ENOENT : f->open_errno;
-		return -1;
-	}
-	fd = (int)(f - fs.f);
-	assert_int_equal(fs.open_fd[fd], 0);
-	fs.open_fd[fd] = 1;
-	fs.off[fd] = 0;
-	fs.opened++;
-	return fd + 100;
-}
-
-static int
-fake_fstat(void *arg, int fd, mode_t *mode)
-{
-	struct fake_file *f = &fs.f[fd - 100];
-
-	(void)arg;
-	assert_int_equal(fs.open_fd[fd - 100], 1);
-	*mode = f->fmode ? f->fmode : f->mode;
-	return 0;
+	return fakefs_open(arg, path);
 }
 
 static ssize_t
 fake_read(void *arg, int fd, void *buf, size_t len)
 {
-	struct fake_file *f = &fs.f[fd - 100];
-	size_t left = fake_size(f) - fs.off[fd - 100];
-
-	(void)arg;
 	fs.reads++;
-	assert_int_equal(fs.open_fd[fd - 100], 1);
-	if (f->read_errno) {
-		errno = f->read_errno;
-		return -1;
-	}
-	if (len > left)
-		len = left;
-	if (f->chunk && len > f->chunk)
-		len = f->chunk;
-	memcpy(buf, f->text + fs.off[fd - 100], len);
-	fs.off[fd - 100] += len;
-	return (ssize_t)len;
-}
-
-static void
-fake_close(void *arg, int fd)
-{
-	(void)arg;
-	fs.closes++;
-	assert_int_equal(fs.open_fd[fd - 100], 1);
-	fs.open_fd[fd - 100] = 0;
+	return fakefs_read(arg, fd, buf, len);
 }
 
 static const struct conf_fs fake = {
-	fake_stat, fake_open, fake_fstat, fake_read, fake_close, NULL
+	fake_stat, fake_open, fakefs_fstat, fake_read, fakefs_close, &fs.tree
 };
 
 /* ------------------------------------------------------------- checking */
@@ -264,17 +192,6 @@ libconfig_include_line(const char *text)
 	return line;
 }
 
-/* The line of text p is on. */
-static int
-line_at(const char *text, const char *p)
-{
-	int n = 1;
-
-	for (; text < p; text++)
-		n += *text == '\n';
-	return n;
-}
-
 /*
  * Where confsrc_live_include() finds the first @include of text is where
  * libconfig 1.5 would open one: the same line, or none in both (if
@@ -284,7 +201,7 @@ static void
 check_live_like_libconfig(const char *text)
 {
 	const char *p = confsrc_live_include(text);
-	int ours = p != NULL ? line_at(text, p) : 0;
+	int ours = p != NULL ? fakefs_line_at(text, p) : 0;
 	int theirs = libconfig_include_line(text);
 
 	if (theirs != 0 && ours != theirs)
@@ -298,11 +215,11 @@ check_live_like_libconfig(const char *text)
 static const char *
 source_text(const char *name, const char *main_text)
 {
-	struct fake_file *f;
+	struct fakefs_file *f;
 
 	if (main_text != NULL && strcmp(name, MAIN) == 0)
 		return main_text;
-	assert_non_null(f = fake_find(name));
+	assert_non_null(f = fakefs_find(&fs.tree, name));
 	return f->text;
 }
 
@@ -330,8 +247,8 @@ check_src(const struct confsrc *s, const char *main_text, size_t budget)
 	assert_null(confsrc_live_include(s->text));
 	assert_int_equal(libconfig_include_line(s->text), 0);
 	assert_true(s->nfiles >= 1);
-	assert_string_equal(s->files[0], main_text != NULL ? MAIN : fs.f[0].path);
-	assert_int_equal(fs.opened, fs.closes);
+	assert_string_equal(s->files[0], main_text != NULL ? MAIN : fs.tree.f[0].path);
+	assert_int_equal(fs.tree.opened, fs.tree.closed);
 	for (i = 1, p = s->text; i <= s->lines; i++, p += n + 1) {
 		confsrc_where(s, i, &file, &line);
 		t = source_text(file, main_text);
@@ -354,12 +271,12 @@ check_src(const struct confsrc *s, const char *main_text, size_t budget)
 static struct confsrc src;
 static char err[1024];
 
-/* Expand the tree whose main file is fs.f[0] (or text as MAIN); must succeed. */
+/* Expand the tree whose main file is fs.tree.f[0] (or text as MAIN); must succeed. */
 static const struct confsrc *
 expand_ok(const char *text, size_t budget)
 {
 	confsrc_free(&src);
-	if (confsrc_expand(&fake, text != NULL ? MAIN : fs.f[0].path, text,
+	if (confsrc_expand(&fake, text != NULL ? MAIN : fs.tree.f[0].path, text,
 	    INCDIR, budget, &src, err, sizeof(err)) == -1)
 		fail_msg("refused: %s", err);
 	check_src(&src, text, budget);
@@ -372,13 +289,13 @@ expand_err(const char *text, size_t budget, const char *want)
 {
 	confsrc_free(&src);
 	memset(err, 'x', sizeof(err));
-	if (confsrc_expand(&fake, text != NULL ? MAIN : fs.f[0].path, text,
+	if (confsrc_expand(&fake, text != NULL ? MAIN : fs.tree.f[0].path, text,
 	    INCDIR, budget, &src, err, sizeof(err)) == 0)
 		fail_msg("accepted, giving: %s", src.text);
 	assert_string_equal(err, want);
 	assert_null(src.text);
 	assert_int_equal(src.nfiles, 0);
-	assert_int_equal(fs.opened, fs.closes);
+	assert_int_equal(fs.tree.opened, fs.tree.closed);
 }
 
 static void
@@ -455,7 +372,7 @@ test_nesting(void **state)
 	assert_where(9, MAIN, 2);
 	assert_where(10, MAIN, 3);
 	assert_int_equal(src.bytes, strlen("m1 = 1;\n@include \"a.conf\"\nm3 = 3;\n") +
-	    strlen(fs.f[0].text) + strlen(fs.f[1].text) + strlen(fs.f[2].text));
+	    strlen(fs.tree.f[0].text) + strlen(fs.tree.f[1].text) + strlen(fs.tree.f[2].text));
 	/* The main file read through the layer too, and incdir NULL: paths as written. */
 	fake_reset();
 	fake_add("/c/main.conf", "@include \"rel.conf\"\n");
@@ -576,7 +493,7 @@ test_where_honoured(void **state)
 
 		check_live_like_libconfig(live[i].text);
 		assert_non_null(p);
-		assert_int_equal(line_at(live[i].text, p), live[i].line);
+		assert_int_equal(fakefs_line_at(live[i].text, p), live[i].line);
 		assert_int_equal(libconfig_include_line(live[i].text), live[i].line);
 		expand_ok(live[i].text, BIG);
 		assert_true(src.nfiles >= 2);
@@ -629,11 +546,11 @@ test_depth(void **state)
 		    i, i, i + 1);
 		fake_add(names[i], texts[i]);
 	}
-	fs.f[9].text = "v10 = 10;\n";
+	fs.tree.f[9].text = "v10 = 10;\n";
 	expand_ok("@include \"f1\"\n", BIG);
 	assert_int_equal(src.nfiles, 11);
 	assert_where(10, "/c/f10", 1);
-	fs.f[9].text = texts[10];
+	fs.tree.f[9].text = texts[10];
 	expand_err("@include \"f1\"\n", BIG, "/c/f10:2: @include \"f11\": nested "
 	    "more than 10 deep (does a file include itself?)");
 	/* A file including itself, found the same way. */
@@ -685,7 +602,7 @@ test_budget(void **state)
 	expand_err("@include \"huge\"\n", BIG, MAIN ":1: @include \"huge\" "
 	    "(/c/huge): the configuration with its includes would be larger "
 	    "than 1048576 bytes");
-	assert_true(fs.off[0] <= BIG + 1);
+	assert_true(fs.tree.f[0].off <= BIG + 1);
 	/* The main file alone, as text or read. */
 	expand_err("a = 1;\n", 6, MAIN ": larger than 6 bytes");
 	fake_reset();
@@ -726,7 +643,7 @@ test_file_types(void **state)
 		{ S_IFREG, 0, 0, 0, EIO, NULL },
 		{ S_IFREG, 0, 0, 0, EISDIR, NULL },
 	};
-	struct fake_file *f;
+	struct fakefs_file *f;
 	char want[512];
 	size_t i;
 
@@ -772,17 +689,17 @@ test_file_types(void **state)
 static void
 test_content(void **state)
 {
-	struct fake_file *f;
+	struct fakefs_file *f;
 
 	(void)state;
 	fake_reset();
 	f = fake_add("/c/nul", "a = 1;\0b = 2;\n");
-	f->size = 14;
+	f->len = 14;
 	expand_err("\n\n@include \"nul\"\n", BIG, MAIN ":3: @include \"nul\" "
 	    "(/c/nul): contains a NUL byte");
 	fake_reset();
 	f = fake_add(MAIN, "a = 1;\0b = 2;\n");
-	f->size = 14;
+	f->len = 14;
 	expand_err(NULL, BIG, MAIN ": contains a NUL byte");
 	/* An included file must close its comments and strings ... */
 	fake_reset();
