@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -115,7 +114,10 @@ daemon_detach_done(int status)
 static struct {
 	int fd;                 /* -1: none; taken once with an atomic exchange */
 	bool ours;              /* we made the file, or wrote our pid to it */
-	bool made_dir;          /* we made its directory (daemon_pidfile_chown) */
+	bool made_dir;          /* we made its directory */
+	bool chown_dir;         /* ... and hand it to uid/gid (daemon_pidfile_owner) */
+	uid_t uid;
+	gid_t gid;
 	dev_t dev;              /* the file we opened */
 	ino_t ino;
 	char path[PATH_MAX];
@@ -237,6 +239,26 @@ daemon_pidfile_check(const char *path, char *err, size_t errlen)
 }
 
 /*
+ * The directory we just made: exactly 0755 whatever the umask, and the
+ * daemon's user's if privileges will be dropped.  Through a descriptor
+ * that does not follow a link, so that a directory swapped for a link
+ * meanwhile (by whoever may write to its parent) is not what gets
+ * changed.  Failures are logged: the daemon runs, as with a pidfile it
+ * may not remove at exit.
+ */
+static void
+pidfile_fix_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd == -1 || fchmod(fd, 0755) == -1 ||
+	    (pidfile.chown_dir && fchown(fd, pidfile.uid, pidfile.gid) == -1))
+		log_warn("pidfile directory %s", dir);
+	if (fd != -1)
+		close(fd);
+}
+
+/*
  * Open path for the pidfile: made if missing (*made), else the file
  * there, never truncated; it must be a regular file (*st).  -1 with err
  * set when it cannot be opened or is something else.
@@ -264,13 +286,16 @@ pidfile_open_file(const char *path, bool *made, struct stat *st, char *err, size
 		 * A missing grandparent is still an error.
 		 */
 		if (errno == ENOENT && !pidfile.made_dir && tries < 3) {
-			char buf[PATH_MAX], *dir;
+			char dir[PATH_MAX], *slash;
 
-			snprintf(buf, sizeof(buf), "%s", path);
-			dir = dirname(buf);
+			snprintf(dir, sizeof(dir), "%s", path);
+			if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+				break;	/* in the working directory or /: there */
+			*slash = '\0';
 			if (mkdir(dir, 0755) == 0) {
 				pidfile.made_dir = true;
 				log_info("pidfile %s: made its directory %s", path, dir);
+				pidfile_fix_dir(dir);
 				continue;
 			}
 			if (errno == EEXIST)
@@ -407,15 +432,12 @@ daemon_pidfile_remove(void)
 	close(fd);
 }
 
-int
-daemon_pidfile_chown(uid_t uid, gid_t gid)
+void
+daemon_pidfile_owner(uid_t uid, gid_t gid)
 {
-	char dir[PATH_MAX];
-
-	if (pidfile.fd == -1 || !pidfile.made_dir)
-		return 0;	/* not ours to hand over (e.g. /run itself) */
-	snprintf(dir, sizeof(dir), "%s", pidfile.path);
-	return chown(dirname(dir), uid, gid);
+	pidfile.chown_dir = true;
+	pidfile.uid = uid;
+	pidfile.gid = gid;
 }
 
 int

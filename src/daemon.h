@@ -47,11 +47,13 @@ int  daemon_pidfile_open(const char *path, char *err, size_t errlen);
 int  daemon_pidfile_write(char *err, size_t errlen);
 void daemon_pidfile_remove(void);
 /*
- * Before dropping privileges: hand the directory daemon_pidfile_open()
- * made to uid/gid, so the unprivileged daemon can unlink its pidfile at
- * exit.  A directory that was there is left alone.  -1 with errno set.
+ * Before daemon_pidfile_open(), when privileges will be dropped: a
+ * directory daemon_pidfile_open() makes is handed to uid/gid as it is
+ * made (so that the unprivileged daemon can unlink its pidfile at exit,
+ * even if this start fails and a later one finds the directory there).
+ * A directory that was there is left alone.
  */
-int  daemon_pidfile_chown(uid_t uid, gid_t gid);
+void daemon_pidfile_owner(uid_t uid, gid_t gid);
 /*
  * For -t: -1 with a reason in err if path is there and is not a regular
  * file, holds something other than a pid, or holds the pid of a running

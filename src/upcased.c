@@ -664,8 +664,6 @@ upcased_drop_privileges(struct upcased *d)
 
 	if (d->ctl.fd != -1 && control_chown(&d->ctl, d->uid, d->gid) == -1)
 		log_warn("control socket %s: chown to %s", d->conf->control_socket, user);
-	if (daemon_pidfile_chown(d->uid, d->gid) == -1)
-		log_warn("pidfile %s: chown of its directory to %s", d->conf->pidfile, user);
 	if (daemon_drop_privileges(user, d->uid, d->gid, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	log_info("running as user %s", user);
@@ -685,6 +683,8 @@ upcased_start(struct upcased *d)
 	 * pidfile says "already running", not that the port is taken.  The
 	 * detached daemon holds the lock (daemon.h) and writes its pid.
 	 */
+	if (d->conf->user)
+		daemon_pidfile_owner(d->uid, d->gid);
 	if (d->conf->pidfile && daemon_pidfile_open(d->conf->pidfile, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		upcased_exit(EX_CANTCREAT);

@@ -693,6 +693,29 @@ class Paths(unittest.TestCase):
         d.wait_log("running as user nobody")
         self.assertEqual(os.stat(run).st_uid, 0)
         d.stop()
+        # Made by a start that then failed (the port taken), with umask
+        # 077: already nobody's and 0755, so the next start can remove
+        # its pidfile at stop.
+        shutil.rmtree(run)      # holds the pidfile nobody could remove
+        with open(self.conf, "w") as f:
+            f.write(text)
+        old_umask = os.umask(0o077)
+        try:
+            with socket.socket() as busy:
+                busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                busy.bind(("127.0.0.1", self.port))
+                busy.listen(1)
+                rc, out, err = self.run_mode("-f")
+        finally:
+            os.umask(old_umask)
+        self.assertEqual(rc, EX_OSERR, err)
+        st = os.stat(run)
+        self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777),
+                         (nobody.pw_uid, nobody.pw_gid, 0o755))
+        d = self.foreground(text, self.port)
+        d.wait_log("running as user nobody")
+        self.assertEqual(d.stop(), 0)
+        self.assertFalse(os.path.exists(self.pidfile), "pidfile left at stop:\n" + d.read_log())
 
     def run_t(self, extra="", ctl=None, pidfile=None):
         with open(self.conf, "w") as f:
