@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """bench.py: upcased against the classic ways of offering the same service,
 measured side by side in one run, reported as ratios (the machines are
 shared and noisy: absolute numbers mean little, ratios mean more).

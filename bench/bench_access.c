@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_access.c: what access_allows() and guard_check() cost per
  * datagram.  Built and run by "make bench-access" (and "make bench"),

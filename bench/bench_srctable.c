@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * bench_srctable.c: what the per-source limits cost per datagram, for
  * "make bench-srctable".  Times srctable_get + tbucket_take on a 65536

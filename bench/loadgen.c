@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * loadgen.c: the load generator behind bench/bench.py.  It drives upcased,
  * or any server that speaks the same protocol, over loopback only, checks

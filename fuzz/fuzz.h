@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz.h: the libFuzzer entry point every fuzz target defines.  Built
  * with clang -fsanitize=fuzzer by fuzz/run.sh, or with fuzz/replay.c as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_addr.c: fuzz target for src/addr.c.
  *

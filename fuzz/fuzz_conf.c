@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_conf.c: fuzz target for conf_load_string() (src/conf.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_srctable.c: fuzz target for src/srctable.c, src/tbucket.c and
  * src/loopguard.c, against a naive model.

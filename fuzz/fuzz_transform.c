@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * fuzz_transform.c: fuzz target for src/transform.c.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * replay.c: run a fuzz target over saved inputs without libFuzzer, so
  * the seed corpus (and every crash once fixed and added to it) is a

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: ISC
 # run.sh: build the fuzz targets with clang and libFuzzer (plus ASan and
 # UBSan) and run each for a bounded time.  "make fuzz" calls it, and
 # "./dev test" does, between make check and make distcheck.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * access.c: CIDR text <-> struct cidr, allow/deny rules, and the access
  * list compiled for per-datagram lookups (see access.h).  Pure: unit-tested

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * access.h: CIDRs and ordered allow/deny rules (first match wins, as
  * nginx).  Pure: no sockets, no logging, no config parsing; the config

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * addr.c: address text <-> socket address, shared by the daemon and the
  * client.  Pure: no sockets are opened and no names are resolved, so every

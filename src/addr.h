@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * addr.h: address parsing shared by the daemon and the client.  Pure: no
  * sockets, no name resolution.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * balance.c: spreading connections over TCP workers (see balance.h).
  */

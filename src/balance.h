@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * balance.h: the rule that spreads TCP connections over the workers
  * (pure, unit-tested).  The kernel's EPOLLEXCLUSIVE wakes the first idle

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * clock.h: the one monotonic clock, for the daemon and the client.
  * Timeouts, idle sweeps, rate limits and sd-daemon's MONOTONIC_USEC all

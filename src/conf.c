@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conf.c: read upcased.conf (libconfig syntax) into a fresh struct conf and
  * validate every setting.  Pure: it reads the file and what it includes

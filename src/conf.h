@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * conf.h: the configuration, parsed from upcased.conf (libconfig) into a
  * fresh value.  conf_load() validates all of it; the caller swaps it in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * control.h: the UNIX control socket.  A client (upcase --stats) connects,
  * may send "stats\n", and reads "name value" lines until we close.

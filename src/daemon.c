@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * daemon.c: detaching, pidfile, privilege drop, descriptor limit.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * daemon.h: becoming a daemon without systemd: detaching (double fork,
  * setsid, chdir /, stdio to /dev/null), the pidfile, dropping privileges,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * guard.c: the per-datagram "answer or drop" rules of guard.h.  Pure and
  * cheap: a handful of integer comparisons, plus a scan of the (small)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * guard.h: which UDP datagrams get no reply.  Pure classification, after
  * OpenBSD inetd's dg_badinput() and FreeBSD inetd's check_loop(): a reply

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * listener.c: opening, reusing and closing listening sockets.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * listener.h: the set of listening sockets, owned by the main thread.
  * Opened from the config, or taken from systemd (socket activation).  On

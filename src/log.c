@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log.c: logging to syslog(3) or to stderr in the foreground, in the style
  * of OpenBSD's log.c.  Thread-safe: where lines go is decided by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * log.h: the daemon's one logging API, in the style of OpenBSD's log.c.
  * syslog(3) with LOG_PID and the configured facility, or stderr in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * loopguard.c: the payload hash and the echo rule of loopguard.h.
  *

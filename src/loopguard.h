@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * loopguard.h: breaking UDP reply loops (pure: the caller passes the
  * time).  Owns the payload hash and the loop state of a struct src_entry

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * notify-disabled.c: built with --without-systemd.  No notifications, no
  * socket activation.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * notify.c: sd-daemon calls (readiness, status, reload, stop, watchdog,
  * socket activation).  Every call is harmless when not run by systemd.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * notify.h: everything the daemon says to systemd (sd-daemon), in one
  * place.  notify.c uses libsystemd; notify-disabled.c is built instead

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ratelimit.c: a token bucket over a caller-supplied clock (pure).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * ratelimit.h: a token bucket, pure (the caller passes the time).
  * Used to keep repeated log lines (refused connections, EMFILE) from

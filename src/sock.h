@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * sock.h: small descriptor helpers shared by the daemon's modules and the
  * client: closing on an error path without losing its errno, and the one

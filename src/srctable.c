@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * srctable.c: the fixed-capacity, set-associative table of per-source
  * state (see srctable.h), and the keys it is indexed by.

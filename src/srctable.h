@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * srctable.h: a fixed-capacity table of per-source state (pure: no
  * sockets, no locks, the caller passes the time).  It holds the UDP reply

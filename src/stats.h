@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * stats.h: operator counters.  Each worker owns one struct stats and is
  * its only writer (relaxed atomic adds, no locks on the hot path); the main

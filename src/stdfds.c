@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * stdfds.c: see stdfds.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * stdfds.h: make sure descriptors 0, 1 and 2 are open before anything else
  * is, so a socket never lands on stdin/stdout/stderr when a program is

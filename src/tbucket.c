@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tbucket.c: the per-source token bucket with leak (see tbucket.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tbucket.h: a token bucket with leak, for per-source limits (pure: the
  * caller passes the time, the bucket holds no settings).  UDP replies use

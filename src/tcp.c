@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tcp.c: the TCP kind of worker (see worker.h).  Each worker owns its
  * connections; the listening sockets are shared, registered with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * tcp.h: the TCP kind of worker.  A pool of them (worker_pool_create with
  * tcp_worker_ops) shares the listening sockets; each worker runs the one

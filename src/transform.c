@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * transform.c: the upper-casing transformation (see transform.h).
  *

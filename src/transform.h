@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * transform.h: the upper-casing transformation, a pure streaming module.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * udp.c: the UDP kind of worker (see udp.h and worker.h).  Replies leave
  * from the address the request came to (the listener turned on IP_PKTINFO

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * udp.h: the UDP kind of worker: one datagram in, one datagram out,
  * batched with recvmmsg/sendmmsg.  A pool of them (worker_pool_create with

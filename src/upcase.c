@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * upcase.c: the command-line client.  Sends text to upcased over TCP or UDP
  * and prints what comes back; or asks the daemon's control socket for its

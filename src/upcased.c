@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * upcased.c: the daemon's main thread: command line, start-up, the signal
  * loop (reload, stats, shutdown), systemd notifications, and the one exit

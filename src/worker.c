@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * worker.c: the one worker loop, the pools that run it, and the mailbox
  * through which the main thread hands them settings (see worker.h for the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * worker.h: the threading model, and the one worker loop that the TCP and
  * UDP pools both run.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """harness.py: start the real upcased on a free loopback port and talk to it.
 
 Every process a test starts is stopped by its PID.  Only loopback addresses

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """nethelp.py: helpers for the network-safety tests (t_access, t_udpguard,
 t_srclimits) on top of harness.py.
 

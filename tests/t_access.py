@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """t_access.py: access = ( ... ) rules against the real daemon.
 
 Ordered allow/deny rules, first match wins, no match allows.  A denied TCP

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The textbook clients, UDP basics and IPv6 against the real daemon."""
 import shutil
 import socket

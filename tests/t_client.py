@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """The upcase client, black box, against the real daemon on loopback.
 
 Covers the three modes (TEXT, prompt on a terminal, stream), UDP, IPv6,

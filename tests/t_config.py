@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """t_config.py: upcased -t, and start-up, with good and bad config files.
 
 Black box: runs the real upcased.  -t must print "configuration OK" and exit

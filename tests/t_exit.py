@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """t_exit.py: the exit status of a failed start is the one the daemon
 decided on, whether it detaches or not.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Limits from the config: idle_timeout, max_connections, running out of descriptors."""
 import os
 import resource

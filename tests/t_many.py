@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """10,000 concurrent TCP connections, each served correctly, all open at once."""
 import re
 import selectors

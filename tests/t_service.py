@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Running upcased as a service: what "make install" puts where, the man
 pages, the pidfile of a detached daemon, dropping root privileges, and the
 counters that "upcase --stats" reads from the control socket.

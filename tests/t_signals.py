@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Reload (SIGHUP), graceful stop (SIGTERM/SIGINT), SIGPIPE."""
 import signal
 import socket

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """t_srclimits.py: per-source limits against the real daemon.
 
 UDP: udp.rate_limit / burst / leak / exempt / table_size (replies per

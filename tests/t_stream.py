@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """TCP as a byte stream: big bursts, any chunking, half-close, back-pressure."""
 import os
 import random

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Running under systemd, without systemd as PID 1: socket activation
 (LISTEN_FDS), the sd_notify protocol (READY, RELOADING, STOPPING, STATUS,
 WATCHDOG), and the shipped unit files (systemd-analyze verify / security,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: ISC
 """Black box: the running daemon transforms exactly as Python does.
 
 The reference is harness.py_upper(), Python's own str.upper() with invalid

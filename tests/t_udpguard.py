@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
 """t_udpguard.py: udp.guard against the real daemon.
 
 With the guard on (the default), a datagram gets no reply when its source

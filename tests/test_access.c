@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_access.c: unit tests for src/access.c (CIDR parsing, formatting
  * and matching; allow/deny rules; compiled access lists, checked against

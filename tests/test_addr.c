@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_addr.c: unit tests for src/addr.c (splitting HOST:PORT, parsing
  * ports and numeric addresses, comparing listener addresses, formatting

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_balance.c: the rule that spreads TCP connections over workers. */
 #include <stdarg.h>
 #include <stdbool.h>

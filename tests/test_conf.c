@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_conf.c: unit tests of conf.c, the upcased.conf parser.  Every error
  * case checks the whole message, line number included.

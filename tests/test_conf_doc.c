@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_conf_doc.c: the settings table of conf.c (conf_settings()) against
  * its documentation, both ways.  A row added without documentation, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_guard.c: unit tests for src/guard.c, every verdict for IPv4, IPv6
  * and v4-mapped sources.

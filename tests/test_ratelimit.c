@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_ratelimit.c: the token bucket, driven by a fake clock. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_srctable.c: per-source keys, the fixed-capacity table (insert,
  * LRU, pinning, resize, the memory bound) and the loop guard.

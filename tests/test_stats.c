@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_stats.c: formatting and summing the counters (stats.c). */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /* test_tbucket.c: the per-source token bucket with leak, on a fake clock. */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: ISC */
 /*
  * test_transform.c: unit tests of the transformation module.
  *
