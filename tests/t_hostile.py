@@ -139,6 +139,28 @@ def readable(socks, timeout=0):
     return [fds[fd] for fd, _ in p.poll(timeout * 1000)]
 
 
+def top_up(held, port, n):
+    """Keep a few more connections open from each source (held: {source:
+    [sockets]}) than the per-source limit lets in."""
+    for src, socks in held.items():
+        if len(socks) < PER_SOURCE + 4:
+            s = connect(src, port)
+            if s:
+                socks.append(s)
+                n["connects"] += 1
+
+
+def reap(held, n):
+    """Close and forget the connections of held the daemon has closed."""
+    for s in readable([s for h in held.values() for s in h]):
+        if gone(s):
+            for h in held.values():
+                if s in h:
+                    h.remove(s)
+            s.close()
+            n["closed_by_daemon"] += 1
+
+
 # ------------------------------------------------------------------ attackers
 # Each runs in its own process until deadline, and puts its counts on q.
 
@@ -148,19 +170,8 @@ def slowloris(port, ctl, deadline, q):
     n = {"connects": 0, "closed_by_daemon": 0, "bytes": 0}
     last_tick = 0
     while time.monotonic() < deadline:
-        for src in srcs:
-            if len(held[src]) < PER_SOURCE + 4:
-                s = connect(src, port)
-                if s:
-                    held[src].append(s)
-                    n["connects"] += 1
-        for s in readable([s for h in held.values() for s in h]):
-            if gone(s):
-                for h in held.values():
-                    if s in h:
-                        h.remove(s)
-                s.close()
-                n["closed_by_daemon"] += 1
+        top_up(held, port, n)
+        reap(held, n)
         if time.monotonic() - last_tick >= 1.0:
             last_tick = time.monotonic()
             for h in held.values():
@@ -242,19 +253,8 @@ def halfopen(port, ctl, deadline, q):
     held = {src: [] for src in srcs}
     n = {"connects": 0, "closed_by_daemon": 0}
     while time.monotonic() < deadline:
-        for src in srcs:
-            if len(held[src]) < PER_SOURCE + 4:
-                s = connect(src, port)
-                if s:
-                    held[src].append(s)
-                    n["connects"] += 1
-        for s in readable([s for h in held.values() for s in h]):
-            if gone(s):
-                for h in held.values():
-                    if s in h:
-                        h.remove(s)
-                s.close()
-                n["closed_by_daemon"] += 1
+        top_up(held, port, n)
+        reap(held, n)
         time.sleep(0.1)
     for h in held.values():
         for s in h:
@@ -305,13 +305,7 @@ def flood(port, ctl, deadline, q):
                 held[src].append(s)
             while len(held[src]) > 40:
                 reset(held[src].pop(0))
-        for s in readable([s for h in held.values() for s in h]):
-            if gone(s):
-                for h in held.values():
-                    if s in h:
-                        h.remove(s)
-                s.close()
-                n["closed_by_daemon"] += 1
+        reap(held, n)
         time.sleep(max(0, 0.1 - (time.monotonic() - t0)))
     for h in held.values():
         for s in h:
