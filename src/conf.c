@@ -151,7 +151,7 @@ static const struct conf_setting conf_table[] = {
 	CONF_BOOL("listen.udp", "true", CONF_APPLIED, conf_listener, udp,
 	    "whether to serve UDP on this address and port"),
 	CONF_INT("tcp.threads", 0, CONF_MAX_THREADS, "0", CONF_RESTART, conf,
-	    tcp_threads, "TCP worker threads; 0: one per online CPU"),
+	    tcp_threads, "TCP worker threads; 0: one per CPU the process may use"),
 	CONF_INT("tcp.send_buffer", 0, CONF_SOCKET_BUFFER_MAX, "65536", CONF_APPLIED,
 	    conf, tcp_send_buffer, "SO_SNDBUF of each TCP connection, in bytes; "
 	    "0: the kernel's autotuning"),

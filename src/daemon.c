@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * daemon.c: detaching, pidfile, privilege drop, descriptor limit.
+ * daemon.c: detaching, pidfile, privilege drop, descriptor limit, the CPUs
+ * the process may use.
  */
 #include "config.h"
 
@@ -9,6 +10,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -22,6 +24,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "cpus.h"
 #include "daemon.h"
 #include "log.h"
 #include "runfile.h"
@@ -492,4 +495,120 @@ daemon_raise_nofile(long want)
 			return -1;
 	}
 	return (long)rl.rlim_cur;
+}
+
+/* ------------------------------------------------------------ CPUs */
+
+/*
+ * The content of a small file (a proc or cgroup file) into buf, less than
+ * len bytes and NUL-terminated; false on any failure or if it does not fit.
+ */
+static bool
+read_small(const char *path, char *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) == -1)
+		return false;
+	while (got + 1 < len && (n = read(fd, buf + got, len - 1 - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	if (got + 1 >= len)
+		return false;
+	buf[got] = '\0';
+	return true;
+}
+
+/* CPUs in the affinity mask of the calling thread, or 0 if it cannot be read. */
+static int
+affinity_cpus(void)
+{
+	int n;
+
+	/* The kernel refuses a set smaller than its own: grow until it fits. */
+	for (n = 1024; n <= 1 << 22; n *= 2) {
+		cpu_set_t *set = CPU_ALLOC((size_t)n);
+		size_t size = CPU_ALLOC_SIZE((size_t)n);
+		int count = -1;
+
+		if (set == NULL)
+			return 0;
+		if (sched_getaffinity(0, size, set) == 0)
+			count = CPU_COUNT_S(size, set);
+		else if (errno != EINVAL)
+			count = 0;
+		CPU_FREE(set);
+		if (count >= 0)
+			return count;
+	}
+	return 0;
+}
+
+/*
+ * The tightest CPU quota on the process's cgroup in hierarchy v and its
+ * ancestors (a parent's quota caps its children), into *quota, *period and
+ * where (the file); *quota is left alone if none is tighter.
+ */
+static void
+cgroup_quota(enum cpus_cgroup v, char *text, size_t textlen, long long *quota,
+    long long *period, char *where, size_t wherelen)
+{
+	char path[PATH_MAX], mnt[PATH_MAX], root[PATH_MAX], dir[PATH_MAX];
+	char file[PATH_MAX + 32], qtext[64], ptext[64];
+
+	if (!read_small("/proc/self/cgroup", text, textlen) ||
+	    !cpus_cgroup_path(text, v, path, sizeof(path)))
+		return;
+	if (!read_small("/proc/self/mountinfo", text, textlen) ||
+	    !cpus_cgroup_mount(text, v, mnt, sizeof(mnt), root, sizeof(root)) ||
+	    !cpus_cgroup_dir(mnt, root, path, dir, sizeof(dir)))
+		return;
+	for (;;) {
+		long long q, p;
+		char *slash;
+		int ok;
+
+		if (v == CPUS_CGROUP_V2) {
+			snprintf(file, sizeof(file), "%s/cpu.max", dir);
+			ok = read_small(file, qtext, sizeof(qtext)) &&
+			    cpus_parse_max(qtext, &q, &p) == 0;
+		} else {
+			snprintf(file, sizeof(file), "%s/cpu.cfs_period_us", dir);
+			ok = read_small(file, ptext, sizeof(ptext));
+			snprintf(file, sizeof(file), "%s/cpu.cfs_quota_us", dir);
+			ok = ok && read_small(file, qtext, sizeof(qtext)) &&
+			    cpus_parse_v1(qtext, ptext, &q, &p) == 0;
+		}
+		/* q/p < *quota / *period, without overflow. */
+		if (ok && q >= 0 && (*quota < 0 ||
+		    (long double)q * (long double)*period < (long double)*quota * (long double)p)) {
+			*quota = q;
+			*period = p;
+			snprintf(where, wherelen, "%s", file);
+		}
+		if (strcmp(dir, mnt) == 0 || (slash = strrchr(dir, '/')) == NULL ||
+		    (size_t)(slash - dir) < strlen(mnt))
+			break;
+		*slash = '\0';
+	}
+}
+
+int
+daemon_usable_cpus(char *why, size_t whylen)
+{
+	/* /proc/self/mountinfo may list many mounts. */
+	size_t textlen = 256 * 1024;
+	char *text = malloc(textlen), where[PATH_MAX + 32] = "";
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	long long quota = -1, period = 0;
+
+	if (text != NULL) {
+		cgroup_quota(CPUS_CGROUP_V2, text, textlen, &quota, &period, where, sizeof(where));
+		cgroup_quota(CPUS_CGROUP_V1, text, textlen, &quota, &period, where, sizeof(where));
+		free(text);
+	}
+	return cpus_usable(online > 0 && online < INT_MAX ? (int)online : 1, affinity_cpus(),
+	    quota, period, where[0] != '\0' ? where : NULL, why, whylen);
 }

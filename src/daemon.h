@@ -71,5 +71,11 @@ int  daemon_drop_privileges(const char *user, uid_t uid, gid_t gid, char *err, s
 
 /* Raise RLIMIT_NOFILE's soft limit towards want (at most the hard limit); returns the new soft limit. */
 long daemon_raise_nofile(long want);
+/*
+ * The CPUs this process may use (cpus.h): online, affinity mask and
+ * cgroup CPU quota (v2 and v1, on its cgroup and its ancestors), with why
+ * in why.  At least 1.
+ */
+int  daemon_usable_cpus(char *why, size_t whylen);
 
 #endif

@@ -260,15 +260,23 @@ worker_params_from(struct worker_params *p, const struct conf *c,
 	listener_set_fds(ls, type, p);
 }
 
+/*
+ * Threads for a count of n: n itself, or for 0 one per CPU the process
+ * may use (its affinity mask and cgroup CPU quota, not the machine's
+ * CPUs), logged with why.
+ */
 static int
-tcp_thread_count(const struct conf *c)
+thread_count(const char *setting, int n)
 {
-	long n;
+	char why[PATH_MAX + 160];
 
-	if (c->tcp_threads > 0)
-		return c->tcp_threads;
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (int)(n < CONF_MAX_THREADS ? n : CONF_MAX_THREADS) : 1;
+	if (n > 0)
+		return n;
+	n = daemon_usable_cpus(why, sizeof(why));
+	if (n > CONF_MAX_THREADS)
+		n = CONF_MAX_THREADS;
+	log_info("%s = 0: %d thread%s (%s)", setting, n, n == 1 ? "" : "s", why);
+	return n;
 }
 
 static void
@@ -711,7 +719,7 @@ upcased_start(struct upcased *d)
 	 * answer finds UDP ready too.
 	 */
 	d->udp = worker_pool_create(&udp_worker_ops, 1, &up);
-	d->tcp = worker_pool_create(&tcp_worker_ops, tcp_thread_count(d->conf), &tp);
+	d->tcp = worker_pool_create(&tcp_worker_ops, thread_count("tcp.threads", d->conf->tcp_threads), &tp);
 	d->beats = calloc((size_t)(worker_pool_size(d->tcp) + worker_pool_size(d->udp)),
 	    sizeof(*d->beats));
 	if (d->beats == NULL)
