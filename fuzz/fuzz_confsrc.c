@@ -68,7 +68,8 @@ static struct ftree tree;
 
 /* The layer: tests/fakefs.h over tree.fs, failing with fuzz_fail(). */
 static const struct conf_fs fake = {
-	fakefs_stat, fakefs_open, fakefs_fstat, fakefs_read, fakefs_close, &tree.fs
+	fakefs_stat, fakefs_open, fakefs_fstat, fakefs_read, fakefs_close,
+	fakefs_list, &tree.fs
 };
 
 /* ------------------------------------------------------------ the input */
