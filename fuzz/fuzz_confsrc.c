@@ -11,13 +11,16 @@
  * loop noent (stat() fails with ELOOP, ENOENT), acces vanish (open()
  * fails with EACCES, ENOENT: it went away after the stat()), swapfifo
  * swapdir (fstat() says so: it was swapped), eio (read() fails),
+ * nolist (listing it, a directory, fails with EACCES),
  * chunkN (read() gives N bytes at most), bigN (comment lines are added
  * up to N bytes); and budgetN, in any header, sets the byte budget
  * (default 1 MiB).  The main file is /c/main.conf: if the input starts
  * with a header, that one is the main file's (its NAME is not looked at)
  * and it is read through the layer, as conf_load() does; otherwise the
  * text before the first header is the main file's text, passed as
- * conf_load_string() does.
+ * conf_load_string() does.  Directories are fakefs.h's: a "dir" file
+ * or any path with files below it, so that "@include \"d/ *.conf\""
+ * patterns (written without the blank) list them.
  *
  * Whatever the tree, nothing may crash or leak, no open() may be of what
  * stat() did not call a regular file, every open handle is closed, and:
@@ -68,7 +71,8 @@ static struct ftree tree;
 
 /* The layer: tests/fakefs.h over tree.fs, failing with fuzz_fail(). */
 static const struct conf_fs fake = {
-	fakefs_stat, fakefs_open, fakefs_fstat, fakefs_read, fakefs_close, &tree.fs
+	fakefs_stat, fakefs_open, fakefs_fstat, fakefs_read, fakefs_close,
+	fakefs_list, &tree.fs
 };
 
 /* ------------------------------------------------------------ the input */
@@ -125,6 +129,8 @@ header_words(struct fakefs_file *f, const char *p, const char *end)
 			f->fmode = S_IFDIR | 0755;
 		else if (IS("eio"))
 			f->read_errno = EIO;
+		else if (IS("nolist"))
+			f->list_errno = EACCES;
 		else if (HAS("chunk"))
 			f->chunk = word_num(w, n, "chunk", 1 << 20);
 		else if (HAS("big"))

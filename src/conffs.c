@@ -8,6 +8,7 @@
 
 #include <sys/stat.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -67,6 +68,46 @@ conffs_close(void *arg, int fd)
 	errno = saved;
 }
 
+/*
+ * O_DIRECTORY: what is not a directory is refused by open() itself
+ * (ENOTDIR), so a FIFO or a device in its place is never opened as one;
+ * O_NONBLOCK all the same.  A symbolic link to a directory is followed,
+ * as stat() follows one to a file.
+ */
+static int
+conffs_list(void *arg, const char *dir, int (*each)(void *, const char *),
+    void *ctx)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, rc = 0, saved;
+
+	(void)arg;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			rc = errno != 0 ? -1 : 0;
+			break;
+		}
+		if ((rc = each(ctx, de->d_name)) != 0)
+			break;
+	}
+	saved = errno;
+	closedir(d);
+	errno = saved;
+	return rc;
+}
+
 const struct conf_fs conf_fs_real = {
-	conffs_stat, conffs_open, conffs_fstat, conffs_read, conffs_close, NULL
+	conffs_stat, conffs_open, conffs_fstat, conffs_read, conffs_close,
+	conffs_list, NULL
 };

@@ -38,12 +38,20 @@
  * file, which the segments map back.  That rest now starts a line: if it
  * is itself a directive, "/ * * /" (a comment) goes before it, so that
  * libconfig sees the syntax error it would have seen.
+ *
+ * A path whose last component holds '*', '?' or '[' is a pattern, the
+ * syntax of libconfig 1.7's include functions (its example4.c): the
+ * names of that directory that match it (fnmatch(3), FNM_PERIOD: "*"
+ * takes no dotfile), in strcmp() order, are included one after the
+ * other, each as if by an @include of its own, in the directive's place.
+ * libconfig 1.5 knows no patterns; it would look for a file of that name.
  */
 #include "config.h"
 
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -384,49 +392,43 @@ include_path(const char *p, char *path, size_t size, const char **end)
 static int ex_file(struct expander *, size_t, const char *, int);
 
 /*
- * The directive of files[file] at line, whose path starts at p: the text
- * of the file it names goes in its place; *end gets the text after it.
+ * Whether an @include of path (as written) at depth may read one more
+ * file: 10 deep, as libconfig, and CONFSRC_MAX_FILES in all.  where is
+ * " (the file)" for a pattern's match, "" otherwise.
  */
 static int
-ex_include(struct expander *ex, size_t file, int line, const char *p,
-    int depth, const char **end)
+ex_limits(struct expander *ex, size_t file, int line, const char *path,
+    const char *where, int depth)
 {
-	char path[CONFSRC_MAX_PATH], full[CONFSRC_MAX_PATH], why[256], *text;
-	char where[CONFSRC_MAX_PATH + 4];
-	const char *bad, *sep;
-	size_t len, max, index;
-	int rc;
-
-	if ((bad = include_path(p, path, sizeof(path), end)) != NULL) {
-		ex_err(ex, file, line, "%s", bad);
-		return -1;
-	}
 	/* As libconfig: a file 10 deep includes nothing more. */
 	if (depth >= CONFSRC_MAX_DEPTH) {
-		ex_err(ex, file, line, "@include \"%s\": nested more than %d deep "
-		    "(does a file include itself?)", path, CONFSRC_MAX_DEPTH);
+		ex_err(ex, file, line, "@include \"%s\"%s: nested more than %d "
+		    "deep (does a file include itself?)", path, where,
+		    CONFSRC_MAX_DEPTH);
 		return -1;
 	}
 	if (ex->s->nfiles >= CONFSRC_MAX_FILES) {
-		ex_err(ex, file, line, "@include \"%s\": more than %d files "
-		    "to read", path, CONFSRC_MAX_FILES);
+		ex_err(ex, file, line, "@include \"%s\"%s: more than %d files "
+		    "to read", path, where, CONFSRC_MAX_FILES);
 		return -1;
 	}
-	if (path[0] == '/' || ex->incdir == NULL)
-		rc = snprintf(full, sizeof(full), "%s", path);
-	else {
-		len = strlen(ex->incdir);
-		sep = len > 0 && ex->incdir[len - 1] == '/' ? "" : "/";
-		rc = snprintf(full, sizeof(full), "%s%s%s", ex->incdir, sep, path);
-	}
-	if (rc < 0 || (size_t)rc >= sizeof(full)) {
-		ex_err(ex, file, line, "@include \"%s\": path too long", path);
-		return -1;
-	}
-	/* "(/etc/upcased/inc.conf)" after a relative path: where it was looked for. */
-	snprintf(where, sizeof(where), "%s%s%s", strcmp(path, full) != 0 ?
-	    " (" : "", strcmp(path, full) != 0 ? full : "",
-	    strcmp(path, full) != 0 ? ")" : "");
+	return 0;
+}
+
+/*
+ * The file full, which the @include of path at line of files[file]
+ * names, in the directive's place: read within what is left of the
+ * budget, then expanded, depth + 1 deep.  where is " (full)" when that is
+ * not path, for the messages.
+ */
+static int
+ex_read(struct expander *ex, size_t file, int line, const char *path,
+    const char *full, const char *where, int depth)
+{
+	char why[256], *text;
+	size_t len, max, index;
+	int rc;
+
 	max = ex->budget - ex->s->bytes;
 	if (confsrc_read_file(ex->fs, full, max, &text, &len, why,
 	    sizeof(why)) == -1) {
@@ -452,6 +454,173 @@ ex_include(struct expander *ex, size_t file, int line, const char *p,
 	rc = ex_file(ex, index, text, depth + 1);
 	free(text);
 	return rc;
+}
+
+/* The names of a pattern's directory that match it (dir_each). */
+struct dirlist {
+	const char *pattern;    /* the last component */
+	char      **names;
+	size_t      n, cap;
+	size_t      seen;       /* names read, "." and ".." aside */
+	bool        full;       /* more than CONFSRC_MAX_DIRENTS */
+	bool        oom;
+};
+
+static int
+dir_each(void *ctx, const char *name)
+{
+	struct dirlist *dl = ctx;
+	char **v;
+
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return 0;
+	if (++dl->seen > CONFSRC_MAX_DIRENTS) {
+		dl->full = true;
+		return 1;
+	}
+	/* A layer's name is one component; FNM_PERIOD: no dotfiles for "*". */
+	if (name[0] == '\0' || strchr(name, '/') != NULL ||
+	    fnmatch(dl->pattern, name, FNM_PERIOD) != 0)
+		return 0;
+	if (dl->n == dl->cap) {
+		dl->cap = dl->cap ? dl->cap * 2 : 16;
+		if ((v = realloc(dl->names, dl->cap * sizeof(*v))) == NULL) {
+			dl->oom = true;
+			return 1;
+		}
+		dl->names = v;
+	}
+	if ((dl->names[dl->n] = strdup(name)) == NULL) {
+		dl->oom = true;
+		return 1;
+	}
+	dl->n++;
+	return 0;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The @include of path at line of files[file] holds a pattern in its
+ * last component, and full is where it is looked for: each name of the
+ * directory that matches, in strcmp() order (bytes, whatever the
+ * locale), as if by an @include of its own.  The directory is listed,
+ * and closed, before any of them is read.  A directory that cannot be
+ * listed is an error (a typo must not include nothing); one where
+ * nothing matches includes nothing (an empty conf.d is the usual).
+ */
+static int
+ex_glob(struct expander *ex, size_t file, int line, const char *path,
+    const char *full, int depth)
+{
+	char dir[CONFSRC_MAX_PATH], match[CONFSRC_MAX_PATH];
+	char where[CONFSRC_MAX_PATH + 4];
+	struct dirlist dl;
+	const char *slash = strrchr(full, '/');
+	size_t i, pre;
+	int rc = -1, n;
+
+	memset(&dl, 0, sizeof(dl));
+	/* "conf.d/ *.conf" in dir "conf.d", a match "conf.d/NAME"; "/ *" in "/". */
+	if (slash == NULL) {
+		snprintf(dir, sizeof(dir), ".");
+		pre = 0;
+	} else {
+		pre = (size_t)(slash - full) + 1;
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash == full ? 1 :
+		    pre - 1), full);
+	}
+	dl.pattern = full + pre;
+	if (ex->fs->list(ex->fs->arg, dir, dir_each, &dl) == -1) {
+		ex_err(ex, file, line, "@include \"%s\": cannot list "
+		    "directory %s: %s", path, dir, strerror(errno));
+		goto out;
+	}
+	if (dl.oom) {
+		ex_oom(ex, file, line);
+		goto out;
+	}
+	if (dl.full) {
+		ex_err(ex, file, line, "@include \"%s\": directory %s has more "
+		    "than %d entries", path, dir, CONFSRC_MAX_DIRENTS);
+		goto out;
+	}
+	if (dl.n > 1)
+		qsort(dl.names, dl.n, sizeof(*dl.names), name_cmp);
+	for (i = 0; i < dl.n; i++) {
+		n = snprintf(match, sizeof(match), "%.*s%s", (int)pre, full,
+		    dl.names[i]);
+		if (n < 0 || (size_t)n >= sizeof(match)) {
+			ex_err(ex, file, line, "@include \"%s\": %s in %s: path "
+			    "too long", path, dl.names[i], dir);
+			goto out;
+		}
+		snprintf(where, sizeof(where), " (%s)", match);
+		if (ex_limits(ex, file, line, path, where, depth) == -1 ||
+		    ex_read(ex, file, line, path, match, where, depth) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	for (i = 0; i < dl.n; i++)
+		free(dl.names[i]);
+	free(dl.names);
+	return rc;
+}
+
+/*
+ * The directive of files[file] at line, whose path starts at p: the text
+ * of the file it names, or of those its pattern matches, goes in its
+ * place; *end gets the text after it.
+ */
+static int
+ex_include(struct expander *ex, size_t file, int line, const char *p,
+    int depth, const char **end)
+{
+	char path[CONFSRC_MAX_PATH], full[CONFSRC_MAX_PATH];
+	char where[CONFSRC_MAX_PATH + 4];
+	const char *bad, *sep, *slash;
+	bool pattern;
+	size_t len;
+	int rc;
+
+	if ((bad = include_path(p, path, sizeof(path), end)) != NULL) {
+		ex_err(ex, file, line, "%s", bad);
+		return -1;
+	}
+	/* A pattern is matched against the names of one directory, not a tree. */
+	slash = strrchr(path, '/');
+	if (slash != NULL && strcspn(path, "*?[") < (size_t)(slash - path)) {
+		ex_err(ex, file, line, "@include \"%s\": a pattern ('*', '?' or "
+		    "'[') only in the last component of the path", path);
+		return -1;
+	}
+	pattern = strpbrk(slash != NULL ? slash + 1 : path, "*?[") != NULL;
+	if (!pattern && ex_limits(ex, file, line, path, "", depth) == -1)
+		return -1;
+	if (path[0] == '/' || ex->incdir == NULL)
+		rc = snprintf(full, sizeof(full), "%s", path);
+	else {
+		len = strlen(ex->incdir);
+		sep = len > 0 && ex->incdir[len - 1] == '/' ? "" : "/";
+		rc = snprintf(full, sizeof(full), "%s%s%s", ex->incdir, sep, path);
+	}
+	if (rc < 0 || (size_t)rc >= sizeof(full)) {
+		ex_err(ex, file, line, "@include \"%s\": path too long", path);
+		return -1;
+	}
+	if (pattern)
+		return ex_glob(ex, file, line, path, full, depth);
+	/* "(/etc/upcased/inc.conf)" after a relative path: where it was looked for. */
+	if (strcmp(path, full) != 0)
+		snprintf(where, sizeof(where), " (%s)", full);
+	else
+		where[0] = '\0';
+	return ex_read(ex, file, line, path, full, where, depth);
 }
 
 /*

@@ -10,6 +10,11 @@
  * confsrc.c); the files are read through a file layer, struct conf_fs,
  * so that tests and the fuzzer can give a fake tree.  What is read must be
  * a regular file, and all the files together at most a budget of bytes.
+ *
+ * A path whose last component holds a pattern ('*', '?' or '[', as
+ * fnmatch(3) with FNM_PERIOD) includes the names of that directory that
+ * match it, in strcmp() order, each as if by an @include of its own:
+ * "*.conf" in /etc/upcased.d is a drop-in directory.
  */
 #ifndef UPCASE_CONFSRC_H
 #define UPCASE_CONFSRC_H
@@ -24,6 +29,8 @@
 #define CONFSRC_MAX_FILES   1024
 /* The longest path an @include may name, after the include directory. */
 #define CONFSRC_MAX_PATH    4096
+/* Names read from the directory of a pattern, at most (".", ".." aside). */
+#define CONFSRC_MAX_DIRENTS 1024
 
 /*
  * The file layer: the few system calls reading a file takes, so that the
@@ -41,6 +48,15 @@ struct conf_fs {
 	/* read(2): at most len bytes, 0 at the end. */
 	ssize_t (*read)(void *arg, int fd, void *buf, size_t len);
 	void    (*close)(void *arg, int fd);
+	/*
+	 * The names of directory dir, "." and ".." too, in the directory's
+	 * order, each given to each(ctx, name) until it returns non-zero,
+	 * which list() then returns: 0 at the end of the directory, -1 with
+	 * errno set if it cannot be opened (a missing one, a file: ENOTDIR)
+	 * or read.  Nothing that is not a directory is opened as one.
+	 */
+	int     (*list)(void *arg, const char *dir,
+	    int (*each)(void *ctx, const char *name), void *ctx);
 	void     *arg;
 };
 

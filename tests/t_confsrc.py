@@ -14,6 +14,12 @@ be read), as the main file and as an @include:
     serving: a TCP round-trip and upcase --stats answer after each, a good
     file is then applied, and SIGTERM stops it cleanly, its control socket
     removed.
+A drop-in directory, @include "DIR/*.conf" (class DropIns): its files are
+read in strcmp order (a setting in two of them is refused at the later
+one, whatever order they were made in), dotfiles and editor backups are
+not read, an error names the drop-in's own path and line, upcased -t and
+start-up refuse a missing directory or a matched directory, and SIGHUP
+picks up a drop-in added since.
 Before confsrc, libconfig opened includes itself: a directory made it exit
 2 ("input in flex scanner failed"), a FIFO blocked it in open().
 """
@@ -190,6 +196,126 @@ class CheckAndStart(unittest.TestCase):
         self.expect_78(prefix, path, "%s: %s" % (path, why))
         main = self.main_including(path)
         self.expect_78(prefix, main, '%s:2: @include "%s": %s' % (main, path, why))
+
+
+class DropIns(unittest.TestCase):
+    """@include "DIR/*.conf": the files of a conf.d, in order."""
+
+    def setUp(self):
+        self.tree = Tree()
+        self.confd = self.tree.path("conf.d")
+        os.mkdir(self.confd)
+        os.chmod(self.confd, 0o755)
+
+    def tearDown(self):
+        self.tree.close()
+
+    def drop_in(self, name, text):
+        path = os.path.join(self.confd, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def check(self, main, want_rc, message=None):
+        rc, err, took = run_bounded([harness.UPCASED, "-t", "-c", main])
+        print("  -t: exit %d in %.3f s%s" % (rc, took, (": " + err.strip()) if err.strip() else ""))
+        self.assertEqual(rc, want_rc, err)
+        if message is not None:
+            self.assertIn("upcased: " + message, err)
+        self.assertLess(took, BOUND)
+
+    def test_order_and_errors(self):
+        main = self.tree.path("main.conf")
+        with open(main, "w") as f:
+            f.write('backlog = 5;\n@include "conf.d/*.conf" # drop-ins\nidle_timeout = 3;\n')
+        # An empty conf.d is the usual: nothing included, no error.
+        self.check(main, 0)
+        # Made in the "wrong" order; what must not be read is broken.
+        a = self.drop_in("20-a.conf", "# a\nmax_connections = 7;\n")
+        b = self.drop_in("10-b.conf", 'charset = "ascii";\n')
+        for junk in (".20-a.conf.swp", "20-a.conf~", "README", ".hidden.conf"):
+            self.drop_in(junk, "this is not a configuration\n")
+        self.check(main, 0)
+        # The same setting in both: libconfig refuses it at the second one read.
+        self.drop_in("10-b.conf", 'charset = "ascii";\n\nmax_connections = 8;\n')
+        self.check(main, EX_CONFIG, "%s:2: duplicate setting name" % a)
+        os.rename(a, self.tree.path("conf.d/05-a.conf"))
+        a = self.tree.path("conf.d/05-a.conf")
+        self.check(main, EX_CONFIG, "%s:3: duplicate setting name" % b)
+        # An error inside a drop-in: its path and line.
+        self.drop_in("10-b.conf", 'charset = "ascii";\nshutdown_timeout = -1;\n')
+        self.check(main, EX_CONFIG, "%s:2: shutdown_timeout must be between " % b)
+        self.drop_in("10-b.conf", 'charset = "ascii";\ncontrol_mode = ;\n')
+        self.check(main, EX_CONFIG, "%s:2: syntax error" % b)
+        self.drop_in("10-b.conf", 'charset = "ascii";\n\nlimits = { min_rate = -1; };\n')
+        rc, err, _ = run_bounded([harness.UPCASED, "-t", "-c", main])
+        self.assertEqual(rc, EX_CONFIG, err)
+        self.assertIn("upcased: %s:3: " % b, err)
+        self.drop_in("10-b.conf", 'charset = "ascii";\n')
+        self.check(main, 0)
+        # A matching entry that is not a file: named by its real path, at start-up too.
+        os.mkdir(self.tree.path("conf.d/30-dir.conf"))
+        for mode in (["-t"], ["-f"]):
+            rc, err, took = run_bounded([harness.UPCASED] + mode + ["-c", main])
+            self.assertEqual(rc, EX_CONFIG, err)
+            self.assertIn('upcased: %s:2: @include "conf.d/*.conf" (%s): is a directory'
+                          % (main, self.tree.path("conf.d/30-dir.conf")), err)
+            self.assertLess(took, BOUND)
+        os.rmdir(self.tree.path("conf.d/30-dir.conf"))
+        os.mkfifo(self.tree.path("conf.d/40-fifo.conf"))
+        self.check(main, EX_CONFIG, '%s:2: @include "conf.d/*.conf" (%s): is a FIFO'
+                   % (main, self.tree.path("conf.d/40-fifo.conf")))
+        os.unlink(self.tree.path("conf.d/40-fifo.conf"))
+        # A typo in the directory is an error, not an empty include.
+        with open(main, "w") as f:
+            f.write('\n@include "%s/*.conf"\n' % self.tree.path("conf.f"))
+        self.check(main, EX_CONFIG, '%s:2: @include "%s/*.conf": cannot list directory %s: '
+                   'No such file or directory' % (main, self.tree.path("conf.f"),
+                                                  self.tree.path("conf.f")))
+        # Only the last component may be a pattern.
+        with open(main, "w") as f:
+            f.write('@include "conf.*/10-b.conf"\n')
+        self.check(main, EX_CONFIG, '%s:1: @include "conf.*/10-b.conf": a pattern' % main)
+        # Absolute, with '?' and '[...]': 05-a.conf, which would clash, is not matched.
+        self.drop_in("10-b.conf", 'charset = "ascii";\nmax_connections = 8;\n')
+        with open(main, "w") as f:
+            f.write('@include "%s/[1-9]?-*.conf"\n' % self.confd)
+        self.check(main, 0)
+        with open(main, "w") as f:
+            f.write('@include "%s/[0-9]?-*.conf"\n' % self.confd)
+        self.check(main, EX_CONFIG, "%s:2: duplicate setting name" % b)
+
+    def test_sighup_picks_up_a_new_drop_in(self):
+        extra = '@include "%s/*.conf"' % self.confd
+        with nethelp.NetDaemon(extra=extra) as d:
+            # Started on an empty conf.d: the default charset.
+            self.assertEqual(harness.tcp_roundtrip(d.port, "aß".encode()), "ASS".encode())
+            self.drop_in("50-charset.conf", '# ascii only\ncharset = "ascii";\n')
+            start = time.monotonic()
+            d.reload(extra, timeout=BOUND)
+            print("  new drop-in applied in %.3f s" % (time.monotonic() - start))
+            self.assertEqual(harness.tcp_roundtrip(d.port, "aß".encode()), "Aß".encode())
+            # A bad one added: refused with its path and line, the running one kept.
+            bad = self.drop_in("60-bad.conf", "\nidle_timeout = 0;\n")
+            log = d.reload(extra, expect="reload failed", timeout=BOUND)
+            self.assertIn("reload failed, keeping the running configuration: "
+                          "%s:2: idle_timeout must be between 1 and 86400" % bad, log)
+            self.assertEqual(harness.tcp_roundtrip(d.port, "aß".encode()), "Aß".encode())
+            os.unlink(bad)
+            # The directory gone: refused too, not an empty include.
+            os.unlink(os.path.join(self.confd, "50-charset.conf"))
+            os.rmdir(self.confd)
+            log = d.reload(extra, expect="reload failed", timeout=BOUND)
+            self.assertIn("cannot list directory %s: No such file or directory" % self.confd, log)
+            stats = d.client_stats()
+            self.assertEqual(nethelp.stat(stats, "reload_failures"), 2)
+            self.assertEqual(harness.tcp_roundtrip(d.port, "aß".encode()), "Aß".encode())
+            # Back, empty: the default again.
+            os.mkdir(self.confd)
+            d.reload(extra, timeout=BOUND)
+            self.assertEqual(harness.tcp_roundtrip(d.port, "aß".encode()), "ASS".encode())
+            self.assertEqual(d.stop(), 0)
+            self.assertFalse(os.path.exists(d.ctl), "control socket left behind")
 
 
 class Reload(unittest.TestCase):

@@ -19,6 +19,7 @@
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -130,7 +131,8 @@ fake_read(void *arg, int fd, void *buf, size_t len)
 }
 
 static const struct conf_fs fake = {
-	fake_stat, fake_open, fakefs_fstat, fake_read, fakefs_close, &fs.tree
+	fake_stat, fake_open, fakefs_fstat, fake_read, fakefs_close, fakefs_list,
+	&fs.tree
 };
 
 /* ------------------------------------------------------------- checking */
@@ -783,6 +785,543 @@ test_conf_lines(void **state)
 	confsrc_free(&src);
 }
 
+/* ------------------------------------------------------------- patterns */
+
+/* Drop-ins: strcmp() order, whatever the tree's; no dotfile, no backup. */
+static void
+test_glob_order(void **state)
+{
+	struct fakefs_file *d;
+
+	(void)state;
+	fake_reset();
+	fake_add("/c/conf.d/20-a.conf", "a = 20;\n");
+	fake_add("/c/conf.d/x.conf~", "backup = 1;\n");
+	fake_add("/c/conf.d/10-b.conf", "b = 10;");
+	fake_add("/c/conf.d/.10-c.conf.swp", "swap = 1;\n");
+	fake_add("/c/conf.d/.hidden.conf", "hidden = 1;\n");
+	fake_add("/c/conf.d/a.conf", "lower = 1;\n");
+	fake_add("/c/conf.d/Z.conf", "upper = 1;\n");
+	fake_add("/c/conf.d/README", "not = 1;\n");
+	fake_add("/c/other.conf", "other = 1;\n");
+	expand_ok("m = 1;\n@include \"conf.d/*.conf\" # drop-ins\nn = 2;\n", BIG);
+	/* Bytes, not a locale's collation: 'Z' (0x5a) before 'a' (0x61). */
+	assert_string_equal(src.text,
+	    "m = 1;\n"
+	    "b = 10;\n"      /* a line break added at the end of 10-b.conf */
+	    "a = 20;\n"
+	    "upper = 1;\n"
+	    "lower = 1;\n"
+	    " # drop-ins\n"
+	    "n = 2;\n");
+	assert_int_equal(src.nfiles, 5);
+	assert_string_equal(src.files[1], "/c/conf.d/10-b.conf");
+	assert_string_equal(src.files[2], "/c/conf.d/20-a.conf");
+	assert_string_equal(src.files[3], "/c/conf.d/Z.conf");
+	assert_string_equal(src.files[4], "/c/conf.d/a.conf");
+	assert_where(2, "/c/conf.d/10-b.conf", 1);
+	assert_where(3, "/c/conf.d/20-a.conf", 1);
+	assert_where(6, MAIN, 2);
+	assert_where(7, MAIN, 3);
+	assert_int_equal(fs.tree.listed, 1);
+	/* Absolute, as it is; '?' and '[...]' too. */
+	expand_ok("@include \"/c/conf.d/[12]?-*.conf\"\n", BIG);
+	assert_string_equal(src.text, "b = 10;\na = 20;\n\n");
+	/* A dotfile only by a pattern that starts with a dot itself. */
+	expand_ok("@include \"conf.d/.*.conf\"\n", BIG);
+	assert_string_equal(src.text, "hidden = 1;\n\n");
+	/* "*" at the top of the include directory: files, and the directory. */
+	expand_err("@include \"*\"\n", BIG, MAIN ":1: @include \"*\" "
+	    "(/c/conf.d): is a directory");
+	expand_ok("@include \"*.conf\"\n", BIG);
+	assert_string_equal(src.text, "other = 1;\n\n");
+	/* An escaped '[' is the character: a name with one can still be included. */
+	fake_add("/c/conf.d/x[1].conf", "bracket = 1;\n");
+	fake_add("/c/conf.d/x1.conf", "one = 1;\n");
+	expand_ok("@include \"conf.d/x\\\\[1].conf\"\n", BIG);
+	assert_string_equal(src.text, "bracket = 1;\n\n");
+	expand_ok("@include \"conf.d/x[1].conf\"\n", BIG);
+	assert_string_equal(src.text, "one = 1;\n\n");
+	/* An explicit directory, empty or with nothing that matches: nothing, no error. */
+	d = fake_add("/c/empty.d", NULL);
+	d->mode = S_IFDIR | 0755;
+	expand_ok("a = 1;\n@include \"empty.d/*.conf\"\nb = 2;\n", BIG);
+	assert_string_equal(src.text, "a = 1;\n\nb = 2;\n");
+	assert_int_equal(src.nfiles, 1);
+	expand_ok("@include \"conf.d/*.cnf\"\n", BIG);
+	assert_int_equal(src.nfiles, 1);
+	/* With no include directory: "." holds it, paths as written. */
+	fake_reset();
+	fake_add("/c/main.conf", "@include \"*.conf\"\n");
+	fake_add("b.conf", "b = 1;\n");
+	fake_add("a.conf", "a = 1;\n");
+	confsrc_free(&src);
+	assert_int_equal(confsrc_expand(&fake, MAIN, NULL, NULL, BIG, &src, err,
+	    sizeof(err)), 0);
+	check_src(&src, NULL, BIG);
+	assert_string_equal(src.text, "a = 1;\nb = 1;\n\n");
+	assert_string_equal(src.files[1], "a.conf");
+	/* At the root. */
+	fake_reset();
+	fake_add("/r.conf", "r = 1;\n");
+	expand_ok("@include \"/*.conf\"\n", BIG);
+	assert_string_equal(src.files[1], "/r.conf");
+	confsrc_free(&src);
+}
+
+/* A directory that cannot be listed is an error; so is a pattern in a directory part. */
+static void
+test_glob_dirs(void **state)
+{
+	struct fakefs_file *f;
+
+	(void)state;
+	fake_reset();
+	fake_add("/c/conf.d/a.conf", "a = 1;\n");
+	f = fake_add("/c/file", "x = 1;\n");
+	f = fake_add("/c/locked.d", NULL);
+	f->mode = S_IFDIR | 0700;
+	f->list_errno = EACCES;
+	f = fake_add("/c/loop.d", NULL);
+	f->stat_errno = ELOOP;
+	/* A typo must not silently include nothing. */
+	expand_err("a = 1;\n@include \"conf.f/*.conf\"\n", BIG, MAIN ":2: "
+	    "@include \"conf.f/*.conf\": cannot list directory /c/conf.f: "
+	    "No such file or directory");
+	expand_err("@include \"/etc/upcased.d/*.conf\"\n", BIG, MAIN ":1: "
+	    "@include \"/etc/upcased.d/*.conf\": cannot list directory "
+	    "/etc/upcased.d: No such file or directory");
+	expand_err("@include \"locked.d/*.conf\"\n", BIG, MAIN ":1: "
+	    "@include \"locked.d/*.conf\": cannot list directory /c/locked.d: "
+	    "Permission denied");
+	expand_err("@include \"file/*.conf\"\n", BIG, MAIN ":1: "
+	    "@include \"file/*.conf\": cannot list directory /c/file: "
+	    "Not a directory");
+	expand_err("@include \"loop.d/*\"\n", BIG, MAIN ":1: "
+	    "@include \"loop.d/*\": cannot list directory /c/loop.d: "
+	    "Too many levels of symbolic links");
+	/* Only the last component may hold a pattern: nothing is listed. */
+	fs.tree.listed = 0;
+	fs.stats = 0;
+	expand_err("\n\n@include \"conf*/a.conf\"\n", BIG, MAIN ":3: @include "
+	    "\"conf*/a.conf\": a pattern ('*', '?' or '[') only in the last "
+	    "component of the path");
+	expand_err("@include \"/c/[c]onf.d/*.conf\"\n", BIG, MAIN ":1: @include "
+	    "\"/c/[c]onf.d/*.conf\": a pattern ('*', '?' or '[') only in the "
+	    "last component of the path");
+	expand_err("@include \"c?nf.d/\"\n", BIG, MAIN ":1: @include "
+	    "\"c?nf.d/\": a pattern ('*', '?' or '[') only in the last "
+	    "component of the path");
+	assert_int_equal(fs.tree.listed, 0);
+	assert_int_equal(fs.stats, 0);
+	/* A trailing slash names the directory itself, as before. */
+	expand_err("@include \"conf.d/\"\n", BIG, MAIN ":1: @include "
+	    "\"conf.d/\" (/c/conf.d/): is a directory");
+	confsrc_free(&src);
+}
+
+/* A match that is not a regular file: its real path and why, as a plain @include's. */
+static void
+test_glob_file_types(void **state)
+{
+	static const struct {
+		mode_t mode;
+		int stat_errno, open_errno;
+		mode_t fmode;
+		const char *why;
+	} t[] = {
+		{ S_IFDIR | 0755, 0, 0, 0, "is a directory" },
+		{ S_IFIFO | 0644, 0, 0, 0, "is a FIFO" },
+		{ S_IFCHR | 0666, 0, 0, 0, "is a character device" },
+		{ S_IFSOCK | 0755, 0, 0, 0, "is a socket" },
+		{ 0, ELOOP, 0, 0, NULL },       /* a dangling or looping link */
+		{ 0, ENOENT, 0, 0, NULL },      /* gone after the listing */
+		{ S_IFREG, 0, EACCES, 0, NULL },
+		{ S_IFREG, 0, 0, S_IFIFO | 0644, "is a FIFO" },  /* swapped */
+	};
+	struct fakefs_file *f;
+	char want[512];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		fake_reset();
+		fake_add("/c/conf.d/05-ok.conf", "ok = 1;\n");
+		f = fake_add("/c/conf.d/10-x.conf", "x = 1;\n");
+		f->mode = t[i].mode ? t[i].mode : S_IFREG;
+		f->stat_errno = t[i].stat_errno;
+		f->open_errno = t[i].open_errno;
+		f->fmode = t[i].fmode;
+		fake_add("/c/conf.d/20-after.conf", "after = 1;\n");
+		snprintf(want, sizeof(want), MAIN ":3: @include \"conf.d/*.conf\" "
+		    "(/c/conf.d/10-x.conf): %s", t[i].why != NULL ? t[i].why :
+		    strerror(t[i].stat_errno | t[i].open_errno));
+		fs.opens = 0;
+		expand_err("a = 1;\n\n@include \"conf.d/*.conf\"\n", BIG, want);
+		/* 05-ok.conf read; 10-x.conf opened only if stat() said a file; 20 not reached. */
+		assert_int_equal(fs.opens, 1 + (S_ISREG(f->mode) && !f->stat_errno));
+	}
+	/* A directory implied by what is below it, matched. */
+	fake_reset();
+	fake_add("/c/conf.d/sub.conf/x", "x = 1;\n");
+	expand_err("@include \"conf.d/*.conf\"\n", BIG, MAIN ":1: @include "
+	    "\"conf.d/*.conf\" (/c/conf.d/sub.conf): is a directory");
+	assert_int_equal(fs.opens, 0);
+	confsrc_free(&src);
+}
+
+/* Globs in included files; errors inside a drop-in name its own FILE:LINE. */
+static void
+test_glob_nested(void **state)
+{
+	struct conf *c;
+
+	(void)state;
+	fake_reset();
+	fake_add("/c/sub.conf", "# sub\n@include \"conf.d/*.conf\"\n");
+	fake_add("/c/conf.d/20-limits.conf", "\nlimits = { min_rate = 7; };\n");
+	fake_add("/c/conf.d/10-backlog.conf", "backlog = 9;\n");
+	expand_ok("@include \"sub.conf\"\nidle_timeout = 8;\n", BIG);
+	assert_int_equal(src.nfiles, 4);
+	assert_string_equal(src.files[2], "/c/conf.d/10-backlog.conf");
+	assert_string_equal(src.files[3], "/c/conf.d/20-limits.conf");
+	assert_non_null(c = conf_load_src(&src, err, sizeof(err)));
+	assert_int_equal(c->backlog, 9);
+	assert_int_equal(c->limits.min_rate, 7);
+	assert_int_equal(c->idle_timeout, 8);
+	conf_free(c);
+	/* An error in the second drop-in: that file, its line. */
+	fs.tree.f[1].text = "\nlimits = { min_rate = -1; };\n";
+	expand_ok("@include \"sub.conf\"\n", BIG);
+	assert_null(conf_load_src(&src, err, sizeof(err)));
+	assert_true(strncmp(err, "/c/conf.d/20-limits.conf:2: ", 28) == 0);
+	fs.tree.f[1].text = "\nlimits = ;\n";
+	expand_ok("@include \"sub.conf\"\n", BIG);
+	assert_null(conf_load_src(&src, err, sizeof(err)));
+	assert_string_equal(err, "/c/conf.d/20-limits.conf:2: syntax error");
+	/* A setting in two drop-ins: libconfig's duplicate, at the later one. */
+	fs.tree.f[1].text = "\n\nbacklog = 10;\n";
+	expand_ok("@include \"sub.conf\"\n", BIG);
+	assert_null(conf_load_src(&src, err, sizeof(err)));
+	assert_string_equal(err, "/c/conf.d/20-limits.conf:3: duplicate setting name");
+	/* An @include in a drop-in, its error at the drop-in's line. */
+	fs.tree.f[1].text = "a = 1;\n@include \"nope.conf\"\n";
+	expand_err("@include \"sub.conf\"\n", BIG, "/c/conf.d/20-limits.conf:2: "
+	    "@include \"nope.conf\" (/c/nope.conf): No such file or directory");
+	/* A drop-in that includes its own directory: the depth, with the file. */
+	fs.tree.f[1].text = "@include \"conf.d/*.conf\"\n";
+	expand_err("@include \"sub.conf\"\n", BIG, "/c/conf.d/20-limits.conf:1: "
+	    "@include \"conf.d/*.conf\" (/c/conf.d/10-backlog.conf): nested "
+	    "more than 10 deep (does a file include itself?)");
+	confsrc_free(&src);
+}
+
+/* The byte budget is one over all the files, the directory's included. */
+static void
+test_glob_budget(void **state)
+{
+	(void)state;
+	fake_reset();
+	fake_add_big("/c/conf.d/c", 300);
+	fake_add_big("/c/conf.d/a", 300);
+	fake_add_big("/c/conf.d/b", 300);
+	/* Main 22 bytes + 3 x 300 fits 922 ... */
+	expand_ok("@include \"conf.d/*\"\n\n\n", 922);
+	assert_int_equal(src.bytes, 922);
+	/* ... not 921: the third in order, c, is named. */
+	expand_err("@include \"conf.d/*\"\n\n\n", 921, MAIN ":1: @include "
+	    "\"conf.d/*\" (/c/conf.d/c): the configuration with its includes "
+	    "would be larger than 921 bytes");
+	/* Nor 621: b is. */
+	expand_err("@include \"conf.d/*\"\n\n\n", 621, MAIN ":1: @include "
+	    "\"conf.d/*\" (/c/conf.d/b): the configuration with its includes "
+	    "would be larger than 621 bytes");
+	confsrc_free(&src);
+}
+
+/*
+ * A generated tree for the counts: directory /g holds gen_n names
+ * "fNNNNN" (then matched by "f*", or not by "x*"), each an empty regular
+ * file.
+ */
+static size_t gen_n;
+static int gen_open;
+
+static int
+gen_stat(void *arg, const char *path, mode_t *mode)
+{
+	(void)arg;
+	if (strncmp(path, "/g/f", 4) != 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	*mode = S_IFREG | 0644;
+	return 0;
+}
+
+static int
+gen_openf(void *arg, const char *path)
+{
+	(void)arg;
+	(void)path;
+	gen_open++;
+	return 3;
+}
+
+static int
+gen_fstat(void *arg, int fd, mode_t *mode)
+{
+	(void)arg;
+	(void)fd;
+	*mode = S_IFREG | 0644;
+	return 0;
+}
+
+static ssize_t
+gen_read(void *arg, int fd, void *buf, size_t len)
+{
+	(void)arg;
+	(void)fd;
+	(void)buf;
+	(void)len;
+	return 0;
+}
+
+static void
+gen_close(void *arg, int fd)
+{
+	(void)arg;
+	(void)fd;
+	gen_open--;
+}
+
+static int
+gen_list(void *arg, const char *dir, int (*each)(void *, const char *),
+    void *ctx)
+{
+	char name[32];
+	size_t i;
+	int rc;
+
+	(void)arg;
+	if (strcmp(dir, "/g") != 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	if ((rc = each(ctx, ".")) != 0 || (rc = each(ctx, "..")) != 0)
+		return rc;
+	/* Backwards: the order is confsrc's to make. */
+	for (i = gen_n; i > 0; i--) {
+		snprintf(name, sizeof(name), "f%05zu", i - 1);
+		if ((rc = each(ctx, name)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static const struct conf_fs gen = {
+	gen_stat, gen_openf, gen_fstat, gen_read, gen_close, gen_list, NULL
+};
+
+static void
+test_glob_counts(void **state)
+{
+	char want[256];
+
+	(void)state;
+	/* CONFSRC_MAX_DIRENTS names are read, not one more: a huge directory is refused. */
+	gen_n = CONFSRC_MAX_DIRENTS;
+	confsrc_free(&src);
+	assert_int_equal(confsrc_expand(&gen, MAIN, "@include \"/g/x*\"\n", INCDIR,
+	    BIG, &src, err, sizeof(err)), 0);
+	assert_int_equal(src.nfiles, 1);
+	confsrc_free(&src);
+	gen_n = CONFSRC_MAX_DIRENTS + 1;
+	snprintf(want, sizeof(want), MAIN ":1: @include \"/g/x*\": directory /g "
+	    "has more than %d entries", CONFSRC_MAX_DIRENTS);
+	assert_int_equal(confsrc_expand(&gen, MAIN, "@include \"/g/x*\"\n", INCDIR,
+	    BIG, &src, err, sizeof(err)), -1);
+	assert_string_equal(err, want);
+	/* Files: the main one and 1023 matches are CONFSRC_MAX_FILES ... */
+	gen_n = CONFSRC_MAX_FILES - 1;
+	assert_int_equal(confsrc_expand(&gen, MAIN, "@include \"/g/f*\"\n", INCDIR,
+	    BIG, &src, err, sizeof(err)), 0);
+	assert_int_equal(src.nfiles, CONFSRC_MAX_FILES);
+	assert_string_equal(src.files[1], "/g/f00000");
+	assert_string_equal(src.files[CONFSRC_MAX_FILES - 1], "/g/f01022");
+	confsrc_free(&src);
+	/* ... one more is refused, the match named. */
+	gen_n = CONFSRC_MAX_FILES;
+	snprintf(want, sizeof(want), MAIN ":1: @include \"/g/f*\" (/g/f%05d): "
+	    "more than %d files to read", CONFSRC_MAX_FILES - 1, CONFSRC_MAX_FILES);
+	assert_int_equal(confsrc_expand(&gen, MAIN, "@include \"/g/f*\"\n", INCDIR,
+	    BIG, &src, err, sizeof(err)), -1);
+	assert_string_equal(err, want);
+	assert_int_equal(gen_open, 0);
+}
+
+static void cut(char *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A message cut to fit size bytes, as the expander's is. */
+static void
+cut(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+}
+
+/* Paths of CONFSRC_MAX_PATH - 1 bytes are taken, not one more. */
+static void
+test_glob_path_max(void **state)
+{
+	static char dir[CONFSRC_MAX_PATH], name[CONFSRC_MAX_PATH];
+	static char path[2 * CONFSRC_MAX_PATH + 2], text[CONFSRC_MAX_PATH + 32];
+	char want[1024];
+	size_t k;
+
+	(void)state;
+	/* dir is "/c/ddd...", 4000 bytes; a match's path is dir/name. */
+	k = 4000;
+	memset(dir, 'd', k);
+	memcpy(dir, "/c/", 3);
+	dir[k] = '\0';
+	/* The longest match: 4000 + 1 + 94 = 4095 bytes. */
+	memset(name, 'n', 94);
+	name[94] = '\0';
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(strlen(path), CONFSRC_MAX_PATH - 1);
+	fake_reset();
+	fake_add(path, "long = 1;\n");
+	/* As written, relative: "ddd.../ *" is 4001 - 3 + 1 bytes. */
+	snprintf(text, sizeof(text), "@include \"%s/*\"\n", dir + 3);
+	expand_ok(text, BIG);
+	assert_int_equal(src.nfiles, 2);
+	assert_string_equal(src.files[1], path);
+	/* One byte more: refused, the name and the directory said (a short buffer cuts it). */
+	name[94] = 'n';
+	name[95] = '\0';
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fs.tree.f[0].path = path;
+	cut(want, sizeof(want), MAIN ":1: @include \"%s/*\": %s in %s: path "
+	    "too long", dir + 3, name, dir);
+	expand_err(text, BIG, want);
+	/* The pattern's own path at the most, "/c/" before it: listed ... */
+	memset(dir, 'd', sizeof(dir));
+	dir[CONFSRC_MAX_PATH - 1 - 5] = '\0';
+	snprintf(text, sizeof(text), "@include \"%s/*\"\n", dir);
+	fake_reset();
+	cut(want, sizeof(want), MAIN ":1: @include \"%s/*\": cannot list "
+	    "directory /c/%s: No such file or directory", dir, dir);
+	expand_err(text, BIG, want);
+	assert_true(strlen(err) == sizeof(err) - 1);	/* cut, as want */
+	/* ... one byte more is not. */
+	dir[CONFSRC_MAX_PATH - 1 - 5] = 'd';
+	dir[CONFSRC_MAX_PATH - 5] = '\0';
+	snprintf(text, sizeof(text), "@include \"%s/*\"\n", dir);
+	cut(want, sizeof(want), MAIN ":1: @include \"%s/*\": path too long",
+	    dir);
+	expand_err(text, BIG, want);
+	confsrc_free(&src);
+}
+
+/* The real listing: every name, a FIFO or a file refused without blocking. */
+struct names {
+	char   got[16][32];
+	size_t n;
+	size_t stop;    /* each() returns 7 at this many */
+};
+
+static int
+collect(void *ctx, const char *name)
+{
+	struct names *nm = ctx;
+
+	assert_true(nm->n < 16);
+	snprintf(nm->got[nm->n++], sizeof(nm->got[0]), "%s", name);
+	return nm->stop != 0 && nm->n == nm->stop ? 7 : 0;
+}
+
+static bool
+has_name(const struct names *nm, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < nm->n; i++)
+		if (strcmp(nm->got[i], name) == 0)
+			return true;
+	return false;
+}
+
+static void
+test_real_list(void **state)
+{
+	static const char *const files[] = { "20-a.conf", "10-b.conf", ".h.conf" };
+	char dir[64], path[256], link[80];
+	struct names nm;
+	size_t i;
+	FILE *f;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/test_confsrc.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		assert_non_null(f = fopen(path, "w"));
+		fprintf(f, "v%zu = %zu;\n", i, i);
+		assert_int_equal(fclose(f), 0);
+	}
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	memset(&nm, 0, sizeof(nm));
+	assert_int_equal(conf_fs_real.list(NULL, dir, collect, &nm), 0);
+	assert_int_equal(nm.n, 6);
+	assert_true(has_name(&nm, ".") && has_name(&nm, "..") &&
+	    has_name(&nm, "fifo") && has_name(&nm, ".h.conf"));
+	/* each() stops it, its value returned. */
+	memset(&nm, 0, sizeof(nm));
+	nm.stop = 2;
+	assert_int_equal(conf_fs_real.list(NULL, dir, collect, &nm), 7);
+	assert_int_equal(nm.n, 2);
+	/* What is not a directory: ENOTDIR, the FIFO not waited on. */
+	errno = 0;
+	assert_int_equal(conf_fs_real.list(NULL, path, collect, &nm), -1);
+	assert_int_equal(errno, ENOTDIR);
+	snprintf(path, sizeof(path), "%s/20-a.conf", dir);
+	assert_int_equal(conf_fs_real.list(NULL, path, collect, &nm), -1);
+	assert_int_equal(errno, ENOTDIR);
+	snprintf(path, sizeof(path), "%s/missing", dir);
+	assert_int_equal(conf_fs_real.list(NULL, path, collect, &nm), -1);
+	assert_int_equal(errno, ENOENT);
+	/* A link to the directory is followed; the expansion, in order, dotfile aside. */
+	snprintf(link, sizeof(link), "%s.d", dir);
+	assert_int_equal(symlink(dir, link), 0);
+	snprintf(path, sizeof(path), "@include \"%s/*.conf\"\n", link);
+	confsrc_free(&src);
+	assert_int_equal(confsrc_expand(&conf_fs_real, MAIN, path, NULL, BIG, &src,
+	    err, sizeof(err)), 0);
+	assert_string_equal(src.text, "v1 = 1;\nv0 = 0;\n\n");
+	confsrc_free(&src);
+	/* A FIFO matched: refused, not opened. */
+	snprintf(path, sizeof(path), "@include \"%s/fi*\"\n", link);
+	assert_int_equal(confsrc_expand(&conf_fs_real, MAIN, path, NULL, BIG, &src,
+	    err, sizeof(err)), -1);
+	snprintf(path, sizeof(path), MAIN ":1: @include \"%s/fi*\" (%s/fifo): "
+	    "is a FIFO", link, link);
+	assert_string_equal(err, path);
+	assert_int_equal(unlink(link), 0);
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		assert_int_equal(unlink(path), 0);
+	}
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* ------------------------------------------------------ the real layer */
 
 static char tmpdir[64];
@@ -888,7 +1427,15 @@ main(void)
 		cmocka_unit_test(test_file_types),
 		cmocka_unit_test(test_content),
 		cmocka_unit_test(test_conf_lines),
+		cmocka_unit_test(test_glob_order),
+		cmocka_unit_test(test_glob_dirs),
+		cmocka_unit_test(test_glob_file_types),
+		cmocka_unit_test(test_glob_nested),
+		cmocka_unit_test(test_glob_budget),
+		cmocka_unit_test(test_glob_counts),
+		cmocka_unit_test(test_glob_path_max),
 		cmocka_unit_test(test_real_layer),
+		cmocka_unit_test(test_real_list),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 
