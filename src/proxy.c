@@ -225,13 +225,14 @@ v1_check(enum v1_kind kind, const uint8_t *tok, size_t n, bool final, union v1_v
 
 /*
  * One field, up to its terminator: ' ', or '\r' (then '\n'), or either
- * (V1_SP_OR_CR: *ended_by says which, and a CR is left for the caller).  A byte that no valid field could
- * have there is `bad`, as is a field that is not valid when it ends; an
- * empty field, a wrong terminator or a lone LF is a syntax error.
+ * (V1_SP_OR_CR: a space is consumed, a CR left for the caller).  A byte
+ * that no valid field could have there is `bad`, as is a field that is
+ * not valid when it ends; an empty field, a wrong terminator or a lone LF
+ * is a syntax error.
  */
 static enum proxy_result
 v1_field(struct v1scan *s, enum v1_kind kind, uint8_t term, enum proxy_result bad,
-    union v1_value *v, uint8_t *ended_by)
+    union v1_value *v)
 {
 	size_t start = s->pos;
 	uint8_t c;
@@ -250,12 +251,8 @@ v1_field(struct v1scan *s, enum v1_kind kind, uint8_t term, enum proxy_result ba
 		return PROXY_ERR_SYNTAX;
 	if (!v1_check(kind, s->buf + start, s->pos - start, true, v))
 		return bad;
-	if (term == V1_SP_OR_CR) {
-		*ended_by = c;		/* the caller decides about a CR */
-		if (c == '\r')
-			return PROXY_OK;
-	} else if (c == '\r')
-		return v1_crlf(s);
+	if (c == '\r')
+		return term == V1_SP_OR_CR ? PROXY_OK : v1_crlf(s);
 	s->pos++;
 	return PROXY_OK;
 }
@@ -299,7 +296,6 @@ v1_parse(const uint8_t *buf, size_t len, struct proxy_hdr *out, size_t *consumed
 	enum v1_kind addr;
 	enum proxy_result r;
 	struct proxy_hdr h;
-	uint8_t ended_by = 0;
 
 	for (; s.pos < 5; s.pos++) {
 		if (s.pos == s.end)
@@ -311,14 +307,14 @@ v1_parse(const uint8_t *buf, size_t len, struct proxy_hdr *out, size_t *consumed
 		return PROXY_NEED_MORE;
 	if (buf[s.pos++] != ' ')
 		return PROXY_ERR_SYNTAX;
-	if ((r = v1_field(&s, V1_FAMILY, V1_SP_OR_CR, PROXY_ERR_FAMILY, &fam,
-	    &ended_by)) != PROXY_OK)
+	if ((r = v1_field(&s, V1_FAMILY, V1_SP_OR_CR, PROXY_ERR_FAMILY, &fam)) != PROXY_OK)
 		return r;
 
 	memset(&h, 0, sizeof(h));
 	h.version = 1;
 	h.command = PROXY_CMD_PROXY;
-	if (fam.family == 2) {		/* UNKNOWN: the rest of the line is ignored */
+	if (fam.family == 2) {
+		/* UNKNOWN: the rest of the line, after a space, is ignored */
 		for (;;) {
 			if (s.pos == s.end)
 				return v1_out_of_bytes(&s);
@@ -332,13 +328,12 @@ v1_parse(const uint8_t *buf, size_t len, struct proxy_hdr *out, size_t *consumed
 			return r;
 		h.family = AF_UNSPEC;
 	} else {
-		if (ended_by != ' ')
-			return PROXY_ERR_SYNTAX;	/* "PROXY TCP4\r" */
+		/* "PROXY TCP4\r": the address field is empty, a syntax error */
 		addr = fam.family == 0 ? V1_IP4 : V1_IP6;
-		if ((r = v1_field(&s, addr, ' ', PROXY_ERR_ADDRESS, &src, NULL)) != PROXY_OK ||
-		    (r = v1_field(&s, addr, ' ', PROXY_ERR_ADDRESS, &dst, NULL)) != PROXY_OK ||
-		    (r = v1_field(&s, V1_PORT, ' ', PROXY_ERR_PORT, &sport, NULL)) != PROXY_OK ||
-		    (r = v1_field(&s, V1_PORT, '\r', PROXY_ERR_PORT, &dport, NULL)) != PROXY_OK)
+		if ((r = v1_field(&s, addr, ' ', PROXY_ERR_ADDRESS, &src)) != PROXY_OK ||
+		    (r = v1_field(&s, addr, ' ', PROXY_ERR_ADDRESS, &dst)) != PROXY_OK ||
+		    (r = v1_field(&s, V1_PORT, ' ', PROXY_ERR_PORT, &sport)) != PROXY_OK ||
+		    (r = v1_field(&s, V1_PORT, '\r', PROXY_ERR_PORT, &dport)) != PROXY_OK)
 			return r;
 		h.family = fam.family == 0 ? AF_INET : AF_INET6;
 		h.transport = SOCK_STREAM;
@@ -352,7 +347,7 @@ v1_parse(const uint8_t *buf, size_t len, struct proxy_hdr *out, size_t *consumed
 
 /* ---------------------------------------------------------------- version 2 */
 
-/* The address block's length for a family byte, or -1 if the byte is not one the specification lists. */
+/* The address block's length for a family byte; -1 for one the specification does not list. */
 static int
 v2_addr_len(uint8_t fam)
 {
