@@ -116,6 +116,7 @@ maxlen() {
 	transform) echo 20000 ;;
 	conf*)     echo 8192 ;;
 	srctable)  echo 2048 ;;	# operations: long runs fill and resize
+	proxy)     echo 4400 ;;	# past PROXY_MAX_LEN (4096), the largest header taken
 	*)         echo 512 ;;
 	esac
 }
