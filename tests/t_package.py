@@ -33,7 +33,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
@@ -315,7 +314,13 @@ class Package(unittest.TestCase):
         up1 = self.rebuilt(self.version + "+t1")
         up2 = self.rebuilt(self.version + "+t2", "# t_package: upstream's change in +t2\n")
         t0 = time.monotonic()
-        with container.Container(binds=[(self.debs, "/debs")]) as c:
+        try:
+            c = container.Container(binds=[(self.debs, "/debs")])
+        except container.Unavailable as e:
+            if in_ci():
+                raise AssertionError("in CI, no container: %s" % e)
+            self.skipTest("no container to install the package in: %s" % e)
+        with c:
             self.timed("container boot", t0)
             self.lifecycle(c, first, up1, up2)
         self.timed("container in all (boot to power-off)", t0)
