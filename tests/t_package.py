@@ -42,7 +42,8 @@ import harness
 
 TOP = os.path.realpath(harness.TOP)
 BUILD_TOOLS = (("dpkg-buildpackage", "dpkg-dev"), ("dpkg-deb", "dpkg"),
-               ("dh", "debhelper"), ("lintian", "lintian"), ("git", "git"))
+               ("dh", "debhelper"), ("lintian", "lintian"), ("git", "git"),
+               ("readelf", "binutils"))
 
 # Every file the package ships, and nothing else (dh_compress gzips the
 # man pages and the larger documents).
@@ -261,6 +262,14 @@ class Package(unittest.TestCase):
             self.assertEqual(a.read(), b.read())
         with open(os.path.join(root, "lib/systemd/system/upcased.service")) as f:
             self.assertIn("\nExecStart=/usr/sbin/upcased -f -c /etc/upcased.conf\n", f.read())
+        # hardening=+all (bookworm's dpkg: pie, relro, bindnow, fortify,
+        # stackprotectorstrong, format) reached the binaries.
+        for prog in ("usr/sbin/upcased", "usr/bin/upcase"):
+            dyn = run(["readelf", "-d", os.path.join(root, prog)]).stdout
+            self.assertRegex(dyn, r"FLAGS_1\).*\bNOW\b.*\bPIE\b", prog)
+            syms = run(["readelf", "--dyn-syms", "-W", os.path.join(root, prog)]).stdout
+            self.assertIn("__stack_chk_fail", syms, prog)
+            self.assertRegex(syms, r"__\w+_chk\b(?<!stack_chk)", prog + ": nothing fortified")
 
     def rebuilt(self, version, conf_extra=None):
         """The .deb again with another version (and upcased.conf with
