@@ -178,9 +178,17 @@ class Container:
                     kids = f.read().split()
             except OSError:
                 kids = []
-            if kids:
-                self.leader = int(kids[0])
-            else:
+            # nspawn's first child only sets up and exits; the container's
+            # init (made a child of nspawn too) is the one in another PID
+            # namespace.
+            for kid in kids:
+                try:
+                    if os.readlink("/proc/%s/ns/pid" % kid) != os.readlink("/proc/self/ns/pid"):
+                        self.leader = int(kid)
+                        break
+                except OSError:
+                    pass
+            if self.leader is None:
                 time.sleep(0.05)
         while True:
             left = deadline - time.monotonic()
