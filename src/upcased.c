@@ -136,8 +136,10 @@ usage(FILE *f)
 	    "\n"
 	    "Signals: HUP reloads the configuration, TERM/INT stop gracefully\n"
 	    "(a second one: at once), USR1 logs the counters.  See upcased(8)\n"
-	    "and upcased.conf(5).\n",
-	    UPCASE_DEFAULT_PORT, DEFAULT_CONF, EX_CONFIG);
+	    "and upcased.conf(5).\n"
+	    "\n"
+	    "Report bugs to: %s\n",
+	    UPCASE_DEFAULT_PORT, DEFAULT_CONF, EX_CONFIG, PACKAGE_BUGREPORT);
 }
 
 static void __attribute__((format(printf, 1, 2), noreturn))
