@@ -154,6 +154,22 @@ LOG_FN(log_notice, LOG_NOTICE, 0)
 LOG_FN(log_info, LOG_INFO, 0)
 LOG_FN(log_debug, LOG_DEBUG, 0)
 
+void
+log_at(int pri, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(pri, fmt, ap, 0);
+	va_end(ap);
+}
+
+int
+log_enabled(int pri)
+{
+	return pri <= __atomic_load_n(&log_level, __ATOMIC_RELAXED);
+}
+
 /* Set once at start-up, before any thread exists. */
 static void (*log_exit_hook)(int status);
 

@@ -47,6 +47,13 @@ void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_notice(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *, ...)  __attribute__((format(printf, 1, 2)));
 void log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* At priority pri (LOG_ERR .. LOG_DEBUG), for a caller that picks it. */
+void log_at(int pri, const char *, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Whether a line at pri would be written now: lets a hot path (a flood of
+ * refused clients) skip formatting an address nobody will read.
+ */
+int  log_enabled(int pri);
 /* Log at LOG_CRIT, then log_exit(EX_SOFTWARE). */
 void fatal(const char *, ...)  __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));
