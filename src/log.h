@@ -23,6 +23,14 @@
 void log_init(const char *ident, int dest, int facility);
 /* Whether fd 2 is the stream JOURNAL_STREAM ("DEV:INO") names. */
 int  log_stderr_is_journal(void);
+/*
+ * Whether syslog(3) has anywhere to send to: a socket at _PATH_LOG
+ * (/dev/log) that takes a connection, as glibc's openlog() tries it
+ * (datagram, then stream).  1 if so; 0 if not, with errno (ENOENT: nothing
+ * there, ECONNREFUSED: nobody listens).  glibc drops what it cannot send,
+ * without a word.
+ */
+int  log_syslog_reachable(void);
 void log_stderr_done(void);             /* no-op unless syslog is used too */
 void log_setlevel(int level);           /* LOG_ERR .. LOG_DEBUG */
 

@@ -870,6 +870,16 @@ main(int argc, char **argv)
 		upcased_exit_printed();
 	}
 	/*
+	 * Detached, syslog is all there is once we serve; with no socket at
+	 * /dev/log (a container, a host without a syslog daemon) glibc drops
+	 * every line without a word.  Say so while stderr still reaches the
+	 * person starting us.
+	 */
+	if (!d.opt.foreground && !log_syslog_reachable())
+		log_warnx("%s: %s: no syslog daemon takes messages there, so once detached "
+		    "every message is lost; under systemd (the journal) or another "
+		    "supervisor, run upcased -f", _PATH_LOG, strerror(errno));
+	/*
 	 * Decided before any thread exists.  Detaching, stderr too until we
 	 * serve, so start-up errors reach the person starting us.
 	 */
