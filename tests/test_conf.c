@@ -1093,7 +1093,7 @@ test_keep_restart_only(void **state)
 
 /* Socket activation warns when listen changes: what counts as a change. */
 static void
-test_listen_equal(void)
+test_listen_equal(void **state)
 {
 	static const struct {
 		const char *a, *b;
@@ -1115,6 +1115,7 @@ test_listen_equal(void)
 		{ "", "backlog = 5;", true },
 	};
 
+	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct conf *a = load_ok(cases[i].a), *b = load_ok(cases[i].b);
 
