@@ -61,6 +61,9 @@ check_listeners(const struct conf *c)
 			    (c->listeners[j].udp && l->udp)))
 				fuzz_fail("listeners %zu and %zu clash", j, i);
 	}
+	/* The reload's "listen changed" test: a listen list is its own. */
+	if (!conf_listen_equal(c, c))
+		fuzz_fail("conf_listen_equal(c, c) is false");
 }
 
 static void

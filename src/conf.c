@@ -341,6 +341,31 @@ conf_list_free(struct conf_list *l)
 	l->n = 0;
 }
 
+static bool
+conf_listener_same(const struct conf_listener *a, const struct conf_listener *b)
+{
+	return a->port == b->port && a->tcp == b->tcp && a->udp == b->udp &&
+	    addr_same(a->address, b->address);
+}
+
+/* The entries are unique (conf_check_duplicates), so each one found in the other set is enough. */
+bool
+conf_listen_equal(const struct conf *a, const struct conf *b)
+{
+	if (a->nlisteners != b->nlisteners)
+		return false;
+	for (size_t i = 0; i < a->nlisteners; i++) {
+		size_t j;
+
+		for (j = 0; j < b->nlisteners; j++)
+			if (conf_listener_same(&a->listeners[i], &b->listeners[j]))
+				break;
+		if (j == b->nlisteners)
+			return false;
+	}
+	return true;
+}
+
 bool
 conf_list_equal(const struct conf_list *a, const struct conf_list *b)
 {

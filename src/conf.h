@@ -190,6 +190,12 @@ void conf_free(struct conf *c);
 
 /* Whether a and b hold the same strings in the same order. */
 bool conf_list_equal(const struct conf_list *a, const struct conf_list *b);
+/*
+ * Whether a and b listen alike: the same entries (the same address as
+ * addr_same says, port, tcp and udp), in any order.  Where they are in
+ * the files does not count.
+ */
+bool conf_listen_equal(const struct conf *a, const struct conf *b);
 /* Free l's strings and array; l is then the empty list. */
 void conf_list_free(struct conf_list *l);
 

@@ -122,17 +122,14 @@ static void
 listener_name(struct listener *l)
 {
 	const char *proto = l->type == SOCK_STREAM ? "tcp" : "udp";
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char a[64];
+	char a[SOCK_NAME_MAX];
 
+	/* The bound address, never a descriptor number: that names nothing to a reader. */
 	if (l->address != NULL && strcmp(l->address, "*") == 0)
 		snprintf(l->name, sizeof(l->name), "%s *:%u", proto, l->port);
-	else if (getsockname(l->fd, (struct sockaddr *)&ss, &len) == 0)
-		snprintf(l->name, sizeof(l->name), "%s %s", proto,
-		    addr_format((struct sockaddr *)&ss, len, a, sizeof(a)));
 	else
-		snprintf(l->name, sizeof(l->name), "%s fd %d", proto, l->fd);
+		snprintf(l->name, sizeof(l->name), "%s %s", proto,
+		    sock_name(l->fd, a, sizeof(a)));
 }
 
 /* The old socket of this listener, however its address is written ("::1", "0::1"); -1 if none. */

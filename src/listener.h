@@ -19,7 +19,7 @@ struct listener {
 	int      type;          /* SOCK_STREAM or SOCK_DGRAM */
 	char    *address;       /* as in the config ("*", "::1"); NULL if activated */
 	uint16_t port;
-	char     name[80];      /* "tcp [::1]:12000", for logs */
+	char     name[104];     /* "tcp [::1]:12000", for logs */
 };
 
 struct listener_set {

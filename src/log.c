@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -69,6 +71,31 @@ log_stderr_is_journal(void)
 	if (fstat(STDERR_FILENO, &st) == -1)
 		return 0;
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+int
+log_syslog_reachable(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int types[] = { SOCK_DGRAM, SOCK_STREAM };
+	int err = 0;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", _PATH_LOG);
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		int fd = socket(AF_UNIX, types[i] | SOCK_CLOEXEC, 0), ok;
+
+		if (fd == -1)
+			return 1;	/* cannot tell: say nothing */
+		ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+		err = errno;
+		close(fd);
+		if (ok)
+			return 1;
+		if (err != EPROTOTYPE)	/* a stream socket refuses a datagram one so */
+			break;
+	}
+	errno = err;
+	return 0;
 }
 
 void
@@ -153,6 +180,22 @@ LOG_FN(log_warnx, LOG_WARNING, 0)
 LOG_FN(log_notice, LOG_NOTICE, 0)
 LOG_FN(log_info, LOG_INFO, 0)
 LOG_FN(log_debug, LOG_DEBUG, 0)
+
+void
+log_at(int pri, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(pri, fmt, ap, 0);
+	va_end(ap);
+}
+
+int
+log_enabled(int pri)
+{
+	return pri <= __atomic_load_n(&log_level, __ATOMIC_RELAXED);
+}
 
 /* Set once at start-up, before any thread exists. */
 static void (*log_exit_hook)(int status);

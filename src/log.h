@@ -23,6 +23,14 @@
 void log_init(const char *ident, int dest, int facility);
 /* Whether fd 2 is the stream JOURNAL_STREAM ("DEV:INO") names. */
 int  log_stderr_is_journal(void);
+/*
+ * Whether syslog(3) has anywhere to send to: a socket at _PATH_LOG
+ * (/dev/log) that takes a connection, as glibc's openlog() tries it
+ * (datagram, then stream).  1 if so; 0 if not, with errno (ENOENT: nothing
+ * there, ECONNREFUSED: nobody listens).  glibc drops what it cannot send,
+ * without a word.
+ */
+int  log_syslog_reachable(void);
 void log_stderr_done(void);             /* no-op unless syslog is used too */
 void log_setlevel(int level);           /* LOG_ERR .. LOG_DEBUG */
 
@@ -47,6 +55,13 @@ void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_notice(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *, ...)  __attribute__((format(printf, 1, 2)));
 void log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* At priority pri (LOG_ERR .. LOG_DEBUG), for a caller that picks it. */
+void log_at(int pri, const char *, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Whether a line at pri would be written now: lets a hot path (a flood of
+ * refused clients) skip formatting an address nobody will read.
+ */
+int  log_enabled(int pri);
 /* Log at LOG_CRIT, then log_exit(EX_SOFTWARE). */
 void fatal(const char *, ...)  __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *, ...) __attribute__((format(printf, 1, 2), noreturn));

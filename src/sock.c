@@ -5,8 +5,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "sock.h"
 
 void
@@ -37,4 +41,17 @@ sock_accept_error(int err)
 	default:
 		return SOCK_ACCEPT_FAILED;
 	}
+}
+
+const char *
+sock_name(int fd, char *buf, size_t buflen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1) {
+		snprintf(buf, buflen, "(address unknown: %s)", strerror(errno));
+		return buf;
+	}
+	return addr_format((struct sockaddr *)&ss, len, buf, buflen);
 }

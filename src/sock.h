@@ -7,6 +7,8 @@
 #ifndef UPCASE_SOCK_H
 #define UPCASE_SOCK_H
 
+#include <stddef.h>
+
 /* close(fd) on an error path: errno stays that of the failure. */
 void sock_close_keep_errno(int fd);
 
@@ -19,5 +21,12 @@ enum sock_accept_error {
 };
 
 enum sock_accept_error sock_accept_error(int err);
+
+/*
+ * The address a socket is bound to, for logs: "127.0.0.1:12000",
+ * "[::1]:12000" (addr_format), or "(address unknown: REASON)".
+ */
+#define SOCK_NAME_MAX 96
+const char *sock_name(int fd, char *buf, size_t buflen);
 
 #endif

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <linux/sockios.h>	/* SIOCOUTQ */
@@ -71,6 +73,45 @@ enum conn_end {
 	CONN_END_SHUTDOWN,   /* stopping, and shutdown_timeout passed */
 };
 
+/*
+ * What happened to a client, for the log, which names it by its address
+ * and port (never a descriptor number, which names nothing to a reader).
+ * Each kind has a budget of its own per worker: one line per
+ * TCP_LOG_INTERVAL_MS at its priority (tcp_log_pri), saying how many came
+ * since; the others at debug.  So every event is in a debug log, a flood
+ * of one kind does not flood the log, and it does not hide the others.
+ */
+enum tcp_log_kind {
+	TCP_LOG_DENIED,      /* refused by an access rule */
+	TCP_LOG_SOURCE,      /* refused: limits.connections_per_source, limits.connection_rate */
+	TCP_LOG_FULL,        /* refused: max_connections were open */
+	TCP_LOG_IDLE,        /* closed by idle_timeout */
+	TCP_LOG_SLOW,        /* closed by limits.min_rate */
+	TCP_LOG_ERROR,       /* closed: a read or write failed (the client reset it, mostly) */
+	TCP_LOG_NOMEM,       /* closed: no memory for its unsent output */
+	TCP_LOG_KINDS
+};
+
+#define TCP_LOG_INTERVAL_MS 10000
+
+/* The priorities are upcased(8)'s LOGGING: a refusal is a policy at work, a close is not news. */
+static const int tcp_log_pri[TCP_LOG_KINDS] = {
+	[TCP_LOG_DENIED] = LOG_NOTICE,
+	[TCP_LOG_SOURCE] = LOG_NOTICE,
+	[TCP_LOG_FULL]   = LOG_WARNING,
+	[TCP_LOG_IDLE]   = LOG_INFO,
+	[TCP_LOG_SLOW]   = LOG_INFO,
+	[TCP_LOG_ERROR]  = LOG_INFO,
+	[TCP_LOG_NOMEM]  = LOG_WARNING,
+};
+
+/* A client's address, as accept(2) gave it: IPv4 or IPv6. */
+union tcp_peer {
+	struct sockaddr     sa;
+	struct sockaddr_in  in;
+	struct sockaddr_in6 in6;
+};
+
 /* What one read did. */
 enum conn_read_result {
 	CONN_READ_SERVED,    /* data came and was answered: READING or FLUSHING */
@@ -104,6 +145,8 @@ struct tcp_conn {
 	uint64_t bytes_in;
 	bool     counted;            /* source holds one of its per-source slots for us */
 	struct src_key source;       /* the client, as limits count it */
+	union tcp_peer peer;         /* the client, for the log */
+	socklen_t peerlen;
 	struct tcp_conn *prev, *next; /* worker's list, oldest activity first */
 };
 
@@ -129,7 +172,8 @@ struct tcp_worker {
 	size_t   nconns;
 	uint8_t  rbuf[TCP_READ_CHUNK];
 	uint8_t  wbuf[TRANSFORM_BOUND(TCP_READ_CHUNK)];
-	struct ratelimit rl_refused, rl_accept, rl_denied, rl_table, rl_nomem;
+	struct ratelimit rl_accept, rl_table;
+	struct ratelimit rl_log[TCP_LOG_KINDS];  /* see tcp_log_client */
 	uint64_t last_sweep_ms;
 };
 
@@ -144,6 +188,37 @@ tcp_open_count(struct tcp_worker *t)
 {
 	return &tcp_shared(t)->open;
 }
+
+/*
+ * Log an event of kind k about the client at sa: "LEAD ADDRESS:PORTTAIL",
+ * TAIL from fmt.  The first of its kind in TCP_LOG_INTERVAL_MS goes out at
+ * the kind's priority with " (N more since the last message)", the others
+ * at debug (and cost nothing when debug is off).
+ */
+static void __attribute__((format(printf, 7, 8)))
+tcp_log_client(struct tcp_worker *t, enum tcp_log_kind k, const struct sockaddr *sa,
+    socklen_t salen, uint64_t now, const char *lead, const char *fmt, ...)
+{
+	char peer[SOCK_NAME_MAX], tail[256], more[64] = "";
+	int pri = tcp_log_pri[k];
+	va_list ap;
+
+	if (ratelimit_allow(&t->rl_log[k], now))
+		snprintf(more, sizeof(more), " (%llu more since the last message)",
+		    (unsigned long long)ratelimit_take_suppressed(&t->rl_log[k]));
+	else
+		pri = LOG_DEBUG;
+	if (!log_enabled(pri))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(tail, sizeof(tail), fmt, ap);
+	va_end(ap);
+	log_at(pri, "%s %s%s%s", lead, addr_format(sa, salen, peer, sizeof(peer)), tail, more);
+}
+
+/* Closing c for kind k (idle, slow, an error): the log names its client. */
+#define conn_log(t, c, k, now, lead, ...) \
+	tcp_log_client((t), (k), &(c)->peer.sa, (c)->peerlen, (now), (lead), __VA_ARGS__)
 
 /* ------------------------------------------------------------ connection list */
 
@@ -272,6 +347,15 @@ conn_close(struct tcp_worker *t, struct tcp_conn *c, enum conn_end why)
 	return CONN_CLOSED;
 }
 
+/* What op (read, write, ...) on c failed with err: close it, and the log says so. */
+static enum conn_state
+conn_fail(struct tcp_worker *t, struct tcp_conn *c, const char *op, int err, uint64_t now)
+{
+	conn_log(t, c, TCP_LOG_ERROR, now, "closed the connection from", ": %s: %s", op,
+	    strerror(err));
+	return conn_close(t, c, CONN_END_ERROR);
+}
+
 static int
 conn_watch(struct tcp_worker *t, struct tcp_conn *c, uint32_t ev)
 {
@@ -279,10 +363,8 @@ conn_watch(struct tcp_worker *t, struct tcp_conn *c, uint32_t ev)
 
 	if (c->events == ev)
 		return 0;
-	if (epoll_ctl(t->w.epfd, EPOLL_CTL_MOD, c->fd, &e) == -1) {
-		log_warn("epoll_ctl");
-		return -1;
-	}
+	if (epoll_ctl(t->w.epfd, EPOLL_CTL_MOD, c->fd, &e) == -1)
+		return -1;	/* the caller closes c, and says why (conn_fail) */
 	c->events = ev;
 	return 0;
 }
@@ -315,13 +397,13 @@ conn_linger_step(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
-			return conn_close(t, c, CONN_END_ERROR);
+			return conn_fail(t, c, "read", errno, now);
 		}
 		c->rx_ms = now;		/* not owed: it came after we stopped reading */
 		conn_touch(t, c, now);
 	}
 	if (ioctl(c->fd, SIOCOUTQ, &q) == -1)
-		return conn_close(t, c, CONN_END_ERROR);
+		return conn_fail(t, c, "SIOCOUTQ", errno, now);
 	if (q > 0) {
 		if (q < c->outq)
 			conn_touch(t, c, now);	/* the client is taking it: progress */
@@ -356,8 +438,10 @@ conn_owed_sent(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 	    (ioctl(c->fd, SIOCOUTQ, &q) == 0 && q == 0 && now - c->rx_ms >= STOP_QUIET_MS &&
 	    ioctl(c->fd, FIONREAD, &unread) == 0 && unread == 0))
 		return conn_close(t, c, CONN_END_DONE);
-	if (shutdown(c->fd, SHUT_WR) == -1 || conn_watch(t, c, EPOLLIN) == -1)
-		return conn_close(t, c, CONN_END_ERROR);
+	if (shutdown(c->fd, SHUT_WR) == -1)
+		return conn_fail(t, c, "shutdown", errno, now);
+	if (conn_watch(t, c, EPOLLIN) == -1)
+		return conn_fail(t, c, "epoll_ctl", errno, now);
 	c->state = CONN_LINGERING;
 	c->outq = 0;
 	c->acked = false;
@@ -380,7 +464,7 @@ conn_send(struct tcp_worker *t, struct tcp_conn *c, const uint8_t *buf, size_t l
 		k = send(c->fd, buf, len, MSG_NOSIGNAL);
 		if (k == -1) {
 			if (errno != EAGAIN && errno != EINTR)
-				return conn_close(t, c, CONN_END_ERROR);
+				return conn_fail(t, c, "write", errno, now);
 			k = 0;
 		}
 		stats_add(&t->w.stats, STAT_TCP_BYTES_OUT, (uint64_t)k);
@@ -391,15 +475,13 @@ conn_send(struct tcp_worker *t, struct tcp_conn *c, const uint8_t *buf, size_t l
 	c->outoff = 0;
 	if ((c->out = malloc(c->outlen)) == NULL) {
 		/* Said once in a while: a storm of these must not flood the log. */
-		if (ratelimit_allow(&t->rl_nomem, clock_ms()))
-			log_warnx("out of memory for a connection's unsent output: closing it"
-			    " (%llu more closed so since the last message)",
-			    (unsigned long long)ratelimit_take_suppressed(&t->rl_nomem));
+		conn_log(t, c, TCP_LOG_NOMEM, now, "closed the connection from",
+		    ": out of memory for its unsent output");
 		return conn_close(t, c, CONN_END_ERROR);
 	}
 	memcpy(c->out, buf + k, c->outlen);
 	if (conn_watch(t, c, EPOLLOUT) == -1)
-		return conn_close(t, c, CONN_END_ERROR);
+		return conn_fail(t, c, "epoll_ctl", errno, now);
 	if (!eof)
 		c->state = CONN_FLUSHING;
 	return c->state;
@@ -465,7 +547,7 @@ conn_read(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 		    CONN_READ_CLOSED : CONN_READ_EOF;
 	if (errno == EAGAIN || errno == EINTR)
 		return CONN_READ_EMPTY;
-	conn_close(t, c, CONN_END_ERROR);
+	conn_fail(t, c, "read", errno, now);
 	return CONN_READ_CLOSED;
 }
 
@@ -478,7 +560,7 @@ conn_flush(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 	if (k == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return c->state;
-		return conn_close(t, c, CONN_END_ERROR);
+		return conn_fail(t, c, "write", errno, now);
 	}
 	stats_add(&t->w.stats, STAT_TCP_BYTES_OUT, (uint64_t)k);
 	conn_touch(t, c, now);
@@ -491,7 +573,7 @@ conn_flush(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 	if (c->state == CONN_DRAINING)
 		return conn_owed_sent(t, c, now);
 	if (conn_watch(t, c, EPOLLIN) == -1)
-		return conn_close(t, c, CONN_END_ERROR);
+		return conn_fail(t, c, "epoll_ctl", errno, now);
 	return c->state = CONN_READING;
 }
 
@@ -558,8 +640,10 @@ tcp_listen_add(struct tcp_worker *t, struct ev_tag *tag)
 {
 	struct epoll_event e = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = tag };
 
+	char a[SOCK_NAME_MAX];
+
 	if (epoll_ctl(t->w.epfd, EPOLL_CTL_ADD, tag->fd, &e) == -1 && errno != EEXIST)
-		log_warn("cannot watch listener %d", tag->fd);
+		log_warn("cannot watch listener tcp %s", sock_name(tag->fd, a, sizeof(a)));
 }
 
 static void
@@ -599,34 +683,14 @@ tcp_update_listening(struct tcp_worker *t, uint64_t now)
 	    !t->over_share);
 }
 
+/* Close fd at once, counted in why; the log names the client and what refused it. */
 static void
-tcp_refuse_full(struct tcp_worker *t, int fd, uint64_t now)
+tcp_refuse(struct tcp_worker *t, int fd, enum stat_id why, enum tcp_log_kind k,
+    const char *what, const struct sockaddr *sa, socklen_t salen, uint64_t now)
 {
-	stats_add(&t->w.stats, STAT_TCP_REFUSED_MAXCONN, 1);	/* before the client can see it */
+	stats_add(&t->w.stats, why, 1);	/* before the client can see it */
 	close(fd);
-	if (ratelimit_allow(&t->rl_refused, now)) {
-		uint64_t more = ratelimit_take_suppressed(&t->rl_refused);
-		log_warnx("max_connections (%d) reached: refusing new connections"
-		    " (%llu more refused since the last message)",
-		    t->w.params.max_connections, (unsigned long long)more);
-	}
-}
-
-/* Refused for who it is (access rule, per-source limit): the log names the source. */
-static void
-tcp_refuse_source(struct tcp_worker *t, int fd, enum stat_id why, const char *what,
-    const struct sockaddr *sa, socklen_t salen, uint64_t now)
-{
-	char a[64];
-
-	stats_add(&t->w.stats, why, 1);
-	close(fd);
-	if (ratelimit_allow(&t->rl_denied, now)) {
-		uint64_t more = ratelimit_take_suppressed(&t->rl_denied);
-		log_notice("refused a connection from %s: %s"
-		    " (%llu more refused for their source since the last message)",
-		    addr_format(sa, salen, a, sizeof(a)), what, (unsigned long long)more);
-	}
+	tcp_log_client(t, k, sa, salen, now, "refused a connection from", ": %s", what);
 }
 
 /* The access rules; true if they let the source in (else fd is closed). */
@@ -640,7 +704,7 @@ tcp_access(struct tcp_worker *t, int fd, const struct sockaddr *sa, socklen_t sa
 	if (access_allows(t->w.params.access, sa, &rule))
 		return true;
 	snprintf(what, sizeof(what), "denied by access rule %d", rule + 1);
-	tcp_refuse_source(t, fd, STAT_TCP_REFUSED_ACCESS, what, sa, salen, now);
+	tcp_refuse(t, fd, STAT_TCP_REFUSED_ACCESS, TCP_LOG_DENIED, what, sa, salen, now);
 	return false;
 }
 
@@ -667,6 +731,7 @@ tcp_new_conn(struct tcp_worker *t, int fd, const struct sockaddr *sa, socklen_t 
     uint64_t now)
 {
 	struct epoll_event e = { .events = EPOLLIN };
+	char what[160], a[SOCK_NAME_MAX];
 	struct tcp_conn *c;
 	enum stat_id why;
 	int one = 1;
@@ -676,17 +741,21 @@ tcp_new_conn(struct tcp_worker *t, int fd, const struct sockaddr *sa, socklen_t 
 	if (__atomic_add_fetch(tcp_open_count(t), 1, __ATOMIC_RELAXED) >
 	    t->w.params.max_connections) {
 		__atomic_sub_fetch(tcp_open_count(t), 1, __ATOMIC_RELAXED);
-		tcp_refuse_full(t, fd, now);
+		snprintf(what, sizeof(what), "max_connections (%d) reached",
+		    t->w.params.max_connections);
+		tcp_refuse(t, fd, STAT_TCP_REFUSED_MAXCONN, TCP_LOG_FULL, what, sa, salen, now);
 		return true;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
 		__atomic_sub_fetch(tcp_open_count(t), 1, __ATOMIC_RELAXED);
-		tcp_accept_pause(t, "out of memory accepting a connection, closed it", 0, now);
+		snprintf(what, sizeof(what), "out of memory accepting a connection from %s, "
+		    "closed it", addr_format(sa, salen, a, sizeof(a)));
+		tcp_accept_pause(t, what, 0, now);
 		return false;
 	}
 	if (!tcp_source_admit(t, c, sa, now, &why)) {
-		tcp_refuse_source(t, fd, why, why == STAT_TCP_REFUSED_RATE ?
+		tcp_refuse(t, fd, why, TCP_LOG_SOURCE, why == STAT_TCP_REFUSED_RATE ?
 		    "limits.connection_rate reached" : "limits.connections_per_source reached",
 		    sa, salen, now);
 		free(c);
@@ -698,10 +767,13 @@ tcp_new_conn(struct tcp_worker *t, int fd, const struct sockaddr *sa, socklen_t 
 	c->state = CONN_READING;
 	c->events = EPOLLIN;
 	c->last_ms = c->start_ms = c->rx_ms = now;
+	c->peerlen = salen < (socklen_t)sizeof(c->peer) ? salen : (socklen_t)sizeof(c->peer);
+	memcpy(&c->peer, sa, c->peerlen);
 	transform_init(&c->tf, t->w.params.charset);
 	e.data.ptr = c;
 	if (epoll_ctl(t->w.epfd, EPOLL_CTL_ADD, fd, &e) == -1) {
-		log_warn("epoll_ctl add");
+		conn_log(t, c, TCP_LOG_ERROR, now, "closed the connection from",
+		    ": epoll_ctl: %s", strerror(errno));
 		if (c->counted)
 			tcp_source_release(t, &c->source);
 		free(c);
@@ -757,11 +829,10 @@ tcp_create(void)
 
 	if (t == NULL)
 		return NULL;
-	ratelimit_init(&t->rl_refused, 1, 10000, now);
 	ratelimit_init(&t->rl_accept, 1, 10000, now);
-	ratelimit_init(&t->rl_denied, 1, 10000, now);
 	ratelimit_init(&t->rl_table, 1, 10000, now);
-	ratelimit_init(&t->rl_nomem, 1, 10000, now);
+	for (int k = 0; k < TCP_LOG_KINDS; k++)
+		ratelimit_init(&t->rl_log[k], 1, TCP_LOG_INTERVAL_MS, now);
 	t->last_sweep_ms = now;
 	return &t->w;
 }
@@ -811,7 +882,8 @@ tcp_sweep_idle(struct tcp_worker *t, uint64_t now)
 	uint64_t limit = (uint64_t)t->w.params.idle_timeout * 1000;
 
 	while (t->head != NULL && now - t->head->last_ms >= limit) {
-		log_debug("closing idle connection %d", t->head->fd);
+		conn_log(t, t->head, TCP_LOG_IDLE, now, "closed the idle connection from",
+		    " (idle_timeout %d s)", t->w.params.idle_timeout);
 		conn_close_owed(t, t->head, CONN_END_IDLE);
 	}
 }
@@ -841,8 +913,10 @@ tcp_sweep_slow(struct tcp_worker *t, uint64_t now)
 
 		next = c->next;
 		if (age >= window && c->bytes_in * 1000 < (uint64_t)p->min_rate * age) {
-			log_debug("closing slow connection %d (%llu bytes in %llu s)", c->fd,
-			    (unsigned long long)c->bytes_in, (unsigned long long)(age / 1000));
+			conn_log(t, c, TCP_LOG_SLOW, now, "closed the slow connection from",
+			    " (%llu bytes in %llu s, below limits.min_rate %d bytes/s)",
+			    (unsigned long long)c->bytes_in, (unsigned long long)(age / 1000),
+			    p->min_rate);
 			conn_close_owed(t, c, CONN_END_SLOW);
 		}
 	}

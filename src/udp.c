@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "access.h"
@@ -25,6 +26,7 @@
 #include "loopguard.h"
 #include "proto.h"
 #include "ratelimit.h"
+#include "sock.h"
 #include "srctable.h"
 #include "tbucket.h"
 #include "transform.h"
@@ -357,16 +359,23 @@ udp_judge(struct udp_worker *u, int i, size_t len, uint8_t *out, size_t *outlen,
 static void
 udp_count(struct udp_worker *u, int i, enum udp_verdict v, uint64_t now)
 {
-	char a[64];
+	const struct sockaddr *sa = (struct sockaddr *)&u->peer[i];
+	socklen_t salen = u->rmsg[i].msg_hdr.msg_namelen;
+	char a[SOCK_NAME_MAX];
 
 	if (v == UDP_ANSWER)
 		return;
 	stats_add(&u->w.stats, udp_verdicts[v].stat, 1);
-	if (udp_verdicts[v].why == NULL || !ratelimit_allow(&u->rl_drop, now))
+	if (udp_verdicts[v].why == NULL)
 		return;
-	log_notice("dropped a datagram from %s: %s (%llu more dropped since the last message)",
-	    addr_format((struct sockaddr *)&u->peer[i], u->rmsg[i].msg_hdr.msg_namelen, a, sizeof(a)),
-	    udp_verdicts[v].why, (unsigned long long)ratelimit_take_suppressed(&u->rl_drop));
+	/* One a while at notice, with the count since; every one at debug. */
+	if (ratelimit_allow(&u->rl_drop, now))
+		log_notice("dropped a datagram from %s: %s (%llu more dropped since the last message)",
+		    addr_format(sa, salen, a, sizeof(a)), udp_verdicts[v].why,
+		    (unsigned long long)ratelimit_take_suppressed(&u->rl_drop));
+	else if (log_enabled(LOG_DEBUG))
+		log_debug("dropped a datagram from %s: %s", addr_format(sa, salen, a, sizeof(a)),
+		    udp_verdicts[v].why);
 }
 
 /* One recvmmsg batch.  Returns the number of datagrams, 0 when none are left. */
@@ -516,7 +525,9 @@ udp_apply(struct worker *w, const struct worker_params *old, uint64_t now)
 
 		s->fd = w->params.lfds[i];
 		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, s->fd, &e) == -1) {
-			log_warn("cannot watch socket %d", s->fd);
+			char a[SOCK_NAME_MAX];
+
+			log_warn("cannot watch socket udp %s", sock_name(s->fd, a, sizeof(a)));
 			continue;
 		}
 		u->nsocks++;

@@ -191,8 +191,9 @@ usage_long(void)
 	    "  -h, --help              this help\n"
 	    "  -V, --version           print the version\n\n"
 	    "Exit status: 0 ok, 64 usage, 69 unreachable or refused, 71 system error,\n"
-	    "74 I/O error, 75 timed out.  See upcase(1).\n",
-	    usage_text, UPCASE_DEFAULT_PORT, UPCASE_DEFAULT_CONTROL_SOCKET);
+	    "74 I/O error, 75 timed out.  See upcase(1).\n\n"
+	    "Report bugs to: %s\n",
+	    usage_text, UPCASE_DEFAULT_PORT, UPCASE_DEFAULT_CONTROL_SOCKET, PACKAGE_BUGREPORT);
 }
 
 static int __attribute__((format(printf, 1, 2)))

@@ -136,8 +136,10 @@ usage(FILE *f)
 	    "\n"
 	    "Signals: HUP reloads the configuration, TERM/INT stop gracefully\n"
 	    "(a second one: at once), USR1 logs the counters.  See upcased(8)\n"
-	    "and upcased.conf(5).\n",
-	    UPCASE_DEFAULT_PORT, DEFAULT_CONF, EX_CONFIG);
+	    "and upcased.conf(5).\n"
+	    "\n"
+	    "Report bugs to: %s\n",
+	    UPCASE_DEFAULT_PORT, DEFAULT_CONF, EX_CONFIG, PACKAGE_BUGREPORT);
 }
 
 static void __attribute__((format(printf, 1, 2), noreturn))
@@ -370,6 +372,44 @@ reload_keep_restart_only(const struct conf *old, struct conf *new)
 	return conf_keep_restart_only(old, new, reload_warn_restart, NULL);
 }
 
+/*
+ * Where listen is written: the file of its first entry (the main file or
+ * an included one) and its line; NULL when the file has no listen (the
+ * default).
+ */
+static const char *
+listen_where(const struct conf *c, int *line)
+{
+	if (c->nlisteners == 0 || c->listeners[0].file == NULL)
+		return NULL;
+	*line = c->listeners[0].line;
+	return c->listeners[0].file;
+}
+
+/*
+ * Socket activation: systemd's sockets are served whatever listen says,
+ * with the backlog systemd gave them.  A reload that changes either
+ * changes nothing: say so, rather than let it look applied.
+ */
+static void
+reload_warn_activated(const struct conf *old, const struct conf *nc)
+{
+	const char *file;
+	int line = 0;
+
+	if (!conf_listen_equal(old, nc)) {
+		if ((file = listen_where(nc, &line)) == NULL)
+			file = nc->path != NULL ? nc->path : "the configuration";
+		log_warnx("reload: listen changed in %s but the sockets come from systemd "
+		    "(socket activation), so it is not used: edit upcased.socket instead "
+		    "(systemctl edit upcased.socket)", file);
+	}
+	if (old->backlog != nc->backlog)
+		log_warnx("reload: backlog changed in %s but the sockets come from systemd "
+		    "(socket activation), so it is not used: set Backlog= in upcased.socket "
+		    "instead", nc->path != NULL ? nc->path : "the configuration");
+}
+
 static void
 upcased_reload(struct upcased *d)
 {
@@ -390,8 +430,10 @@ upcased_reload(struct upcased *d)
 		conf_free(nc);
 		goto fail;
 	}
-	if (d->listeners.activated)
+	if (d->listeners.activated) {
+		reload_warn_activated(d->conf, nc);
 		nls = d->listeners;	/* systemd owns the sockets: keep them */
+	}
 	else if (listener_set_open(&nls, nc, &d->listeners, err, sizeof(err)) == -1) {
 		log_errx("reload failed, keeping the running configuration: %s", err);
 		policy_free(&np);
@@ -520,8 +562,14 @@ upcased_open_listeners(struct upcased *d)
 		upcased_exit(EX_OSERR);
 	}
 	if (r == 1) {
+		const char *file;
+		int line = 0;
+
 		log_info("using %zu sockets passed by systemd; the listen setting is not used",
 		    d->listeners.n);
+		if ((file = listen_where(d->conf, &line)) != NULL)
+			log_notice("%s:%d: listen is not used: the sockets come from systemd "
+			    "(socket activation); edit upcased.socket instead", file, line);
 		listener_set_buffers(&d->listeners, d->conf->tcp_send_buffer,
 		    d->conf->tcp_receive_buffer);
 		return;
@@ -875,6 +923,16 @@ main(int argc, char **argv)
 		conf_free(d.conf);
 		upcased_exit_printed();
 	}
+	/*
+	 * Detached, syslog is all there is once we serve; with no socket at
+	 * /dev/log (a container, a host without a syslog daemon) glibc drops
+	 * every line without a word.  Say so while stderr still reaches the
+	 * person starting us.
+	 */
+	if (!d.opt.foreground && !log_syslog_reachable())
+		log_warnx("%s: %s: no syslog daemon takes messages there, so once detached "
+		    "every message is lost; under systemd (the journal) or another "
+		    "supervisor, run upcased -f", _PATH_LOG, strerror(errno));
 	/*
 	 * Decided before any thread exists.  Detaching, stderr too until we
 	 * serve, so start-up errors reach the person starting us.

@@ -1091,6 +1091,42 @@ test_keep_restart_only(void **state)
 	conf_free(old);
 }
 
+/* Socket activation warns when listen changes: what counts as a change. */
+static void
+test_listen_equal(void **state)
+{
+	static const struct {
+		const char *a, *b;
+		bool same;
+	} cases[] = {
+		{ "", "", true },
+		{ "listen = ( { address = \"::1\"; port = 1; } );",
+		  "listen = ( { address = \"0::1\"; port = 1; } );", true },
+		{ "listen = ( { address = \"::1\"; port = 1; }, { port = 2; } );",
+		  "\n\nlisten = ( { port = 2; },\n { address = \"::1\"; port = 1; } );", true },
+		{ "listen = ( { port = 1; } );", "listen = ( { port = 2; } );", false },
+		{ "listen = ( { port = 1; } );", "listen = ( { port = 1; udp = false; } );", false },
+		{ "listen = ( { port = 1; } );", "listen = ( { port = 1; tcp = false; } );", false },
+		{ "listen = ( { address = \"127.0.0.1\"; port = 1; } );",
+		  "listen = ( { address = \"127.0.0.2\"; port = 1; } );", false },
+		{ "listen = ( { port = 1; } );",
+		  "listen = ( { port = 1; }, { address = \"::1\"; port = 2; } );", false },
+		{ "", "listen = ( { address = \"*\"; port = 12000; } );", true },	/* the default */
+		{ "", "backlog = 5;", true },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct conf *a = load_ok(cases[i].a), *b = load_ok(cases[i].b);
+
+		if (conf_listen_equal(a, b) != cases[i].same || conf_listen_equal(b, a) != cases[i].same)
+			fail_msg("case %zu: %s / %s: want %s", i, cases[i].a, cases[i].b,
+			    cases[i].same ? "same" : "different");
+		conf_free(a);
+		conf_free(b);
+	}
+}
+
 int
 main(void)
 {
@@ -1117,6 +1153,7 @@ main(void)
 		cmocka_unit_test(test_shipped),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_keep_restart_only),
+		cmocka_unit_test(test_listen_equal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

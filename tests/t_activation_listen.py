@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: ISC
+"""t_activation_listen: under socket activation the config's listen and
+backlog are not used; upcased says so, instead of letting them look applied.
+
+upcased is started as systemd would start it, with a TCP and a UDP socket
+as fds 3 and 4 (LISTEN_FDS, LISTEN_PID: tests/t_systemd.py's Activated):
+  - a config with listen entries: a notice at start-up naming FILE:LINE;
+    without any listen entry, none;
+  - listen rewritten, SIGHUP: a warning naming the file (the included one
+    when listen is there) and upcased.socket; the reload is applied, the
+    sockets are systemd's, the new address is not listened on;
+  - the same file again, SIGHUP: no new warning; backlog changed: a
+    warning about Backlog=.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import tempfile
+import time
+import unittest
+
+import harness
+from harness import make_conf
+from t_systemd import Activated, NO_SYSTEMD, high_fd, refused
+
+LISTEN_WARNING = ("reload: listen changed in %s but the sockets come from systemd "
+                  "(socket activation), so it is not used: edit upcased.socket instead "
+                  "(systemctl edit upcased.socket)")
+
+
+@unittest.skipUnless(harness.built_with_systemd(), NO_SYSTEMD)
+class ActivationListen(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="upcase-actlisten-")
+        self.port = harness.free_port()
+        self.other = harness.free_port()
+        while self.other == self.port:
+            self.other = harness.free_port()
+        self.d = None
+
+    def tearDown(self):
+        if self.d is not None:
+            self.d.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def start(self, conf):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", self.port))
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        tcp.bind(("127.0.0.1", self.port))
+        tcp.listen(16)
+        fds = (high_fd(tcp), high_fd(udp))
+        tcp.close()
+        udp.close()
+        try:
+            self.d = Activated(self.dir, conf, fds=fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        self.d.wait_log("started")
+        self.assertEqual(harness.tcp_roundtrip(self.port, b"up"), b"UP")
+        return self.d
+
+    def reload(self, conf):
+        """Write conf, SIGHUP, wait for the reload; return the log lines it added."""
+        before = len(self.d.read_log())
+        with open(self.d.conf_path, "w") as f:
+            f.write(conf)
+        n = self.d.read_log().count("configuration reloaded")
+        os.kill(self.d.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while self.d.read_log().count("configuration reloaded") == n:
+            self.assertLess(time.monotonic(), deadline, "no reload:\n" + self.d.read_log())
+            time.sleep(0.02)
+        return self.d.read_log()[before:]
+
+    def test_listen_changed_and_reloaded(self):
+        d = self.start(make_conf(self.other))
+        log = d.read_log()
+        self.assertIn("%s:1: listen is not used: the sockets come from systemd "
+                      "(socket activation); edit upcased.socket instead" % d.conf_path, log)
+        # Moved to a third port: warned, not applied.
+        third = harness.free_port()
+        added = self.reload(make_conf(third))
+        self.assertIn(LISTEN_WARNING % d.conf_path, added)
+        self.assertRegex(added, r"(?m)^upcased: reload: listen changed")
+        self.assertEqual(harness.tcp_roundtrip(self.port, b"still"), b"STILL")
+        self.assertEqual(harness.udp_roundtrip(self.port, b"still"), b"STILL")
+        self.assertTrue(refused(third), "the new listen was used despite LISTEN_FDS")
+        # The same file again: nothing changed, nothing said.
+        added = self.reload(make_conf(third))
+        self.assertNotIn("listen changed", added)
+        self.assertNotIn("backlog changed", added)
+        # The same listener written otherwise (tcp/udp spelt out) is no change either.
+        added = self.reload(make_conf(third, listen='{ port = %d; address = "127.0.0.1"; '
+                                                    'udp = true; tcp = true; }' % third))
+        self.assertNotIn("listen changed", added)
+        # backlog cannot apply to systemd's sockets either.
+        added = self.reload(make_conf(third, extra="backlog = 7;"))
+        self.assertIn("reload: backlog changed in %s but the sockets come from systemd "
+                      "(socket activation), so it is not used: set Backlog= in "
+                      "upcased.socket instead" % d.conf_path, added)
+        self.assertNotIn("listen changed", added)
+        self.assertEqual(d.stop(), 0)
+
+    def test_listen_in_an_included_file(self):
+        inc = os.path.join(self.dir, "listen.conf")
+        with open(inc, "w") as f:
+            f.write('\nlisten = ( { address = "127.0.0.1"; port = %d; } );\n' % self.other)
+        d = self.start('control_socket = "";\n@include "%s"\n' % inc)
+        self.assertIn("%s:2: listen is not used" % inc, d.read_log())
+        with open(inc, "w") as f:
+            f.write('\nlisten = ( { address = "127.0.0.1"; port = %d; udp = false; } );\n'
+                    % self.other)
+        added = self.reload('control_socket = "";\n@include "%s"\n' % inc)
+        self.assertIn(LISTEN_WARNING % inc, added)
+        self.assertEqual(d.stop(), 0)
+
+    def test_no_listen_no_notice(self):
+        d = self.start('control_socket = "";\n')
+        self.assertNotIn("listen is not used", d.read_log())
+        # Adding one is a change, named by the file.
+        added = self.reload(make_conf(self.other))
+        self.assertIn(LISTEN_WARNING % d.conf_path, added)
+        self.assertEqual(d.stop(), 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
