@@ -150,6 +150,9 @@ static const struct conf_setting conf_table[] = {
 	    "whether to serve TCP on this address and port"),
 	CONF_BOOL("listen.udp", "true", CONF_APPLIED, conf_listener, udp,
 	    "whether to serve UDP on this address and port"),
+	CONF_BOOL("listen.reuse_port", "false", CONF_APPLIED, conf_listener, reuse_port,
+	    "SO_REUSEPORT: other upcased processes may bind the same address and "
+	    "port, and the kernel spreads clients among them"),
 	CONF_INT("tcp.threads", 0, CONF_MAX_THREADS, "0", CONF_RESTART, conf,
 	    tcp_threads, "TCP worker threads; 0: one per CPU the process may use"),
 	CONF_INT("tcp.send_buffer", 0, CONF_SOCKET_BUFFER_MAX, "65536", CONF_APPLIED,
@@ -202,6 +205,9 @@ static const struct conf_setting conf_table[] = {
 	CONF_INT("udp.table_size", CONF_TABLE_SIZE_MIN, CONF_TABLE_SIZE_MAX,
 	    "65536", CONF_APPLIED, conf, udp.table_size,
 	    "UDP sources remembered per table and worker"),
+	CONF_INT("udp.threads", 0, CONF_MAX_THREADS, "1", CONF_RESTART, conf, udp.threads,
+	    "UDP worker threads, each with its own socket on every UDP listener; "
+	    "0: one per CPU the process may use"),
 	CONF_INT("limits.connections_per_source", 0, CONF_RATE_MAX, "64",
 	    CONF_APPLIED, conf, limits.connections_per_source,
 	    "open TCP connections per source; 0: unlimited"),

@@ -57,6 +57,7 @@ struct conf_udp {
 	int      ipv4_prefix;          /* a source is an IPv4 address cut to this prefix ... */
 	int      ipv6_prefix;          /* ... or an IPv6 one cut to this */
 	int      table_size;           /* sources remembered, per table and UDP worker */
+	int      threads;              /* UDP workers; 0 = one per CPU the process may use */
 };
 
 /* The group limits: per-source TCP limits (all reload: applied). */
@@ -77,6 +78,7 @@ struct conf_listener {
 	uint16_t port;
 	bool     tcp;
 	bool     udp;
+	bool     reuse_port; /* SO_REUSEPORT: other processes may bind it too */
 	char    *file;       /* the file it is in (the main one or an included one) ... */
 	int      line;       /* ... and its line there, for messages; NULL and 0 by default */
 };

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "notify.h"
 #include "sock.h"
+#include "steer.h"
 
 /*
  * listener_set_fds() hands each worker the sockets of one kind (the TCP
@@ -67,7 +68,7 @@ listener_buffers(int fd, int sndbuf, int rcvbuf)
 
 static int
 listener_socket(int family, int type, const struct sockaddr *sa, socklen_t len,
-    bool dualstack, const struct conf *c)
+    bool dualstack, bool reuse_port, const struct conf *c)
 {
 	int fd, one = 1, v6only = dualstack ? 0 : 1;
 
@@ -76,6 +77,9 @@ listener_socket(int family, int type, const struct sockaddr *sa, socklen_t len,
 		return -1;
 	if (type == SOCK_STREAM)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* Before bind(): only sockets that all asked for it share a port. */
+	if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1)
+		goto fail;
 	if (family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only)) == -1)
 		goto fail;
@@ -97,7 +101,8 @@ fail:
 
 /* "*": IPv6 dual-stack, or IPv4 where the kernel has no IPv6. */
 static int
-listener_open_one(const char *address, uint16_t port, int type, const struct conf *c)
+listener_open_one(const char *address, uint16_t port, int type, bool reuse_port,
+    const struct conf *c)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -105,17 +110,20 @@ listener_open_one(const char *address, uint16_t port, int type, const struct con
 
 	if (strcmp(address, "*") == 0) {
 		addr_parse_numeric("::", port, &ss, &len);
-		fd = listener_socket(AF_INET6, type, (struct sockaddr *)&ss, len, true, c);
+		fd = listener_socket(AF_INET6, type, (struct sockaddr *)&ss, len, true,
+		    reuse_port, c);
 		if (fd != -1 || (errno != EAFNOSUPPORT && errno != EADDRNOTAVAIL))
 			return fd;
 		addr_parse_numeric("0.0.0.0", port, &ss, &len);
-		return listener_socket(AF_INET, type, (struct sockaddr *)&ss, len, false, c);
+		return listener_socket(AF_INET, type, (struct sockaddr *)&ss, len, false,
+		    reuse_port, c);
 	}
 	if (addr_parse_numeric(address, port, &ss, &len) == -1) {
 		errno = EINVAL;
 		return -1;
 	}
-	return listener_socket(ss.ss_family, type, (struct sockaddr *)&ss, len, false, c);
+	return listener_socket(ss.ss_family, type, (struct sockaddr *)&ss, len, false,
+	    reuse_port, c);
 }
 
 static void
@@ -132,19 +140,25 @@ listener_name(struct listener *l)
 		    sock_name(l->fd, a, sizeof(a)));
 }
 
-/* The old socket of this listener, however its address is written ("::1", "0::1"); -1 if none. */
+/*
+ * The old socket of this listener (and shard), however its address is
+ * written ("::1", "0::1"), with whether it was bound with SO_REUSEPORT;
+ * -1 if none.
+ */
 static int
-listener_take(struct listener_set *old, const char *address, uint16_t port, int type)
+listener_take(struct listener_set *old, const char *address, uint16_t port, int type,
+    int shard, bool *reuse_port)
 {
 	if (old == NULL || old->activated)
 		return -1;
 	for (size_t i = 0; i < old->n; i++) {
 		struct listener *l = &old->v[i];
 
-		if (l->fd != -1 && l->type == type && l->port == port &&
+		if (l->fd != -1 && l->type == type && l->port == port && l->shard == shard &&
 		    addr_same(l->address, address)) {
 			int fd = l->fd;
 			l->fd = -1;
+			*reuse_port = l->reuse_port;
 			return fd;
 		}
 	}
@@ -163,7 +177,7 @@ listener_give_back(struct listener_set *out, struct listener_set *old)
 			struct listener *o = &old->v[j];
 
 			if (o->fd == -1 && o->type == l->type && o->port == l->port &&
-			    addr_same(o->address, l->address)) {
+			    o->shard == l->shard && addr_same(o->address, l->address)) {
 				o->fd = l->fd;
 				l->fd = -1;
 				returned = true;
@@ -173,20 +187,51 @@ listener_give_back(struct listener_set *out, struct listener_set *old)
 	listener_set_close(out);
 }
 
+/*
+ * Send each source to one shard of a UDP listener (steer.h): the program
+ * is the group's, attached through any of its sockets.  Not for a
+ * listener shared with other processes (listen.reuse_port): the indices
+ * would name their sockets too, and the kernel's hash is left to spread
+ * among them all.
+ */
+static void
+listener_steer(const struct listener *l, int nshards, const struct conf *c)
+{
+	struct sock_filter code[STEER_MAX_INSNS];
+	struct sock_fprog prog = { .filter = code };
+
+	prog.len = (unsigned short)steer_program(code, (unsigned int)nshards,
+	    c->udp.ipv4_prefix, c->udp.ipv6_prefix);
+	if (prog.len == 0 ||
+	    setsockopt(l->fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) == -1)
+		log_warn("%s: cannot steer sources to UDP workers (each worker's rate "
+		    "limit then sees only the datagrams the kernel gives it)", l->name);
+}
+
 static int
 listener_add(struct listener_set *out, const struct conf *c, const struct conf_listener *cl,
-    int type, struct listener_set *old, char *err, size_t errlen)
+    int type, int shard, struct listener_set *old, char *err, size_t errlen)
 {
 	struct listener *l = &out->v[out->n];
+	bool had_reuse_port = false;
 
 	l->type = type;
 	l->port = cl->port;
+	l->shard = shard;
+	l->reuse_port = cl->reuse_port || shard != -1;
 	l->address = strdup(cl->address);
 	if (l->address == NULL)
 		fatal("strdup");
-	l->fd = listener_take(old, cl->address, cl->port, type);
+	l->fd = listener_take(old, cl->address, cl->port, type, shard, &had_reuse_port);
+	if (l->fd != -1 && had_reuse_port != l->reuse_port) {
+		log_warnx("%s:%d: reuse_port of %s port %u (%s) changes at restart: the "
+		    "listener stays open as it was", cl->file != NULL ? cl->file :
+		    c->path != NULL ? c->path : "config", cl->line, cl->address, cl->port,
+		    type == SOCK_STREAM ? "tcp" : "udp");
+		l->reuse_port = had_reuse_port;
+	}
 	if (l->fd == -1)
-		l->fd = listener_open_one(cl->address, cl->port, type, c);
+		l->fd = listener_open_one(cl->address, cl->port, type, l->reuse_port, c);
 	if (l->fd == -1) {
 		int saved = errno;
 
@@ -205,24 +250,52 @@ listener_add(struct listener_set *out, const struct conf *c, const struct conf_l
 	return 0;
 }
 
+size_t
+listener_udp_sockets(const struct conf *c, int udp_shards)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->nlisteners; i++)
+		n += c->listeners[i].udp;
+	return n * (size_t)(udp_shards > 1 ? udp_shards : 1);
+}
+
 int
-listener_set_open(struct listener_set *out, const struct conf *c,
+listener_set_open(struct listener_set *out, const struct conf *c, int udp_shards,
     struct listener_set *old, char *err, size_t errlen)
 {
+	int nshards = udp_shards > 1 ? udp_shards : 1;
+
 	memset(out, 0, sizeof(*out));
-	out->v = calloc(2 * c->nlisteners + 1, sizeof(*out->v));
+	if (listener_udp_sockets(c, udp_shards) > WORKER_MAX_LISTENERS) {
+		snprintf(err, errlen, "%s: %zu UDP listeners with %d UDP threads would "
+		    "need %zu sockets, more than the %d a worker can watch",
+		    c->path != NULL ? c->path : "config", listener_udp_sockets(c, 1), nshards,
+		    listener_udp_sockets(c, udp_shards), WORKER_MAX_LISTENERS);
+		return -1;
+	}
+	out->v = calloc((1 + (size_t)nshards) * c->nlisteners + 1, sizeof(*out->v));
 	if (out->v == NULL)
 		fatal("calloc");
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		const struct conf_listener *cl = &c->listeners[i];
 
-		if ((cl->tcp && listener_add(out, c, cl, SOCK_STREAM, old, err, errlen) == -1) ||
-		    (cl->udp && listener_add(out, c, cl, SOCK_DGRAM, old, err, errlen) == -1)) {
-			listener_give_back(out, old);
-			return -1;
-		}
+		if (cl->tcp && listener_add(out, c, cl, SOCK_STREAM, -1, old, err, errlen) == -1)
+			goto fail;
+		if (cl->udp && nshards == 1 &&
+		    listener_add(out, c, cl, SOCK_DGRAM, -1, old, err, errlen) == -1)
+			goto fail;
+		for (int k = 0; cl->udp && nshards > 1 && k < nshards; k++)
+			if (listener_add(out, c, cl, SOCK_DGRAM, k, old, err, errlen) == -1)
+				goto fail;
+		/* Once every shard is in the group (kept ones have it already). */
+		if (cl->udp && nshards > 1 && !cl->reuse_port)
+			listener_steer(&out->v[out->n - 1], nshards, c);
 	}
 	return 0;
+fail:
+	listener_give_back(out, old);
+	return -1;
 }
 
 int
@@ -244,6 +317,7 @@ listener_set_activated(struct listener_set *out, char *err, size_t errlen)
 
 		l->fd = i < ntcp ? tcp[i] : udp[i - ntcp];
 		l->type = i < ntcp ? SOCK_STREAM : SOCK_DGRAM;
+		l->shard = -1;
 		if (l->type == SOCK_DGRAM)
 			listener_set_pktinfo(l->fd);
 		listener_name(l);
@@ -268,8 +342,10 @@ listener_set_fds(const struct listener_set *s, int type, struct worker_params *p
 {
 	p->nlfds = 0;
 	for (size_t i = 0; i < s->n && p->nlfds < WORKER_MAX_LISTENERS; i++)
-		if (s->v[i].type == type && s->v[i].fd != -1)
+		if (s->v[i].type == type && s->v[i].fd != -1) {
+			p->lshard[p->nlfds] = (int16_t)s->v[i].shard;
 			p->lfds[p->nlfds++] = s->v[i].fd;
+		}
 }
 
 void
@@ -297,7 +373,11 @@ listener_set_describe(const struct listener_set *s, char *buf, size_t buflen)
 
 	buf[0] = '\0';
 	for (size_t i = 0; i < s->n && len < buflen; i++) {
-		int n = snprintf(buf + len, buflen - len, "%s%s", i ? ", " : "", s->v[i].name);
+		int n;
+
+		if (s->v[i].shard > 0)
+			continue;       /* the other workers' sockets of the same listener */
+		n = snprintf(buf + len, buflen - len, "%s%s", len ? ", " : "", s->v[i].name);
 		if (n < 0)
 			break;
 		len += (size_t)n;

@@ -19,6 +19,8 @@ struct listener {
 	int      type;          /* SOCK_STREAM or SOCK_DGRAM */
 	char    *address;       /* as in the config ("*", "::1"); NULL if activated */
 	uint16_t port;
+	int      shard;         /* UDP: the one worker it is for (udp.threads); -1: every worker */
+	bool     reuse_port;    /* bound with SO_REUSEPORT (listen.reuse_port, or as a shard) */
 	char     name[104];     /* "tcp [::1]:12000", for logs */
 };
 
@@ -29,17 +31,22 @@ struct listener_set {
 };
 
 /*
- * Open every listener of c.  Sockets of old (may be NULL) that match
- * (address, port, type) are moved into out, not re-opened.  Returns 0, or
- * -1 with "address: reason" in err (nothing of old is touched then).
+ * Open every listener of c.  A UDP listener gets udp_shards sockets when
+ * that is more than 1, one per UDP worker, bound with SO_REUSEPORT and
+ * steered by source address (steer.h); else one.  Sockets of old (may be
+ * NULL) that match (address, port, type, shard) are moved into out, not
+ * re-opened.  Returns 0, or -1 with "address: reason" in err (nothing of
+ * old is touched then).
  */
-int  listener_set_open(struct listener_set *out, const struct conf *c,
+int  listener_set_open(struct listener_set *out, const struct conf *c, int udp_shards,
     struct listener_set *old, char *err, size_t errlen);
+/* The UDP sockets c would open with udp_shards shards, to check against WORKER_MAX_LISTENERS. */
+size_t listener_udp_sockets(const struct conf *c, int udp_shards);
 /* Take sockets from systemd.  Returns 1 if activated, 0 if not, -1 on error. */
 int  listener_set_activated(struct listener_set *out, char *err, size_t errlen);
 /* Close every socket still in the set and free it. */
 void listener_set_close(struct listener_set *s);
-/* The fds of one type, into p->lfds. */
+/* The fds of one type, into p->lfds, and their shards into p->lshard. */
 void listener_set_fds(const struct listener_set *s, int type, struct worker_params *p);
 /* listen(2) again with a new backlog (Linux applies it to a listening socket). */
 void listener_set_backlog(const struct listener_set *s, int backlog);

@@ -521,8 +521,14 @@ udp_apply(struct worker *w, const struct worker_params *old, uint64_t now)
 		return;
 	for (size_t i = 0; i < w->params.nlfds; i++) {
 		struct udp_sock *s = &u->socks[u->nsocks];
-		struct epoll_event e = { .events = EPOLLIN, .data.ptr = s };
+		/*
+		 * A socket of every worker (from systemd) wakes one of them per
+		 * datagram; one of a worker's own (udp.threads) only it.
+		 */
+		struct epoll_event e = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.ptr = s };
 
+		if (w->params.lshard[i] != -1 && w->params.lshard[i] != w->id)
+			continue;
 		s->fd = w->params.lfds[i];
 		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, s->fd, &e) == -1) {
 			char a[SOCK_NAME_MAX];

@@ -72,6 +72,7 @@ struct upcased {
 	struct listener_set listeners;
 	struct worker_pool *tcp;
 	struct worker_pool *udp;
+	int udp_threads;                   /* UDP workers, so sockets per UDP listener (udp.threads) */
 	int sigfd;
 	struct control ctl;                /* the control socket and its clients */
 	struct stats reload_stats;        /* reloads and failures (main thread only) */
@@ -434,7 +435,8 @@ upcased_reload(struct upcased *d)
 		reload_warn_activated(d->conf, nc);
 		nls = d->listeners;	/* systemd owns the sockets: keep them */
 	}
-	else if (listener_set_open(&nls, nc, &d->listeners, err, sizeof(err)) == -1) {
+	else if (listener_set_open(&nls, nc, d->udp_threads, &d->listeners, err,
+	    sizeof(err)) == -1) {
 		log_errx("reload failed, keeping the running configuration: %s", err);
 		policy_free(&np);
 		conf_free(nc);
@@ -570,14 +572,37 @@ upcased_open_listeners(struct upcased *d)
 		if ((file = listen_where(d->conf, &line)) != NULL)
 			log_notice("%s:%d: listen is not used: the sockets come from systemd "
 			    "(socket activation); edit upcased.socket instead", file, line);
+		/* Every UDP worker waits on systemd's one socket per listener. */
 		listener_set_buffers(&d->listeners, d->conf->tcp_send_buffer,
 		    d->conf->tcp_receive_buffer);
 		return;
 	}
-	if (listener_set_open(&d->listeners, d->conf, NULL, err, sizeof(err)) == -1) {
+	if (listener_set_open(&d->listeners, d->conf, d->udp_threads, NULL, err,
+	    sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		upcased_exit(EX_OSERR);
 	}
+}
+
+/*
+ * The UDP workers: udp.threads, and as many as a worker can watch the
+ * sockets of (each has one per UDP listener of its own).
+ */
+static int
+udp_thread_count(const struct conf *c)
+{
+	int n = thread_count("udp.threads", c->udp.threads);
+	size_t per = listener_udp_sockets(c, 1);
+
+	if (per > 0 && (size_t)n * per > WORKER_MAX_LISTENERS) {
+		int max = (int)(WORKER_MAX_LISTENERS / per);
+
+		log_warnx("udp.threads: %d threads with %zu UDP listeners would need %zu "
+		    "sockets, more than the %d a worker can watch: starting %d",
+		    n, per, (size_t)n * per, WORKER_MAX_LISTENERS, max);
+		n = max;
+	}
+	return n;
 }
 
 /*
@@ -746,6 +771,7 @@ upcased_start(struct upcased *d)
 		log_warnx("%s", err);
 		upcased_exit(EX_CANTCREAT);
 	}
+	d->udp_threads = udp_thread_count(d->conf);
 	upcased_open_listeners(d);
 	if (!d->opt.foreground)
 		daemon_detach();
@@ -766,7 +792,7 @@ upcased_start(struct upcased *d)
 	 * could not get its epoll and eventfd.  And a client that saw TCP
 	 * answer finds UDP ready too.
 	 */
-	d->udp = worker_pool_create(&udp_worker_ops, 1, &up);
+	d->udp = worker_pool_create(&udp_worker_ops, d->udp_threads, &up);
 	d->tcp = worker_pool_create(&tcp_worker_ops, thread_count("tcp.threads", d->conf->tcp_threads), &tp);
 	d->beats = calloc((size_t)(worker_pool_size(d->tcp) + worker_pool_size(d->udp)),
 	    sizeof(*d->beats));

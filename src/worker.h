@@ -84,6 +84,7 @@ struct worker_params {
 	uint32_t min_rate;                   /* TCP: bytes/s a connection must average ... */
 	uint32_t min_rate_window;            /* ... over this many seconds, under pressure */
 	int      lfds[WORKER_MAX_LISTENERS]; /* listening sockets of the pool's kind */
+	int16_t  lshard[WORKER_MAX_LISTENERS]; /* lfds[i] is for worker lshard[i] only; -1: for all */
 	size_t   nlfds;
 	bool     draining;                   /* let go of listeners, finish, exit */
 	uint64_t drain_deadline_ms;          /* monotonic */

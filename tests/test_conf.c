@@ -463,7 +463,7 @@ test_other_types(void **state)
 	/* A group's example shows its members at their defaults, lists as lists. */
 	expect_err("udp = 1;", NAME ":1: udp must be a group, such as { guard = true; "
 	    "rate_limit = 100; burst = 200; leak = 4; exempt = ( \"127.0.0.0/8\", "
-	    "\"::1\" ); ipv4_prefix = 32; ipv6_prefix = 56; table_size = 65536; }");
+	    "\"::1\" ); ipv4_prefix = 32; ipv6_prefix = 56; table_size = 65536; threads = 1; }");
 	expect_err("\nlimits = ( );", NAME ":2: limits must be a group, such as { "
 	    "connections_per_source = 64; connection_rate = 50; connection_burst = 100; "
 	    "ipv4_prefix = 32; ipv6_prefix = 64; exempt = ( \"127.0.0.0/8\", \"::1\" ); "
