@@ -150,6 +150,9 @@ static const struct conf_setting conf_table[] = {
 	    "whether to serve TCP on this address and port"),
 	CONF_BOOL("listen.udp", "true", CONF_APPLIED, conf_listener, udp,
 	    "whether to serve UDP on this address and port"),
+	CONF_BOOL("listen.proxy_protocol", "false", CONF_APPLIED, conf_listener,
+	    proxy_protocol, "TCP: each connection starts with a PROXY protocol "
+	    "header (v1 or v2) from one of trusted_proxies, naming the client"),
 	CONF_BOOL("listen.reuse_port", "false", CONF_APPLIED, conf_listener, reuse_port,
 	    "SO_REUSEPORT: other upcased processes may bind the same address and "
 	    "port, and the kernel spreads clients among them"),
@@ -185,6 +188,12 @@ static const struct conf_setting conf_table[] = {
 	    "( \"allow 192.0.2.0/24\", \"deny all\" )", "( )", CONF_APPLIED,
 	    conf, access, "allow/deny rules for clients, first match wins; "
 	    "( ): allow all"),
+	CONF_LIST("trusted_proxies", conf_check_cidr, "entry",
+	    "must be a list of strings, such as ( \"127.0.0.1\", \"10.0.0.0/8\" )",
+	    "( )", CONF_APPLIED, conf, trusted_proxies, "CIDRs of the load balancers "
+	    "whose PROXY protocol headers are believed (listen.proxy_protocol)"),
+	CONF_INT("proxy_timeout", 1, 60, "5", CONF_APPLIED, conf, proxy_timeout,
+	    "seconds a connection on a proxy_protocol listener has to send its header"),
 	CONF_BOOL("udp.guard", "true", CONF_APPLIED, conf, udp.guard,
 	    "drop datagrams from privileged or own ports, martian sources, "
 	    "and our own replies coming back"),
@@ -1105,6 +1114,15 @@ conf_parse_root(struct conf_ctx *ctx, const config_setting_t *root,
 		if (g != NULL && conf_read(ctx, g, r, c) == -1)
 			return -1;
 	}
+	/* Nobody's header would be believed: every connection refused. */
+	for (size_t i = 0; i < c->nlisteners; i++)
+		if (c->listeners[i].proxy_protocol && c->listeners[i].tcp &&
+		    c->trusted_proxies.n == 0) {
+			conf_err(ctx, config_setting_get_elem(config_setting_get_member(root,
+			    "listen"), (unsigned int)i), "proxy_protocol is on but "
+			    "trusted_proxies is empty: list the load balancers' addresses");
+			return -1;
+		}
 	return 0;
 }
 

@@ -79,6 +79,7 @@ struct conf_listener {
 	bool     tcp;
 	bool     udp;
 	bool     reuse_port; /* SO_REUSEPORT: other processes may bind it too */
+	bool     proxy_protocol; /* TCP: a PROXY protocol header from a trusted proxy comes first */
 	char    *file;       /* the file it is in (the main one or an included one) ... */
 	int      line;       /* ... and its line there, for messages; NULL and 0 by default */
 };
@@ -98,6 +99,8 @@ struct conf {
 	enum transform_charset charset;
 
 	struct conf_list access;       /* access rules (access_rule_parse), first match wins */
+	struct conf_list trusted_proxies; /* CIDRs whose PROXY protocol headers are believed */
+	int      proxy_timeout;        /* seconds a PROXY protocol header may take */
 	struct conf_udp    udp;
 	struct conf_limits limits;
 

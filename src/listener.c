@@ -219,6 +219,7 @@ listener_add(struct listener_set *out, const struct conf *c, const struct conf_l
 	l->port = cl->port;
 	l->shard = shard;
 	l->reuse_port = cl->reuse_port || shard != -1;
+	l->proxy = type == SOCK_STREAM && cl->proxy_protocol;
 	l->address = strdup(cl->address);
 	if (l->address == NULL)
 		fatal("strdup");
@@ -344,6 +345,7 @@ listener_set_fds(const struct listener_set *s, int type, struct worker_params *p
 	for (size_t i = 0; i < s->n && p->nlfds < WORKER_MAX_LISTENERS; i++)
 		if (s->v[i].type == type && s->v[i].fd != -1) {
 			p->lshard[p->nlfds] = (int16_t)s->v[i].shard;
+			p->lproxy[p->nlfds] = s->v[i].proxy;
 			p->lfds[p->nlfds++] = s->v[i].fd;
 		}
 }

@@ -21,6 +21,7 @@ struct listener {
 	uint16_t port;
 	int      shard;         /* UDP: the one worker it is for (udp.threads); -1: every worker */
 	bool     reuse_port;    /* bound with SO_REUSEPORT (listen.reuse_port, or as a shard) */
+	bool     proxy;         /* TCP: listen.proxy_protocol */
 	char     name[104];     /* "tcp [::1]:12000", for logs */
 };
 

@@ -22,6 +22,11 @@ enum stat_id {
 	STAT_TCP_ACCEPT_ERRORS,     /* accept(2) failures, EMFILE/ENFILE included */
 	STAT_TCP_IDLE_TIMEOUTS,     /* closed by idle_timeout */
 	STAT_TCP_RESETS,            /* closed on a read/write error */
+	STAT_TCP_PROXY_HEADERS,     /* PROXY protocol headers taken (proxy_protocol listeners) */
+	STAT_TCP_PROXY_UNTRUSTED,   /* closed at once: not from trusted_proxies */
+	STAT_TCP_PROXY_INVALID,     /* closed: a malformed PROXY protocol header */
+	STAT_TCP_PROXY_TRUNCATED,   /* closed: input ended before the whole header */
+	STAT_TCP_PROXY_TIMEOUTS,    /* closed: no whole header within proxy_timeout */
 	STAT_TCP_BYTES_IN,
 	STAT_TCP_BYTES_OUT,
 	STAT_UDP_DATAGRAMS_IN,

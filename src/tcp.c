@@ -33,6 +33,7 @@
 #include "balance.h"
 #include "clock.h"
 #include "log.h"
+#include "proxy.h"
 #include "ratelimit.h"
 #include "sock.h"
 #include "srctable.h"
@@ -61,6 +62,8 @@ enum conn_state {
 	                    side is shut down: read and discard until the
 	                    client's end of file, or until it has acknowledged
 	                    everything and is quiet (conn_linger_step) */
+	CONN_PROXY,      /* on a proxy_protocol listener: waiting for the PROXY header;
+	                    no access rule or limit has seen the client yet */
 	CONN_CLOSED,     /* closed and freed: a result only, never stored */
 };
 
@@ -89,6 +92,7 @@ enum tcp_log_kind {
 	TCP_LOG_SLOW,        /* closed by limits.min_rate */
 	TCP_LOG_ERROR,       /* closed: a read or write failed (the client reset it, mostly) */
 	TCP_LOG_NOMEM,       /* closed: no memory for its unsent output */
+	TCP_LOG_PROXY,       /* closed: no valid PROXY header from a trusted proxy */
 	TCP_LOG_KINDS
 };
 
@@ -103,6 +107,7 @@ static const int tcp_log_pri[TCP_LOG_KINDS] = {
 	[TCP_LOG_SLOW]   = LOG_INFO,
 	[TCP_LOG_ERROR]  = LOG_INFO,
 	[TCP_LOG_NOMEM]  = LOG_WARNING,
+	[TCP_LOG_PROXY]  = LOG_NOTICE,
 };
 
 /* A client's address, as accept(2) gave it: IPv4 or IPv6. */
@@ -145,8 +150,11 @@ struct tcp_conn {
 	uint64_t bytes_in;
 	bool     counted;            /* source holds one of its per-source slots for us */
 	struct src_key source;       /* the client, as limits count it */
-	union tcp_peer peer;         /* the client, for the log */
+	union tcp_peer peer;         /* the client, for the log (the PROXY header's, once read) */
 	socklen_t peerlen;
+	uint8_t *pp;                 /* CONN_PROXY: the header so far, if it came in pieces */
+	size_t   pplen;
+	uint64_t pp_deadline_ms;     /* CONN_PROXY: closed if the header is not whole by then */
 	struct tcp_conn *prev, *next; /* worker's list, oldest activity first */
 };
 
@@ -161,7 +169,9 @@ struct tcp_shared {
 struct tcp_worker {
 	struct worker w;                 /* first: see struct worker_ops */
 	struct ev_tag lst[WORKER_MAX_LISTENERS];
+	bool     lproxy[WORKER_MAX_LISTENERS];   /* lst[i] is a proxy_protocol listener */
 	size_t   nlst;
+	size_t   nproxy;                 /* connections in CONN_PROXY */
 	bool     listening;              /* the listeners are in our epoll set */
 	uint64_t emfile_until_ms;        /* accepting paused: out of descriptors or memory */
 	bool     over_share;             /* accepting paused: we hold too many */
@@ -341,8 +351,11 @@ conn_close(struct tcp_worker *t, struct tcp_conn *c, enum conn_end why)
 	conn_unlink(t, c);
 	t->nconns--;
 	__atomic_sub_fetch(tcp_open_count(t), 1, __ATOMIC_RELAXED);
+	if (c->state == CONN_PROXY)
+		t->nproxy--;
 	close(c->fd);	/* also removes it from epoll */
 	free(c->out);
+	free(c->pp);
 	free(c);
 	return CONN_CLOSED;
 }
@@ -526,22 +539,30 @@ conn_close_owed(struct tcp_worker *t, struct tcp_conn *c, enum conn_end why)
 	conn_close(t, c, why);
 }
 
+/* n bytes from the client (at most TCP_READ_CHUNK), answered at once (READING). */
+static enum conn_state
+conn_serve(struct tcp_worker *t, struct tcp_conn *c, const uint8_t *buf, size_t n,
+    uint64_t now)
+{
+	size_t m;
+
+	stats_add(&t->w.stats, STAT_TCP_BYTES_IN, (uint64_t)n);
+	c->bytes_in += (uint64_t)n;
+	c->rx_ms = now;
+	conn_touch(t, c, now);
+	m = transform_feed(&c->tf, buf, n, t->wbuf);
+	return conn_send(t, c, t->wbuf, m, now);
+}
+
 /* One read, answered at once (only while READING). */
 static enum conn_read_result
 conn_read(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 {
 	ssize_t n = recv(c->fd, t->rbuf, sizeof(t->rbuf), 0);
-	size_t m;
 
-	if (n > 0) {
-		stats_add(&t->w.stats, STAT_TCP_BYTES_IN, (uint64_t)n);
-		c->bytes_in += (uint64_t)n;
-		c->rx_ms = now;
-		conn_touch(t, c, now);
-		m = transform_feed(&c->tf, t->rbuf, (size_t)n, t->wbuf);
-		return conn_send(t, c, t->wbuf, m, now) == CONN_CLOSED ?
+	if (n > 0)
+		return conn_serve(t, c, t->rbuf, (size_t)n, now) == CONN_CLOSED ?
 		    CONN_READ_CLOSED : CONN_READ_SERVED;
-	}
 	if (n == 0)
 		return conn_end_input(t, c, now, false) == CONN_CLOSED ?
 		    CONN_READ_CLOSED : CONN_READ_EOF;
@@ -549,6 +570,137 @@ conn_read(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 		return CONN_READ_EMPTY;
 	conn_fail(t, c, "read", errno, now);
 	return CONN_READ_CLOSED;
+}
+
+/* ------------------------------------------------------------ PROXY protocol */
+
+_Static_assert(PROXY_MAX_LEN <= TCP_READ_CHUNK,
+    "the client bytes after a PROXY header must fit one conn_serve()");
+
+/* Close c, still without a valid header, counted in id; the log names the proxy. */
+static void
+conn_proxy_refuse(struct tcp_worker *t, struct tcp_conn *c, enum stat_id id,
+    const char *why, uint64_t now)
+{
+	stats_add(&t->w.stats, id, 1);
+	conn_log(t, c, TCP_LOG_PROXY, now, "closed the connection from",
+	    " (proxy_protocol listener): %s", why);
+	conn_close(t, c, CONN_END_DONE);
+}
+
+/*
+ * The header is whole: from now on the client is the one it names (a
+ * LOCAL header, the proxy's health check, keeps the proxy's own address),
+ * for the access rules and per-source limits now, and for the log.  Then
+ * the bytes that came after the header are its first input.
+ */
+static void
+conn_proxy_done(struct tcp_worker *t, struct tcp_conn *c, const struct proxy_hdr *h,
+    const uint8_t *rest, size_t restlen, uint64_t now)
+{
+	char what[64];
+	enum stat_id why;
+	int rule;
+
+	stats_add(&t->w.stats, STAT_TCP_PROXY_HEADERS, 1);
+	c->state = CONN_READING;
+	t->nproxy--;
+	if (h->use_addrs && h->src_len <= (socklen_t)sizeof(c->peer)) {
+		memcpy(&c->peer, &h->src, h->src_len);
+		c->peerlen = h->src_len;
+	}
+	if (!access_allows(t->w.params.access, &c->peer.sa, &rule)) {
+		stats_add(&t->w.stats, STAT_TCP_REFUSED_ACCESS, 1);
+		snprintf(what, sizeof(what), ": denied by access rule %d", rule + 1);
+		conn_log(t, c, TCP_LOG_DENIED, now, "refused a connection from", "%s", what);
+		conn_close(t, c, CONN_END_DONE);
+		return;
+	}
+	if (!tcp_source_admit(t, c, &c->peer.sa, now, &why)) {
+		stats_add(&t->w.stats, why, 1);
+		conn_log(t, c, TCP_LOG_SOURCE, now, "refused a connection from", ": %s",
+		    why == STAT_TCP_REFUSED_RATE ? "limits.connection_rate reached" :
+		    "limits.connections_per_source reached");
+		conn_close(t, c, CONN_END_DONE);
+		return;
+	}
+	if (restlen > 0)
+		conn_serve(t, c, rest, restlen, now);
+}
+
+/*
+ * CONN_PROXY: read what has come of the header, and act on it when it is
+ * whole.  Most headers come in one segment and are parsed from the
+ * worker's buffer; one that comes in pieces is kept in c->pp (at most
+ * PROXY_MAX_LEN bytes, the parser's promise), and nothing past
+ * PROXY_MAX_LEN is read before the header is known.
+ */
+static void
+conn_proxy_read(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
+{
+	struct proxy_hdr h;
+	enum proxy_result r;
+	uint8_t *buf, *held;
+	size_t consumed, len;
+	ssize_t n;
+
+	if (c->pp == NULL)
+		n = recv(c->fd, t->rbuf, PROXY_MAX_LEN, 0);
+	else
+		n = recv(c->fd, c->pp + c->pplen, PROXY_MAX_LEN - c->pplen, 0);
+	if (n == 0) {
+		conn_proxy_refuse(t, c, STAT_TCP_PROXY_TRUNCATED,
+		    "the input ended before a whole PROXY header", now);
+		return;
+	}
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			conn_fail(t, c, "read", errno, now);
+		return;
+	}
+	buf = c->pp != NULL ? c->pp : t->rbuf;
+	len = (c->pp != NULL ? c->pplen : 0) + (size_t)n;
+	r = proxy_parse(buf, len, &h, &consumed);
+	if (r == PROXY_NEED_MORE) {
+		if (c->pp == NULL) {
+			if ((c->pp = malloc(PROXY_MAX_LEN)) == NULL) {
+				conn_log(t, c, TCP_LOG_NOMEM, now, "closed the connection from",
+				    ": out of memory for its PROXY header");
+				conn_close(t, c, CONN_END_ERROR);
+				return;
+			}
+			memcpy(c->pp, t->rbuf, len);
+		}
+		c->pplen = len;
+		return;
+	}
+	if (r != PROXY_OK) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "invalid PROXY header (%s)", proxy_reason(r));
+		conn_proxy_refuse(t, c, STAT_TCP_PROXY_INVALID, why, now);
+		return;
+	}
+	/* The client's first bytes may be in buf (c->pp): keep it until they are served. */
+	held = c->pp;
+	c->pp = NULL;
+	c->pplen = 0;
+	conn_proxy_done(t, c, &h, buf + consumed, len - consumed, now);
+	free(held);
+}
+
+/* Connections whose header is not whole within proxy_timeout. */
+static void
+tcp_sweep_proxy(struct tcp_worker *t, uint64_t now)
+{
+	struct tcp_conn *c, *next;
+
+	for (c = t->head; c != NULL && t->nproxy > 0; c = next) {
+		next = c->next;
+		if (c->state == CONN_PROXY && now >= c->pp_deadline_ms)
+			conn_proxy_refuse(t, c, STAT_TCP_PROXY_TIMEOUTS,
+			    "no whole PROXY header within proxy_timeout", now);
+	}
 }
 
 /* Send pending output (FLUSHING or DRAINING).  Returns the new state. */
@@ -619,6 +771,14 @@ conn_event(struct tcp_worker *t, struct tcp_conn *c, uint32_t ev, uint64_t now)
 {
 	if (c->state == CONN_LINGERING) {
 		conn_linger_step(t, c, now);
+		return;
+	}
+	if (c->state == CONN_PROXY) {
+		/* Stopping: nothing is owed to a connection that has not begun. */
+		if (t->w.params.draining)
+			conn_close(t, c, CONN_END_DONE);
+		else
+			conn_proxy_read(t, c, now);
 		return;
 	}
 	if (c->state != CONN_READING) {
@@ -725,10 +885,15 @@ tcp_accept_pause(struct tcp_worker *t, const char *what, int err, uint64_t now)
 	tcp_set_listening(t, false);
 }
 
-/* Serve a connection just accepted, or close it.  False: out of memory, stop accepting. */
+/*
+ * Serve a connection just accepted, or close it.  False: out of memory,
+ * stop accepting.  On a proxy_protocol listener (proxy) the peer must be
+ * a trusted proxy; the access rules and per-source limits wait for the
+ * client its header names (conn_proxy_done).
+ */
 static bool
 tcp_new_conn(struct tcp_worker *t, int fd, const struct sockaddr *sa, socklen_t salen,
-    uint64_t now)
+    bool proxy, uint64_t now)
 {
 	struct epoll_event e = { .events = EPOLLIN };
 	char what[160], a[SOCK_NAME_MAX];
@@ -736,7 +901,18 @@ tcp_new_conn(struct tcp_worker *t, int fd, const struct sockaddr *sa, socklen_t 
 	enum stat_id why;
 	int one = 1;
 
-	if (!tcp_access(t, fd, sa, salen, now))
+	if (proxy) {
+		int rule = -1;
+
+		if (t->w.params.trusted_proxies != NULL)
+			access_allows(t->w.params.trusted_proxies, sa, &rule);
+		if (rule < 0) {
+			tcp_refuse(t, fd, STAT_TCP_PROXY_UNTRUSTED, TCP_LOG_PROXY,
+			    "not one of trusted_proxies (proxy_protocol listener)", sa, salen,
+			    now);
+			return true;
+		}
+	} else if (!tcp_access(t, fd, sa, salen, now))
 		return true;
 	if (__atomic_add_fetch(tcp_open_count(t), 1, __ATOMIC_RELAXED) >
 	    t->w.params.max_connections) {
@@ -754,7 +930,7 @@ tcp_new_conn(struct tcp_worker *t, int fd, const struct sockaddr *sa, socklen_t 
 		tcp_accept_pause(t, what, 0, now);
 		return false;
 	}
-	if (!tcp_source_admit(t, c, sa, now, &why)) {
+	if (!proxy && !tcp_source_admit(t, c, sa, now, &why)) {
 		tcp_refuse(t, fd, why, TCP_LOG_SOURCE, why == STAT_TCP_REFUSED_RATE ?
 		    "limits.connection_rate reached" : "limits.connections_per_source reached",
 		    sa, salen, now);
@@ -764,7 +940,8 @@ tcp_new_conn(struct tcp_worker *t, int fd, const struct sockaddr *sa, socklen_t 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->kind = EV_CONN;
 	c->fd = fd;
-	c->state = CONN_READING;
+	c->state = proxy ? CONN_PROXY : CONN_READING;
+	c->pp_deadline_ms = now + (uint64_t)t->w.params.proxy_timeout_ms;
 	c->events = EPOLLIN;
 	c->last_ms = c->start_ms = c->rx_ms = now;
 	c->peerlen = salen < (socklen_t)sizeof(c->peer) ? salen : (socklen_t)sizeof(c->peer);
@@ -782,6 +959,7 @@ tcp_new_conn(struct tcp_worker *t, int fd, const struct sockaddr *sa, socklen_t 
 	}
 	conn_append(t, c);
 	t->nconns++;
+	t->nproxy += proxy;
 	stats_add(&t->w.stats, STAT_TCP_ACCEPTED, 1);
 	return true;
 fail:
@@ -790,7 +968,7 @@ fail:
 }
 
 static void
-tcp_accept(struct tcp_worker *t, int lfd, uint64_t now)
+tcp_accept(struct tcp_worker *t, int lfd, bool proxy, uint64_t now)
 {
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
@@ -798,7 +976,7 @@ tcp_accept(struct tcp_worker *t, int lfd, uint64_t now)
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0) {
-			if (!tcp_new_conn(t, fd, (struct sockaddr *)&ss, sslen, now))
+			if (!tcp_new_conn(t, fd, (struct sockaddr *)&ss, sslen, proxy, now))
 				return;		/* paused */
 			continue;
 		}
@@ -859,6 +1037,7 @@ tcp_apply(struct worker *w, const struct worker_params *old, uint64_t now)
 	for (size_t i = 0; i < w->params.nlfds; i++) {
 		t->lst[t->nlst].kind = EV_LISTENER;
 		t->lst[t->nlst].fd = w->params.lfds[i];
+		t->lproxy[t->nlst] = w->params.lproxy[i];
 		t->nlst++;
 	}
 	tcp_update_listening(t, now);
@@ -873,7 +1052,7 @@ tcp_event(struct worker *w, void *tag, uint32_t events, uint64_t now)
 	if (e->kind == EV_CONN)
 		conn_event(t, tag, events, now);
 	else if (e->kind == EV_LISTENER && t->listening)
-		tcp_accept(t, e->fd, now);
+		tcp_accept(t, e->fd, t->lproxy[e - t->lst], now);
 }
 
 static void
@@ -948,6 +1127,8 @@ tcp_stop_visit(struct tcp_worker *t, uint64_t now)
 			conn_stop_step(t, c, now);
 		else if (c->state == CONN_LINGERING)
 			conn_linger_step(t, c, now);
+		else if (c->state == CONN_PROXY)
+			conn_close(t, c, CONN_END_DONE);
 	}
 }
 
@@ -959,6 +1140,8 @@ tcp_tick(struct worker *w, uint64_t now)
 	if (w->params.draining)
 		tcp_stop_visit(t, now);
 	tcp_update_listening(t, now);
+	if (t->nproxy > 0)
+		tcp_sweep_proxy(t, now);
 	if (now - t->last_sweep_ms >= 1000) {
 		tcp_sweep_idle(t, now);
 		tcp_sweep_slow(t, now);

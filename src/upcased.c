@@ -63,6 +63,7 @@ struct policy {
 	struct access_list *access;        /* access; NULL: allow all */
 	struct access_list *udp_exempt;    /* udp.exempt; NULL: none */
 	struct access_list *tcp_exempt;    /* limits.exempt; NULL: none */
+	struct access_list *trusted;       /* trusted_proxies; NULL: none */
 };
 
 struct upcased {
@@ -212,9 +213,11 @@ policy_build(struct policy *p, const struct conf *c)
 	memset(p, 0, sizeof(*p));
 	if (access_list_parse(c->access.v, c->access.n, false, &p->access) == -1 ||
 	    access_list_parse(c->udp.exempt.v, c->udp.exempt.n, true, &p->udp_exempt) == -1 ||
-	    access_list_parse(c->limits.exempt.v, c->limits.exempt.n, true, &p->tcp_exempt) == -1) {
+	    access_list_parse(c->limits.exempt.v, c->limits.exempt.n, true, &p->tcp_exempt) == -1 ||
+	    access_list_parse(c->trusted_proxies.v, c->trusted_proxies.n, true, &p->trusted) == -1) {
 		access_list_free(p->access);
 		access_list_free(p->udp_exempt);
+		access_list_free(p->tcp_exempt);
 		return -1;
 	}
 	return 0;
@@ -226,6 +229,7 @@ policy_free(struct policy *p)
 	access_list_free(p->access);
 	access_list_free(p->udp_exempt);
 	access_list_free(p->tcp_exempt);
+	access_list_free(p->trusted);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -259,6 +263,8 @@ worker_params_from(struct worker_params *p, const struct conf *c,
 		l->exempt = pol->tcp_exempt;
 		p->min_rate = (uint32_t)c->limits.min_rate;
 		p->min_rate_window = (uint32_t)c->limits.min_rate_window;
+		p->trusted_proxies = pol->trusted;
+		p->proxy_timeout_ms = c->proxy_timeout * 1000;
 	}
 	listener_set_fds(ls, type, p);
 }

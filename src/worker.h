@@ -85,6 +85,9 @@ struct worker_params {
 	uint32_t min_rate_window;            /* ... over this many seconds, under pressure */
 	int      lfds[WORKER_MAX_LISTENERS]; /* listening sockets of the pool's kind */
 	int16_t  lshard[WORKER_MAX_LISTENERS]; /* lfds[i] is for worker lshard[i] only; -1: for all */
+	bool     lproxy[WORKER_MAX_LISTENERS]; /* TCP: lfds[i] takes a PROXY protocol header first */
+	const struct access_list *trusted_proxies; /* TCP: whose PROXY headers count; NULL: none */
+	int      proxy_timeout_ms;           /* TCP: a PROXY header must be whole by then */
 	size_t   nlfds;
 	bool     draining;                   /* let go of listeners, finish, exit */
 	uint64_t drain_deadline_ms;          /* monotonic */
