@@ -435,6 +435,9 @@ class RealSystemd(unittest.TestCase):
             print("journalctl -p err: <%s> %s" % (e["PRIORITY"], e["MESSAGE"]))
             st = self.show("ActiveState", "MainPID", "NRestarts")
             self.assertEqual(st, {"ActiveState": "active", "MainPID": str(pid), "NRestarts": "0"})
+            # "upcased -t" failed first: no SIGHUP reached the daemon.
+            self.assertFalse([x["MESSAGE"] for x in self.journal(cur)
+                              if int(x.get("_PID", 0)) == pid], "the daemon was signalled")
             self.serves()
             self.assertEqual(self.pyquery(12001, "still there"), "STILL THERE")
             # Nothing at info or notice was raised to err.
