@@ -555,12 +555,15 @@ class RealSystemd(unittest.TestCase):
                     cmd = "SYSTEMD_EDITOR=/root/editor script -qec %s /dev/null" % shlex.quote(cmd)
                 self.ok(cmd + " </dev/null")
                 print("# %s" % cmd, flush=True)
-            listen = self.show("Listen", unit="upcased.socket")
+            # (systemctl edit strips the trailing newline)
+            self.assertEqual(self.c.get("/etc/systemd/system/upcased.socket.d/override.conf")
+                             .strip(), RECIPE_DROPIN.encode().strip())
             out = self.c.check(["systemctl", "show", "upcased.socket", "-p", "Listen"])
-            self.assertEqual(sorted(out.split()), sorted(["Listen=[::]:%d" % RECIPE_PORT,
-                                                          "(Stream)",
-                                                          "Listen=[::]:%d" % RECIPE_PORT,
-                                                          "(Datagram)"]), listen)
+            self.assertEqual(sorted(out.splitlines()),
+                             ["Listen=[::]:%d (Datagram)" % RECIPE_PORT,
+                              "Listen=[::]:%d (Stream)" % RECIPE_PORT], out)
+            self.assertEqual(self.show("ActiveState", unit="upcased.socket")["ActiveState"],
+                             "active")
             self.assertEqual(self.show("ActiveState")["ActiveState"], "inactive")
             cur = self.cursor()
             # The first client starts the service.
