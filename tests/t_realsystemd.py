@@ -10,7 +10,8 @@ The service (one container):
     "journalctl -p err";
  2. the installed sample config: active, a TCP query with the installed
     upcase client and with python3's socket module, a UDP query, and
-    "systemctl status" showing the daemon's STATUS= text; no watchdog
+    "systemctl status" showing the daemon's STATUS= text, "upcase
+    --stats" at once after the start, and no watchdog warning for it; no watchdog
     warning at start;
  3. "systemctl reload" with a good file (a new listener, served) and a
     broken one (the reload fails, the daemon serves on, "journalctl -p err"
@@ -396,6 +397,12 @@ class RealSystemd(unittest.TestCase):
             self.c.put(conf, self.inst.sample)
             cur = self.cursor()
             self.c.check(["systemctl", "start", "upcased"])
+            # The counters over the control socket, at once: that wakes the
+            # main loop, whose first watchdog check came at once too, while
+            # the workers had not turned their loops yet, and called all
+            # three stuck (withholding the ping).
+            stats = self.upcase("--stats")
+            self.assertRegex(stats, r"(?m)^upcased_tcp_connections_open 0$")
             self.assertEqual(self.show("ActiveState")["ActiveState"], "active")
             self.serves()
             self.assertEqual(self.pyquery(12000, "python ünïcode"), "PYTHON ÜNÏCODE")
@@ -404,6 +411,9 @@ class RealSystemd(unittest.TestCase):
                 r'Status: "(\d+ connections open, 2 accepted, 0 refused; 1 datagrams served.*)"',
                 self.c.run(["systemctl", "status", "--no-pager", "upcased"]).stdout))
             print("systemctl status: Status: %s" % status.group(1))
+            time.sleep(0.5)
+            stuck = [e["MESSAGE"] for e in self.journal(cur) if "no progress" in e["MESSAGE"]]
+            self.assertEqual(stuck, [], "a watchdog warning while nothing is wedged")
             info = self.wait_journal(r"^upcased .* started: ", cur)
             self.assertEqual(info["PRIORITY"], "6", info)
 
