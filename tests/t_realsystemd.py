@@ -418,10 +418,11 @@ class RealSystemd(unittest.TestCase):
             self.assertEqual(info["PRIORITY"], "6", info)
 
         with Phase("3 reload: a good file, then a broken one"):
-            listen = '{ address = "*"; port = 12000; tcp = true; udp = true; }'
-            self.assertIn(listen, self.inst.sample, "the sample's listen setting changed")
-            good = self.inst.sample.replace(
-                listen, listen + ',\n\t{ address = "127.0.0.1"; port = 12001; tcp = true; udp = false; }')
+            # A second listener after the sample's first (port 12000).
+            good, n = re.subn(r'(?m)^(listen = \(\s*\{[^}]*port = 12000;[^}]*\})',
+                              r'\1,\n\t{ address = "127.0.0.1"; port = 12001; tcp = true; '
+                              r'udp = false; }', self.inst.sample)
+            self.assertEqual(n, 1, "no listen = ( { ... port = 12000; ... } in the sample")
             pid = self.main_pid()
             self.c.put(conf, good)
             cur = self.cursor()
