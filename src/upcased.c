@@ -805,6 +805,12 @@ upcased_start(struct upcased *d)
 	if (d->beats == NULL)
 		fatal("calloc");
 	d->wd_interval_ms = notify_watchdog_interval() / 1000;
+	/*
+	 * The first check comes an interval from now, not at the first turn
+	 * of the main loop: a worker blocked in its first epoll_wait (up to
+	 * a tick) has not moved its heartbeat yet and would be called stuck.
+	 */
+	d->wd_last_ms = clock_ms();
 	if (!d->opt.foreground)
 		daemon_detach_done(0);	/* serving: the starting command exits 0 */
 	listener_set_describe(&d->listeners, desc, sizeof(desc));
