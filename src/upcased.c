@@ -272,19 +272,21 @@ worker_params_from(struct worker_params *p, const struct conf *c,
 /*
  * Threads for a count of n: n itself, or for 0 one per CPU the process
  * may use (its affinity mask and cgroup CPU quota, not the machine's
- * CPUs), logged with why.
+ * CPUs).  Why goes into why (empty for an n given), for the start-up
+ * line: logged before detaching, it would reach the terminal too.
  */
 static int
-thread_count(const char *setting, int n)
+thread_count(const char *setting, int n, char *why, size_t whylen)
 {
-	char why[PATH_MAX + 160];
+	char cpus[PATH_MAX + 160];
 
+	why[0] = '\0';
 	if (n > 0)
 		return n;
-	n = daemon_usable_cpus(why, sizeof(why));
+	n = daemon_usable_cpus(cpus, sizeof(cpus));
 	if (n > CONF_MAX_THREADS)
 		n = CONF_MAX_THREADS;
-	log_info("%s = 0: %d thread%s (%s)", setting, n, n == 1 ? "" : "s", why);
+	snprintf(why, whylen, " (%s = 0: %s)", setting, cpus);
 	return n;
 }
 
@@ -595,9 +597,9 @@ upcased_open_listeners(struct upcased *d)
  * sockets of (each has one per UDP listener of its own).
  */
 static int
-udp_thread_count(const struct conf *c)
+udp_thread_count(const struct conf *c, char *why, size_t whylen)
 {
-	int n = thread_count("udp.threads", c->udp.threads);
+	int n = thread_count("udp.threads", c->udp.threads, why, whylen);
 	size_t per = listener_udp_sockets(c, 1);
 
 	if (per > 0 && (size_t)n * per > WORKER_MAX_LISTENERS) {
@@ -761,7 +763,7 @@ static void
 upcased_start(struct upcased *d)
 {
 	struct worker_params tp, up;
-	char desc[1024], err[512];
+	char desc[1024], err[512], tcp_why[PATH_MAX + 200], udp_why[PATH_MAX + 200];
 
 	upcased_check_config(d);
 	d->sigfd = upcased_signals();
@@ -777,7 +779,7 @@ upcased_start(struct upcased *d)
 		log_warnx("%s", err);
 		upcased_exit(EX_CANTCREAT);
 	}
-	d->udp_threads = udp_thread_count(d->conf);
+	d->udp_threads = udp_thread_count(d->conf, udp_why, sizeof(udp_why));
 	upcased_open_listeners(d);
 	if (!d->opt.foreground)
 		daemon_detach();
@@ -799,7 +801,8 @@ upcased_start(struct upcased *d)
 	 * answer finds UDP ready too.
 	 */
 	d->udp = worker_pool_create(&udp_worker_ops, d->udp_threads, &up);
-	d->tcp = worker_pool_create(&tcp_worker_ops, thread_count("tcp.threads", d->conf->tcp_threads), &tp);
+	d->tcp = worker_pool_create(&tcp_worker_ops, thread_count("tcp.threads",
+	    d->conf->tcp_threads, tcp_why, sizeof(tcp_why)), &tp);
 	d->beats = calloc((size_t)(worker_pool_size(d->tcp) + worker_pool_size(d->udp)),
 	    sizeof(*d->beats));
 	if (d->beats == NULL)
@@ -814,9 +817,9 @@ upcased_start(struct upcased *d)
 	if (!d->opt.foreground)
 		daemon_detach_done(0);	/* serving: the starting command exits 0 */
 	listener_set_describe(&d->listeners, desc, sizeof(desc));
-	log_info("upcased %s started: %d tcp workers, %d udp worker%s, charset %s; listening on %s",
-	    PACKAGE_VERSION, worker_pool_size(d->tcp), worker_pool_size(d->udp),
-	    worker_pool_size(d->udp) == 1 ? "" : "s",
+	log_info("upcased %s started: %d tcp workers%s, %d udp worker%s%s, charset %s; "
+	    "listening on %s", PACKAGE_VERSION, worker_pool_size(d->tcp), tcp_why,
+	    worker_pool_size(d->udp), worker_pool_size(d->udp) == 1 ? "" : "s", udp_why,
 	    transform_charset_name(d->conf->charset), desc);
 	notify_ready();
 	upcased_update_status(d);

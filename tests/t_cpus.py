@@ -43,10 +43,10 @@ def _tcp_threads(pid):
 def threads_line(d):
     # Logged as the pools start, which may be after the port answers.
     try:
-        d.wait_log("tcp.threads = 0: ", timeout=10)
+        d.wait_log(" started: ", timeout=10)
     except Exception:
         return (None, d.read_log())
-    m = re.search(r"tcp\.threads = 0: (\d+) threads? \(([^\n]*)\)\n", d.read_log())
+    m = re.search(r"started: (\d+) tcp workers \(tcp\.threads = 0: ([^)]*)\)", d.read_log())
     return (int(m.group(1)), m.group(2)) if m else (None, d.read_log())
 
 
