@@ -360,7 +360,7 @@ static bool
 conf_listener_same(const struct conf_listener *a, const struct conf_listener *b)
 {
 	return a->port == b->port && a->tcp == b->tcp && a->udp == b->udp &&
-	    addr_same(a->address, b->address);
+	    a->reuse_port == b->reuse_port && addr_same(a->address, b->address);
 }
 
 /* The entries are unique (conf_check_duplicates), so each one found in the other set is enough. */

@@ -197,7 +197,7 @@ void conf_free(struct conf *c);
 bool conf_list_equal(const struct conf_list *a, const struct conf_list *b);
 /*
  * Whether a and b listen alike: the same entries (the same address as
- * addr_same says, port, tcp and udp), in any order.  Where they are in
+ * addr_same says, port, tcp, udp and reuse_port), in any order.  Where they are in
  * the files does not count.
  */
 bool conf_listen_equal(const struct conf *a, const struct conf *b);
