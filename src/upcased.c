@@ -74,6 +74,12 @@ struct upcased {
 	struct worker_pool *tcp;
 	struct worker_pool *udp;
 	int udp_threads;                   /* UDP workers, so sockets per UDP listener (udp.threads) */
+	/*
+	 * Socket activation: the configuration the daemon started with, kept
+	 * (d->conf is replaced on reload) to tell whether a reloaded file's
+	 * listen still differs from it, however many reloads ago it changed.
+	 */
+	struct conf *conf_start;
 	int sigfd;
 	struct control ctl;                /* the control socket and its clients */
 	struct stats reload_stats;        /* reloads and failures (main thread only) */
@@ -440,7 +446,7 @@ upcased_reload(struct upcased *d)
 		goto fail;
 	}
 	if (d->listeners.activated) {
-		reload_warn_activated(d->conf, nc);
+		reload_warn_activated(d->conf_start, nc);
 		nls = d->listeners;	/* systemd owns the sockets: keep them */
 	}
 	else if (listener_set_open(&nls, nc, d->udp_threads, &d->listeners, err,
@@ -472,7 +478,8 @@ upcased_reload(struct upcased *d)
 		log_warnx("reload: a TCP socket buffer size changed to 0 (the kernel's "
 		    "autotuning) takes effect for listeners kept open on restart; they "
 		    "keep the last size until then");
-	conf_free(d->conf);
+	if (d->conf != d->conf_start)
+		conf_free(d->conf);
 	d->conf = nc;
 	stats_add(&d->reload_stats, STAT_RELOADS, 1);
 	listener_set_describe(&d->listeners, desc, sizeof(desc));
@@ -581,6 +588,7 @@ upcased_open_listeners(struct upcased *d)
 			log_notice("%s:%d: listen is not used: the sockets come from systemd "
 			    "(socket activation); edit upcased.socket instead", file, line);
 		/* Every UDP worker waits on systemd's one socket per listener. */
+		d->conf_start = d->conf;
 		listener_set_buffers(&d->listeners, d->conf->tcp_send_buffer,
 		    d->conf->tcp_receive_buffer);
 		return;
@@ -927,6 +935,8 @@ upcased_stop(struct upcased *d)
 	daemon_pidfile_remove();
 	close(d->sigfd);
 	free(d->beats);
+	if (d->conf_start != d->conf)
+		conf_free(d->conf_start);
 	conf_free(d->conf);
 	log_info("stopped");
 }
