@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "access.h"
@@ -76,7 +77,9 @@ struct upcased {
 	int udp_threads;                   /* UDP workers, so sockets per UDP listener (udp.threads) */
 	int sigfd;
 	struct control ctl;                /* the control socket and its clients */
-	struct stats reload_stats;        /* reloads and failures (main thread only) */
+	struct stats reload_stats;        /* reloads and failures (main thread writes) */
+	uint64_t start_ms;                 /* wall clock at start, ms since the epoch */
+	uint64_t loaded_ms;                /* the running configuration was loaded (atomic) */
 	uint64_t wd_interval_ms;           /* 0: no watchdog */
 	uint64_t wd_last_ms;
 	uint64_t *beats;                   /* workers' heartbeats at the last ping */
@@ -303,6 +306,11 @@ upcased_check_nofile(const struct conf *c)
 
 /* ------------------------------------------------------------ stats */
 
+/*
+ * Any thread (the main one, the metrics thread): every read of worker or
+ * main-thread state in here is a relaxed atomic load, so no worker is
+ * ever held up by a reader.  The pools outlive every reader.
+ */
 static void
 upcased_stats(const struct upcased *d, struct stats *total)
 {
@@ -310,6 +318,15 @@ upcased_stats(const struct upcased *d, struct stats *total)
 	worker_pool_stats(d->tcp, total);
 	worker_pool_stats(d->udp, total);
 	stats_sum_into(total, &d->reload_stats);
+}
+
+static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void
@@ -331,7 +348,7 @@ upcased_log_stats(const struct upcased *d)
 	size_t len = 0;
 
 	upcased_stats(d, &t);
-	stats_format(&t, ", ", buf, sizeof(buf));
+	stats_format(&t, buf, sizeof(buf));
 	per[0] = '\0';
 	for (int i = 0; i < worker_pool_size(d->tcp) && len < sizeof(per); i++) {
 		int n = snprintf(per + len, sizeof(per) - len, "%s%llu", i ? " " : "",
@@ -341,16 +358,40 @@ upcased_log_stats(const struct upcased *d)
 	log_info("stats: %s; open per tcp worker: %s", buf, per);
 }
 
+/*
+ * The exposition (stats.h) into buf: the control socket's answer and the
+ * metrics endpoint's body.  Any thread (see upcased_stats).
+ */
+static size_t
+upcased_expose(char *buf, size_t len, void *arg)
+{
+	const struct upcased *d = arg;
+	struct stats_view v;
+	uint64_t open[CONF_MAX_THREADS];
+	bool cut;
+	size_t n;
+
+	upcased_stats(d, &v.total);
+	v.ntcp = worker_pool_size(d->tcp);
+	for (int i = 0; i < v.ntcp; i++)
+		open[i] = stats_open(&worker_pool_get(d->tcp, i)->stats);
+	v.open = open;
+	v.start_ms = d->start_ms;
+	v.loaded_ms = __atomic_load_n(&d->loaded_ms, __ATOMIC_RELAXED);
+	v.version = PACKAGE_VERSION;
+	n = stats_expose(&v, buf, len, &cut);
+	if (cut)
+		log_warnx("metrics: the exposition did not fit in %zu bytes; lines left out", len);
+	return n;
+}
+
 #define CONTROL_PAUSE_MS 1000
 
 /* The control socket's answer, made when a client gets one. */
 static size_t
 upcased_control_answer(char *buf, size_t len, void *arg)
 {
-	struct stats t;
-
-	upcased_stats(arg, &t);
-	return stats_format(&t, "\n", buf, len);
+	return upcased_expose(buf, len, arg);
 }
 
 static void
@@ -475,6 +516,7 @@ upcased_reload(struct upcased *d)
 	conf_free(d->conf);
 	d->conf = nc;
 	stats_add(&d->reload_stats, STAT_RELOADS, 1);
+	__atomic_store_n(&d->loaded_ms, wall_ms(), __ATOMIC_RELAXED);
 	listener_set_describe(&d->listeners, desc, sizeof(desc));
 	log_info("configuration reloaded; listening on %s", desc);
 	notify_ready();		/* the main loop sends STATUS= next */
@@ -938,6 +980,7 @@ main(int argc, char **argv)
 	char err[512];
 
 	memset(&d, 0, sizeof(d));
+	d.start_ms = d.loaded_ms = wall_ms();
 	log_set_exit(upcased_exit);
 	if (stdfds_ensure_open() == -1)
 		upcased_exit(EX_OSERR);		/* a listener must never land on 0-2 */
