@@ -33,7 +33,7 @@
 #define CONTROL_ACCEPT_MAX  4      /* accepts per turn of the loop */
 #define CONTROL_WAIT_MS     200    /* for a client's request */
 #define CONTROL_REQUEST_MAX 256    /* bytes read from a client, at most */
-#define CONTROL_ANSWER_MAX  65536  /* bytes of an answer (the exposition), at most */
+#define CONTROL_ANSWER_MAX  131072 /* bytes of an answer (the exposition), at most */
 /* What control_pollfds() may fill: the listener and every client. */
 #define CONTROL_POLL_MAX    (1 + CONTROL_MAX_CLIENTS)
 

@@ -33,6 +33,7 @@
 #include "daemon.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "proto.h"
 #include "ratelimit.h"
@@ -77,6 +78,7 @@ struct upcased {
 	int udp_threads;                   /* UDP workers, so sockets per UDP listener (udp.threads) */
 	int sigfd;
 	struct control ctl;                /* the control socket and its clients */
+	struct metrics *metrics;           /* the Prometheus endpoint; NULL: none */
 	struct stats reload_stats;        /* reloads and failures (main thread writes) */
 	uint64_t start_ms;                 /* wall clock at start, ms since the epoch */
 	uint64_t loaded_ms;                /* the running configuration was loaded (atomic) */
@@ -500,6 +502,7 @@ upcased_reload(struct upcased *d)
 	worker_pool_apply(d->tcp, &tp);
 	worker_pool_apply(d->udp, &up);
 	/* Every worker has let go of the old sockets and lists: free what went away. */
+	metrics_set_access(d->metrics, np.access);
 	policy_free(&d->policy);
 	d->policy = np;
 	if (!d->listeners.activated) {
@@ -801,6 +804,28 @@ upcased_drop_privileges(struct upcased *d)
 	log_info("running as user %s", user);
 }
 
+/*
+ * The Prometheus endpoint, once the workers whose counters it shows run.
+ * Asked for and impossible (the port taken, say) is an error, as for a
+ * listener: better than a daemon nobody can see into.
+ */
+static void
+upcased_open_metrics(struct upcased *d)
+{
+	const struct conf_metrics *mc = &d->conf->metrics;
+	char err[512];
+
+	if (mc->port == 0)
+		return;
+	d->metrics = metrics_start(mc->address, mc->port, d->policy.access,
+	    upcased_expose, d, err, sizeof(err));
+	if (d->metrics == NULL) {
+		log_warnx("%s", err);
+		upcased_exit(EX_OSERR);
+	}
+	log_info("metrics: serving http://%s/metrics", metrics_where(d->metrics));
+}
+
 static void
 upcased_start(struct upcased *d)
 {
@@ -856,6 +881,7 @@ upcased_start(struct upcased *d)
 	 * a tick) has not moved its heartbeat yet and would be called stuck.
 	 */
 	d->wd_last_ms = clock_ms();
+	upcased_open_metrics(d);
 	if (!d->opt.foreground)
 		daemon_detach_done(0);	/* serving: the starting command exits 0 */
 	listener_set_describe(&d->listeners, desc, sizeof(desc));
@@ -952,6 +978,9 @@ upcased_stop(struct upcased *d)
 	uint64_t deadline = clock_ms() + (uint64_t)d->conf->shutdown_timeout * 1000;
 
 	notify_stopping();
+	/* First: its thread reads the workers' counters. */
+	metrics_stop(d->metrics);
+	d->metrics = NULL;
 	log_info("shutting down: finishing open connections (at most %d s)",
 	    d->conf->shutdown_timeout);
 	worker_pool_drain(d->udp, deadline);
