@@ -346,7 +346,7 @@ static void
 upcased_log_stats(const struct upcased *d)
 {
 	struct stats t;
-	char buf[3072], per[256];
+	char buf[3584], per[256];	/* with log.c's 4096 for the line */
 	size_t len = 0;
 
 	upcased_stats(d, &t);
