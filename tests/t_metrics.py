@@ -63,7 +63,7 @@ class MetricsDaemon(NetDaemon):
 
     def __init__(self, extra=""):
         for attempt in range(5):
-            self.mport = harness.free_port("127.0.0.1")
+            self.mport = self.conf_mport = harness.free_port("127.0.0.1")
             super().__init__(extra='metrics = { address = "127.0.0.1"; port = %d; };\n%s'
                              % (self.mport, extra), wait=False)
             try:
@@ -78,6 +78,11 @@ class MetricsDaemon(NetDaemon):
                 self.__exit__(None, None, None)
                 if "Address already in use" not in log or attempt == 4:
                     raise AssertionError("upcased did not serve metrics:\n" + log)
+
+    def conf(self, extra):
+        """A reload's config keeps the endpoint (on conf_mport)."""
+        return super().conf('metrics = { address = "127.0.0.1"; port = %d; };\n%s'
+                            % (self.conf_mport, extra))
 
     def settle(self):
         """Until wait_ready's probe connection is closed (served or refused)."""
@@ -276,6 +281,15 @@ class Scrape(unittest.TestCase):
                              value(sm, "upcased_tcp_connections_accepted_total"))
             self.assertEqual(mine["upcased_tcp_connections_refused_access_total"],
                              value(sm, "upcased_tcp_connections_refused_total", reason="access"))
+
+    def test_port_change_waits_for_restart(self):
+        with MetricsDaemon() as d:
+            d.conf_mport = harness.free_port("127.0.0.1")
+            log = d.reload("")
+            self.assertIn("reload: metrics.port changed; it takes effect on restart", log)
+            self.assertEqual(scrape_text(d)[0], 200)     # still on the old port
+            sm = samples(scrape_text(d)[2])
+            self.assertEqual(value(sm, "upcased_reloads_total"), 1)
 
     def test_paths_and_methods(self):
         with MetricsDaemon() as d:
