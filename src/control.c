@@ -168,7 +168,7 @@ struct control_answer {
 	void *arg;
 	bool made;
 	size_t len;
-	char buf[4096];
+	char buf[CONTROL_ANSWER_MAX];
 };
 
 /*

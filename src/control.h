@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * control.h: the UNIX control socket.  A client (upcase --stats) connects,
- * may send "stats\n", and reads "name value" lines until we close.
+ * may send "stats\n", and reads the counters in the Prometheus text format
+ * (stats_expose) until we close.
  *
  * Served by the main thread, which must never be held up by a client: it
  * handles signals between two turns of its loop.  So every client socket
@@ -32,6 +33,7 @@
 #define CONTROL_ACCEPT_MAX  4      /* accepts per turn of the loop */
 #define CONTROL_WAIT_MS     200    /* for a client's request */
 #define CONTROL_REQUEST_MAX 256    /* bytes read from a client, at most */
+#define CONTROL_ANSWER_MAX  131072 /* bytes of an answer (the exposition), at most */
 /* What control_pollfds() may fill: the listener and every client. */
 #define CONTROL_POLL_MAX    (1 + CONTROL_MAX_CLIENTS)
 

@@ -350,6 +350,7 @@ conn_close(struct tcp_worker *t, struct tcp_conn *c, enum conn_end why)
 		break;
 	}
 	stats_add(&t->w.stats, STAT_TCP_CLOSED, 1);
+	stats_observe(&t->w.stats, HIST_TCP_DURATION, clock_ms() - c->start_ms);
 	if (c->counted)
 		tcp_source_release(t, &c->source);
 	conn_unlink(t, c);

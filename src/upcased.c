@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "access.h"
@@ -32,6 +33,7 @@
 #include "daemon.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "proto.h"
 #include "ratelimit.h"
@@ -82,7 +84,10 @@ struct upcased {
 	struct conf *conf_start;
 	int sigfd;
 	struct control ctl;                /* the control socket and its clients */
-	struct stats reload_stats;        /* reloads and failures (main thread only) */
+	struct metrics *metrics;           /* the Prometheus endpoint; NULL: none */
+	struct stats reload_stats;        /* reloads and failures (main thread writes) */
+	uint64_t start_ms;                 /* wall clock at start, ms since the epoch */
+	uint64_t loaded_ms;                /* the running configuration was loaded (atomic) */
 	uint64_t wd_interval_ms;           /* 0: no watchdog */
 	uint64_t wd_last_ms;
 	uint64_t *beats;                   /* workers' heartbeats at the last ping */
@@ -309,6 +314,11 @@ upcased_check_nofile(const struct conf *c)
 
 /* ------------------------------------------------------------ stats */
 
+/*
+ * Any thread (the main one, the metrics thread): every read of worker or
+ * main-thread state in here is a relaxed atomic load, so no worker is
+ * ever held up by a reader.  The pools outlive every reader.
+ */
 static void
 upcased_stats(const struct upcased *d, struct stats *total)
 {
@@ -316,6 +326,15 @@ upcased_stats(const struct upcased *d, struct stats *total)
 	worker_pool_stats(d->tcp, total);
 	worker_pool_stats(d->udp, total);
 	stats_sum_into(total, &d->reload_stats);
+}
+
+static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void
@@ -333,11 +352,11 @@ static void
 upcased_log_stats(const struct upcased *d)
 {
 	struct stats t;
-	char buf[3072], per[256];
+	char buf[3584], per[256];	/* with log.c's 4096 for the line */
 	size_t len = 0;
 
 	upcased_stats(d, &t);
-	stats_format(&t, ", ", buf, sizeof(buf));
+	stats_format(&t, buf, sizeof(buf));
 	per[0] = '\0';
 	for (int i = 0; i < worker_pool_size(d->tcp) && len < sizeof(per); i++) {
 		int n = snprintf(per + len, sizeof(per) - len, "%s%llu", i ? " " : "",
@@ -347,16 +366,40 @@ upcased_log_stats(const struct upcased *d)
 	log_info("stats: %s; open per tcp worker: %s", buf, per);
 }
 
+/*
+ * The exposition (stats.h) into buf: the control socket's answer and the
+ * metrics endpoint's body.  Any thread (see upcased_stats).
+ */
+static size_t
+upcased_expose(char *buf, size_t len, void *arg)
+{
+	const struct upcased *d = arg;
+	struct stats_view v;
+	uint64_t open[CONF_MAX_THREADS];
+	bool cut;
+	size_t n;
+
+	upcased_stats(d, &v.total);
+	v.ntcp = worker_pool_size(d->tcp);
+	for (int i = 0; i < v.ntcp; i++)
+		open[i] = stats_open(&worker_pool_get(d->tcp, i)->stats);
+	v.open = open;
+	v.start_ms = d->start_ms;
+	v.loaded_ms = __atomic_load_n(&d->loaded_ms, __ATOMIC_RELAXED);
+	v.version = PACKAGE_VERSION;
+	n = stats_expose(&v, buf, len, &cut);
+	if (cut)
+		log_warnx("metrics: the exposition did not fit in %zu bytes; lines left out", len);
+	return n;
+}
+
 #define CONTROL_PAUSE_MS 1000
 
 /* The control socket's answer, made when a client gets one. */
 static size_t
 upcased_control_answer(char *buf, size_t len, void *arg)
 {
-	struct stats t;
-
-	upcased_stats(arg, &t);
-	return stats_format(&t, "\n", buf, len);
+	return upcased_expose(buf, len, arg);
 }
 
 static void
@@ -465,6 +508,7 @@ upcased_reload(struct upcased *d)
 	worker_pool_apply(d->tcp, &tp);
 	worker_pool_apply(d->udp, &up);
 	/* Every worker has let go of the old sockets and lists: free what went away. */
+	metrics_set_access(d->metrics, np.access);
 	policy_free(&d->policy);
 	d->policy = np;
 	if (!d->listeners.activated) {
@@ -482,6 +526,7 @@ upcased_reload(struct upcased *d)
 		conf_free(d->conf);
 	d->conf = nc;
 	stats_add(&d->reload_stats, STAT_RELOADS, 1);
+	__atomic_store_n(&d->loaded_ms, wall_ms(), __ATOMIC_RELAXED);
 	listener_set_describe(&d->listeners, desc, sizeof(desc));
 	log_info("configuration reloaded; listening on %s", desc);
 	notify_ready();		/* the main loop sends STATUS= next */
@@ -767,6 +812,28 @@ upcased_drop_privileges(struct upcased *d)
 	log_info("running as user %s", user);
 }
 
+/*
+ * The Prometheus endpoint, once the workers whose counters it shows run.
+ * Asked for and impossible (the port taken, say) is an error, as for a
+ * listener: better than a daemon nobody can see into.
+ */
+static void
+upcased_open_metrics(struct upcased *d)
+{
+	const struct conf_metrics *mc = &d->conf->metrics;
+	char err[512];
+
+	if (mc->port == 0)
+		return;
+	d->metrics = metrics_start(mc->address, mc->port, d->policy.access,
+	    upcased_expose, d, err, sizeof(err));
+	if (d->metrics == NULL) {
+		log_warnx("%s", err);
+		upcased_exit(EX_OSERR);
+	}
+	log_info("metrics: serving http://%s/metrics", metrics_where(d->metrics));
+}
+
 static void
 upcased_start(struct upcased *d)
 {
@@ -822,6 +889,7 @@ upcased_start(struct upcased *d)
 	 * a tick) has not moved its heartbeat yet and would be called stuck.
 	 */
 	d->wd_last_ms = clock_ms();
+	upcased_open_metrics(d);
 	if (!d->opt.foreground)
 		daemon_detach_done(0);	/* serving: the starting command exits 0 */
 	listener_set_describe(&d->listeners, desc, sizeof(desc));
@@ -918,6 +986,9 @@ upcased_stop(struct upcased *d)
 	uint64_t deadline = clock_ms() + (uint64_t)d->conf->shutdown_timeout * 1000;
 
 	notify_stopping();
+	/* First: its thread reads the workers' counters. */
+	metrics_stop(d->metrics);
+	d->metrics = NULL;
 	log_info("shutting down: finishing open connections (at most %d s)",
 	    d->conf->shutdown_timeout);
 	worker_pool_drain(d->udp, deadline);
@@ -948,6 +1019,7 @@ main(int argc, char **argv)
 	char err[512];
 
 	memset(&d, 0, sizeof(d));
+	d.start_ms = d.loaded_ms = wall_ms();
 	log_set_exit(upcased_exit);
 	if (stdfds_ensure_open() == -1)
 		upcased_exit(EX_OSERR);		/* a listener must never land on 0-2 */

@@ -250,7 +250,7 @@ class Package(unittest.TestCase):
         self.assertIn("Package: upcase\n", fields)
         self.assertIn("Version: %s\n" % self.version, fields)
         self.assertIn("Architecture: %s\n" % self.arch, fields)
-        for lib in ("libc6", "libconfig9", "libsystemd0", "libunistring2"):
+        for lib in ("libc6", "libconfig9", "libsystemd0", "libunistring2", "libmicrohttpd12"):
             self.assertRegex(fields, r"Depends:.*\b%s\b" % lib)
         self.assertEqual(run(["dpkg-deb", "-I", self.deb, "conffiles"]).stdout,
                          "/etc/upcased.conf\n")

@@ -402,7 +402,8 @@ class RealSystemd(unittest.TestCase):
             # the workers had not turned their loops yet, and called all
             # three stuck (withholding the ping).
             stats = self.upcase("--stats")
-            self.assertRegex(stats, r"(?m)^upcased_tcp_connections_open 0$")
+            self.assertRegex(stats, r'(?m)^upcased_tcp_connections_open\{worker="tcp0"\} 0$')
+            self.assertNotRegex(stats, r'(?m)^upcased_tcp_connections_open\{.*\} [1-9]')
             self.assertEqual(self.show("ActiveState")["ActiveState"], "active")
             self.serves()
             self.assertEqual(self.pyquery(12000, "python ünïcode"), "PYTHON ÜNÏCODE")
