@@ -326,6 +326,77 @@ listener_set_activated(struct listener_set *out, char *err, size_t errlen)
 	return 1;
 }
 
+/* Whether the socket bound at ss is where cl listens (port, and address or wildcard). */
+static bool
+listener_bound_at(const struct sockaddr_storage *ss, const struct conf_listener *cl)
+{
+	static const unsigned char zero[16];
+	struct addr_listen a;
+	const unsigned char *bytes;
+	uint16_t port;
+	size_t n;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+
+		bytes = (const unsigned char *)&s4->sin_addr;
+		port = ntohs(s4->sin_port);
+		n = 4;
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+		bytes = (const unsigned char *)&s6->sin6_addr;
+		port = ntohs(s6->sin6_port);
+		n = 16;
+	} else
+		return false;
+	if (port != cl->port || addr_listen_parse(cl->address, &a) == -1)
+		return false;
+	if (a.family == AF_UNSPEC)	/* "*": :: or 0.0.0.0 */
+		return memcmp(bytes, zero, n) == 0;
+	return a.family == ss->ss_family && memcmp(bytes, a.bytes, n) == 0;
+}
+
+void
+listener_set_match_proxy(struct listener_set *s, const struct conf *c)
+{
+	for (size_t j = 0; j < c->nlisteners; j++) {
+		const struct conf_listener *cl = &c->listeners[j];
+		bool found = false;
+
+		if (!cl->tcp || !cl->proxy_protocol)
+			continue;
+		for (size_t i = 0; i < s->n; i++) {
+			struct sockaddr_storage ss;
+			socklen_t len = sizeof(ss);
+
+			if (s->v[i].type != SOCK_STREAM || s->v[i].fd == -1 ||
+			    getsockname(s->v[i].fd, (struct sockaddr *)&ss, &len) == -1 ||
+			    !listener_bound_at(&ss, cl))
+				continue;
+			found = true;
+		}
+		if (!found)
+			log_warnx("%s:%d: proxy_protocol of %s port %u: none of the sockets "
+			    "from systemd is bound there, so it is used on none",
+			    cl->file != NULL ? cl->file : c->path != NULL ? c->path : "config",
+			    cl->line, cl->address, cl->port);
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		struct listener *l = &s->v[i];
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+
+		l->proxy = false;
+		if (l->type != SOCK_STREAM || l->fd == -1 ||
+		    getsockname(l->fd, (struct sockaddr *)&ss, &len) == -1)
+			continue;
+		for (size_t j = 0; j < c->nlisteners && !l->proxy; j++)
+			l->proxy = c->listeners[j].tcp && c->listeners[j].proxy_protocol &&
+			    listener_bound_at(&ss, &c->listeners[j]);
+	}
+}
+
 void
 listener_set_close(struct listener_set *s)
 {

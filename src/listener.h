@@ -45,6 +45,13 @@ int  listener_set_open(struct listener_set *out, const struct conf *c, int udp_s
 size_t listener_udp_sockets(const struct conf *c, int udp_shards);
 /* Take sockets from systemd.  Returns 1 if activated, 0 if not, -1 on error. */
 int  listener_set_activated(struct listener_set *out, char *err, size_t errlen);
+/*
+ * Socket activation: each TCP socket from systemd bound where a listen
+ * entry of c with proxy_protocol is (its address, "*" for a wildcard, and
+ * port) takes that entry's PROXY protocol; every other one is plain.
+ * Warns about such entries that match no socket.  Start-up and reload.
+ */
+void listener_set_match_proxy(struct listener_set *s, const struct conf *c);
 /* Close every socket still in the set and free it. */
 void listener_set_close(struct listener_set *s);
 /* The fds of one type, into p->lfds, and their shards into p->lshard. */

@@ -490,6 +490,7 @@ upcased_reload(struct upcased *d)
 	}
 	if (d->listeners.activated) {
 		reload_warn_activated(d->conf_start, nc);
+		listener_set_match_proxy(&d->listeners, nc);
 		nls = d->listeners;	/* systemd owns the sockets: keep them */
 	}
 	else if (listener_set_open(&nls, nc, d->udp_threads, &d->listeners, err,
@@ -634,6 +635,8 @@ upcased_open_listeners(struct upcased *d)
 			    "(socket activation); edit upcased.socket instead", file, line);
 		/* Every UDP worker waits on systemd's one socket per listener. */
 		d->conf_start = d->conf;
+		/* Else a proxy's clients would all be served as the proxy. */
+		listener_set_match_proxy(&d->listeners, d->conf);
 		listener_set_buffers(&d->listeners, d->conf->tcp_send_buffer,
 		    d->conf->tcp_receive_buffer);
 		return;

@@ -11,8 +11,12 @@ as fds 3 and 4 (LISTEN_FDS, LISTEN_PID: tests/t_systemd.py's Activated):
     when listen is there) and upcased.socket; the reload is applied, the
     sockets are systemd's, the new address is not listened on;
   - the same file again, SIGHUP: no new warning; backlog changed: a
-    warning about Backlog=.
+    warning about Backlog=;
+  - listen.proxy_protocol is still taken for a socket from systemd bound
+    where its entry is (else a proxy's clients would be served as the
+    proxy, past the access rules), at start and on reload.
 """
+import errno
 import os
 import re
 import shutil
@@ -46,7 +50,7 @@ class ActivationListen(unittest.TestCase):
             self.d.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def start(self, conf):
+    def start(self, conf, check=True):
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         udp.bind(("127.0.0.1", self.port))
         tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -62,8 +66,47 @@ class ActivationListen(unittest.TestCase):
             for fd in fds:
                 os.close(fd)
         self.d.wait_log("started")
-        self.assertEqual(harness.tcp_roundtrip(self.port, b"up"), b"UP")
+        if check:
+            self.assertEqual(harness.tcp_roundtrip(self.port, b"up"), b"UP")
         return self.d
+
+    def ask(self, data):
+        """data over TCP, half-closed: the reply, or None if refused."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        try:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            return harness.recv_all(s) or None
+        except OSError as e:
+            if e.errno not in (errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN):
+                raise
+            return None
+        finally:
+            s.close()
+
+    def test_proxy_protocol(self):
+        proxy = ('listen = ( { address = "127.0.0.1"; port = %d; proxy_protocol = true; } );\n'
+                 'trusted_proxies = ( "127.0.0.1" );\naccess = ( "deny 127.0.0.9" );\n'
+                 'control_socket = "";\n')
+        header = b"PROXY TCP4 %s 127.0.0.1 5555 " + str(self.port).encode() + b"\r\n"
+        d = self.start(proxy % self.port, check=False)
+        # The header is read, and the client it names meets the access rules.
+        self.assertIsNone(self.ask(header % b"127.0.0.9" + b"denied"))
+        self.assertEqual(self.ask(header % b"127.0.0.8" + b"allowed"), b"ALLOWED")
+        self.assertIsNone(self.ask(b"no header"))
+        # Turned off by a reload: the socket is plain again.
+        self.reload(make_conf(self.port))
+        self.assertEqual(self.ask(header % b"127.0.0.9" + b"x"),
+                         (header % b"127.0.0.9" + b"x").upper())
+        # On again, and an entry that matches no socket is said to.
+        added = self.reload((proxy % self.port).replace(
+            "} );", '}, { address = "127.0.0.1"; port = %d; proxy_protocol = true; } );'
+            % self.other))
+        self.assertIn("proxy_protocol of 127.0.0.1 port %d: none of the sockets from systemd "
+                      "is bound there" % self.other, added)
+        self.assertIsNone(self.ask(header % b"127.0.0.9" + b"denied"))
+        self.assertEqual(self.ask(header % b"127.0.0.8" + b"again"), b"AGAIN")
+        self.assertEqual(d.stop(), 0)
 
     def reload(self, conf):
         """Write conf, SIGHUP, wait for the reload; return the log lines it added."""
