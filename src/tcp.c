@@ -185,6 +185,7 @@ struct tcp_worker {
 	struct ratelimit rl_accept, rl_table;
 	struct ratelimit rl_log[TCP_LOG_KINDS];  /* see tcp_log_client */
 	uint64_t last_sweep_ms;
+	uint64_t last_proxy_sweep_ms;    /* tcp_sweep_proxy, at most once a tick */
 };
 
 static struct tcp_shared *
@@ -1145,8 +1146,17 @@ tcp_tick(struct worker *w, uint64_t now)
 	if (w->params.draining)
 		tcp_stop_visit(t, now);
 	tcp_update_listening(t, now);
-	if (t->nproxy > 0)
+	/*
+	 * The sweep walks every connection, and tick comes after every batch
+	 * of events: behind a busy proxy some connection nearly always waits
+	 * for its header, and walking them all per batch doubled the echo
+	 * round trip with 8000 open (12.6 to 25.5 us).  Timeouts are whole
+	 * seconds.
+	 */
+	if (t->nproxy > 0 && now - t->last_proxy_sweep_ms >= WORKER_TICK_MS) {
 		tcp_sweep_proxy(t, now);
+		t->last_proxy_sweep_ms = now;
+	}
 	if (now - t->last_sweep_ms >= 1000) {
 		tcp_sweep_idle(t, now);
 		tcp_sweep_slow(t, now);
