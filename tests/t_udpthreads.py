@@ -63,18 +63,19 @@ def udp_socket_inodes(pid, port):
     return sorted(found)
 
 
-def one_source_many_ports(port, src, nports, per_port):
+def one_source_many_ports(port, src, nports, per_port, dst="127.0.0.1"):
     """From src, per_port datagrams on each of nports sockets (ports),
     as fast as they go: the replies counted."""
     socks = []
+    family = socket.AF_INET6 if ":" in src else socket.AF_INET
     for _ in range(nports):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = socket.socket(family, socket.SOCK_DGRAM)
         s.bind((src, 0))
         s.setblocking(False)
         socks.append(s)
     for i in range(per_port):
         for s in socks:
-            s.sendto(b"flood %d" % i, ("127.0.0.1", port))
+            s.sendto(b"flood %d" % i, (dst, port))
     got = 0
     deadline = time.monotonic() + 1.0
     while time.monotonic() < deadline:
@@ -177,6 +178,21 @@ class UdpThreads(unittest.TestCase):
         self.assertGreaterEqual(got, 20)
         self.assertLessEqual(got, 20 + 10 * 3)
         self.assertGreater(got_hashed, got + 15)
+
+    @unittest.skipUnless(nethelp.have_ipv6_loopback(), "no IPv6 loopback")
+    def test_one_source_one_limit_ipv6_and_dual_stack(self):
+        """The program reads the source through SKF_NET_OFF: at byte 8 of
+        an IPv6 header, at byte 12 of an IPv4 one, also when an IPv4
+        datagram reaches a dual-stack IPv6 socket ("*")."""
+        for address, src, dst in (("::1", "::1", "::1"), ("*", "127.0.0.5", "127.0.0.1"),
+                                  ("*", "::1", "::1")):
+            with NetDaemon(LIMITED % 4, address=address) as d:
+                started(d)
+                got = one_source_many_ports(d.port, src, 64, 10, dst=dst)
+            print("listen %s, one source %s, 64 ports, 640 datagrams, 4 UDP threads: "
+                  "%d answered" % (address, src, got))
+            self.assertGreaterEqual(got, 20)
+            self.assertLessEqual(got, 20 + 10 * 3)
 
     def test_too_many_sockets(self):
         listen = ", ".join('{ address = "127.0.0.1"; port = %d; tcp = false; }'
