@@ -608,6 +608,15 @@ conn_proxy_done(struct tcp_worker *t, struct tcp_conn *c, const struct proxy_hdr
 	enum stat_id why;
 	int rule;
 
+	/* A reload may have taken the proxy off trusted_proxies meanwhile. */
+	rule = -1;
+	if (t->w.params.trusted_proxies != NULL)
+		access_allows(t->w.params.trusted_proxies, &c->peer.sa, &rule);
+	if (rule < 0) {
+		conn_proxy_refuse(t, c, STAT_TCP_PROXY_UNTRUSTED,
+		    "no longer one of trusted_proxies (reloaded)", now);
+		return;
+	}
 	stats_add(&t->w.stats, STAT_TCP_PROXY_HEADERS, 1);
 	c->state = CONN_READING;
 	t->nproxy--;
