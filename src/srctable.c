@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -353,6 +354,28 @@ srctable_set_of(const struct src_entry *e)
 }
 
 /* ------------------------------------------------------------ counting, listing */
+
+const char *
+src_key_format(const struct src_key *k, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN], pfx[8] = "";
+	int af = k->family == 4 ? AF_INET : AF_INET6;
+	unsigned full = k->family == 4 ? 32 : 128;
+
+	if ((k->family != 4 && k->family != 6) || inet_ntop(af, k->addr, a, sizeof(a)) == NULL) {
+		snprintf(buf, len, "?");
+		return buf;
+	}
+	if (k->prefix < full)
+		snprintf(pfx, sizeof(pfx), "/%u", k->prefix);
+	if (k->port == 0)
+		snprintf(buf, len, "%s%s", a, pfx);
+	else if (k->family == 4)
+		snprintf(buf, len, "%s%s:%u", a, pfx, k->port);
+	else
+		snprintf(buf, len, "[%s%s]:%u", a, pfx, k->port);
+	return buf;
+}
 
 void
 srctable_count_use(struct src_entry *e, bool limited)

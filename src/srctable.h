@@ -91,6 +91,14 @@ struct src_entry {
 struct srctable;
 
 /*
+ * k as text: "192.0.2.1", "2001:db8::/56" (the prefix only when it is
+ * shorter than the address), with ":PORT" (IPv6: "[...]:PORT") when the
+ * key has a port.  Returns buf; "?" for a free entry's key.
+ */
+#define SRC_KEY_TEXT_MAX 56
+const char *src_key_format(const struct src_key *k, char *buf, size_t len);
+
+/*
  * Fill out with the key for a struct sockaddr_in or sockaddr_in6: an
  * IPv4-mapped IPv6 address counts as IPv4; the address is masked to
  * v4prefix (0..32) or v6prefix (0..128) bits; with_port keeps the port.

@@ -31,6 +31,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "listener.h"
+#include "listing.h"
 #include "log.h"
 #include "notify.h"
 #include "proto.h"
@@ -343,20 +344,40 @@ upcased_log_stats(const struct upcased *d)
 
 #define CONTROL_PAUSE_MS 1000
 
-/* The control socket's answer, made when a client gets one. */
-static size_t
-upcased_control_answer(char *buf, size_t len, void *arg)
-{
-	struct stats t;
+/* Room for the counters (stats_format). */
+#define CONTROL_STATS_MAX 65536
 
-	upcased_stats(arg, &t);
-	return stats_format(&t, "\n", buf, len);
+/*
+ * The control socket's answer to req (control.h): "connections" and
+ * "sources [N]" list (listing.h); anything else, "stats" or nothing, is
+ * the counters, as it always was.
+ */
+static int
+upcased_control_answer(const char *req, struct control_out *out, void *arg)
+{
+	struct upcased *d = arg;
+	struct stats t;
+	char *buf;
+
+	if (strcmp(req, "connections") == 0)
+		return listing_connections(d->tcp, out);
+	if (strncmp(req, "sources", 7) == 0 && (req[7] == '\0' || req[7] == ' '))
+		return listing_sources(d->tcp, d->udp, req + 7, out);
+	upcased_stats(d, &t);
+	if ((buf = control_out_reserve(out, CONTROL_STATS_MAX)) != NULL)
+		out->len += stats_format(&t, "\n", buf, CONTROL_STATS_MAX);
+	return CONTROL_ANSWER_READY;
 }
 
 static void
 upcased_serve_control(struct upcased *d, const struct pollfd *p, int n, uint64_t now)
 {
-	if (control_serve(&d->ctl, p, n, now, upcased_control_answer, d) == -1) {
+	int r = control_serve(&d->ctl, p, n, now, upcased_control_answer, d);
+
+	/* Every client waiting for a snapshot that is ready has it now. */
+	listing_done(d->tcp);
+	listing_done(d->udp);
+	if (r == -1) {
 		/* Out of descriptors: poll() would report it again at once. */
 		if (ratelimit_allow(&d->ctl_rl, now))
 			log_warn("control socket: accept (pausing %d ms)", CONTROL_PAUSE_MS);
@@ -839,7 +860,7 @@ upcased_loop(struct upcased *d, bool stopping)
 	bool hurried = false;
 
 	for (;;) {
-		struct pollfd p[3 + CONTROL_POLL_MAX];
+		struct pollfd p[5 + CONTROL_POLL_MAX];
 		struct signalfd_siginfo si;
 		int timeout = 1000, n = 0, nctl;
 		uint64_t now = clock_ms();
@@ -858,6 +879,13 @@ upcased_loop(struct upcased *d, bool stopping)
 			if (n == 1)
 				return;
 		}
+		/* A snapshot under way (listing.h): the last worker to write its rows wakes us. */
+		if (worker_pool_snapshot_busy(d->tcp))
+			p[n++] = (struct pollfd){ .fd = worker_pool_snapshot_fd(d->tcp),
+			    .events = POLLIN };
+		if (worker_pool_snapshot_busy(d->udp))
+			p[n++] = (struct pollfd){ .fd = worker_pool_snapshot_fd(d->udp),
+			    .events = POLLIN };
 		nctl = control_pollfds(&d->ctl, p + n, now >= d->ctl_resume_ms, now, &timeout);
 		if (poll(p, (nfds_t)(n + nctl), timeout) == -1) {
 			if (errno != EINTR)

@@ -969,6 +969,32 @@ test_loop_slow_client_and_storm(void **state)
 /* ------------------------------------------------------------ counting, listing */
 
 static void
+test_key_format(void **state)
+{
+	struct sockaddr_in6 sin6;
+	struct src_key k, none;
+	char buf[SRC_KEY_TEXT_MAX];
+
+	(void)state;
+	k = key4("192.0.2.77", 5353, 32, false);
+	assert_string_equal(src_key_format(&k, buf, sizeof(buf)), "192.0.2.77");
+	k = key4("192.0.2.77", 5353, 24, true);
+	assert_string_equal(src_key_format(&k, buf, sizeof(buf)), "192.0.2.0/24:5353");
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_port = htons(9);
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8:1:2:3::4", &sin6.sin6_addr), 1);
+	assert_int_equal(src_key_from_sockaddr((struct sockaddr *)&sin6, 32, 56, false, &k), 0);
+	assert_string_equal(src_key_format(&k, buf, sizeof(buf)), "2001:db8:1::/56");
+	assert_int_equal(src_key_from_sockaddr((struct sockaddr *)&sin6, 32, 128, true, &k), 0);
+	assert_string_equal(src_key_format(&k, buf, sizeof(buf)), "[2001:db8:1:2:3::4]:9");
+	memset(&none, 0, sizeof(none));
+	assert_string_equal(src_key_format(&none, buf, sizeof(buf)), "?");
+	/* Cut short, never overrun. */
+	assert_string_equal(src_key_format(&k, buf, 6), "[2001");
+}
+
+static void
 test_count_use_saturates(void **state)
 {
 	struct srctable *t = srctable_create_seeded(64, SEED);
@@ -1120,6 +1146,7 @@ main(void)
 		cmocka_unit_test(test_loop_replaced_slot),
 		cmocka_unit_test(test_loop_client),
 		cmocka_unit_test(test_loop_slow_client_and_storm),
+		cmocka_unit_test(test_key_format),
 		cmocka_unit_test(test_count_use_saturates),
 		cmocka_unit_test(test_next_visits_each_once),
 		cmocka_unit_test(test_top),
