@@ -37,8 +37,9 @@ int  listing_connections(struct worker_pool *tcp, struct control_out *out);
 int  listing_sources(struct worker_pool *tcp, struct worker_pool *udp, const char *args,
     struct control_out *out);
 /*
- * After control_serve: a snapshot that was ready has been handed to
- * every client waiting for it; the next request asks for a new one.
+ * After control_serve, for a snapshot that was ready before it: it has
+ * been handed to every client waiting for it; the next request asks for
+ * a new one.
  */
 void listing_done(struct worker_pool *pool);
 

@@ -372,11 +372,20 @@ upcased_control_answer(const char *req, struct control_out *out, void *arg)
 static void
 upcased_serve_control(struct upcased *d, const struct pollfd *p, int n, uint64_t now)
 {
+	/*
+	 * A snapshot ready before the turn is handed to every client waiting
+	 * for it (control_serve asks them first), then let go; one that got
+	 * ready meanwhile waits for the next turn, which its descriptor
+	 * makes come at once.
+	 */
+	bool tcp_ready = worker_pool_snapshot_ready(d->tcp);
+	bool udp_ready = worker_pool_snapshot_ready(d->udp);
 	int r = control_serve(&d->ctl, p, n, now, upcased_control_answer, d);
 
-	/* Every client waiting for a snapshot that is ready has it now. */
-	listing_done(d->tcp);
-	listing_done(d->udp);
+	if (tcp_ready)
+		listing_done(d->tcp);
+	if (udp_ready)
+		listing_done(d->udp);
 	if (r == -1) {
 		/* Out of descriptors: poll() would report it again at once. */
 		if (ratelimit_allow(&d->ctl_rl, now))
