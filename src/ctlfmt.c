@@ -146,18 +146,22 @@ json_row(struct sbuf *b, const struct field *names, size_t nnames,
 static size_t
 cell(const struct field *name, const struct field *v, char *buf, size_t buflen)
 {
+	size_t n;
+
 	if (is_ms(name) && is_number(v)) {
 		unsigned long long ms = strtoull(v->p, NULL, 10);
-		int n = snprintf(buf, buflen, "%llu.%llu", ms / 1000, ms % 1000 / 100);
+		int k = snprintf(buf, buflen, "%llu.%llu", ms / 1000, ms % 1000 / 100);
 
-		return n > 0 ? (size_t)n : 0;
+		return k > 0 ? (size_t)k : 0;
 	}
-	if (v->len >= buflen) {
-		memcpy(buf, v->p, buflen - 1);
-		return buflen - 1;
+	n = v->len < buflen ? v->len : buflen - 1;
+	/* Nothing that would move a terminal's cursor or end a C string. */
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)v->p[i];
+
+		buf[i] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
 	}
-	memcpy(buf, v->p, v->len);
-	return v->len;
+	return n;
 }
 
 /* The lines of in: calls back with each (without its newline). */

@@ -121,6 +121,10 @@ test_odd_rows(void **state)
 	out = render("#n\tm_ms\n5\t1500\textra\n\n6\t99", true, CTLFMT_OK, msg, sizeof(msg));
 	assert_string_equal(out, "{\"n\":5,\"m_ms\":1500}\n{\"n\":6,\"m_ms\":99}\n");
 	free(out);
+	/* Control characters never reach a terminal. */
+	out = render("#x\n\x1b[2J\n", false, CTLFMT_OK, msg, sizeof(msg));
+	assert_string_equal(out, "X\n?[2J\n");
+	free(out);
 	/* A column with one non-number is text, aligned left. */
 	out = render("#x\n10\nab\n", false, CTLFMT_OK, msg, sizeof(msg));
 	assert_string_equal(out, "X\n10\nab\n");
