@@ -220,7 +220,8 @@ ctlfmt_render(const char *in, size_t len, bool json, char **out, size_t *outlen,
 		for (size_t j = 0; j < n; j++) {
 			char ch = names[i].p[j];
 
-			hdr[i][j] = ch >= 'a' && ch <= 'z' ? (char)(ch - 'a' + 'A') : ch;
+			hdr[i][j] = ch >= 'a' && ch <= 'z' ? (char)(ch - 'a' + 'A') :
+			    (unsigned char)ch < 0x20 || ch == 0x7f ? '?' : ch;
 		}
 		hlen[i] = n;
 		width[i] = n;
