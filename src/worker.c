@@ -184,12 +184,13 @@ static void
 worker_take_snapshot(struct worker *w, uint64_t now)
 {
 	struct worker_pool *pool = w->pool;
-	uint64_t want = __atomic_load_n(&w->snap_want, __ATOMIC_ACQUIRE);
+	uint64_t want = __atomic_load_n(&w->snap_want, __ATOMIC_SEQ_CST);
+	uint64_t claimed = __atomic_load_n(&w->snap_claim, __ATOMIC_ACQUIRE);
 	uint64_t one = 1;
 
-	if (want == w->snap_seen)
-		return;
-	w->snap_seen = want;
+	if (want == claimed || !__atomic_compare_exchange_n(&w->snap_claim, &claimed, want,
+	    false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;		/* none asked for, or the main thread answered for us */
 	w->snap.len = 0;
 	w->snap.failed = false;
 	if (pool->ops->snapshot != NULL)
@@ -209,8 +210,29 @@ worker_pool_snapshot_begin(struct worker_pool *pool, uint32_t limit)
 	pool->snap_limit = limit;
 	__atomic_store_n(&pool->snap_pending, pool->n, __ATOMIC_RELEASE);
 	for (int i = 0; i < pool->n; i++) {
-		__atomic_store_n(&pool->w[i]->snap_want, pool->snap_seq, __ATOMIC_RELEASE);
+		__atomic_store_n(&pool->w[i]->snap_want, pool->snap_seq, __ATOMIC_SEQ_CST);
 		worker_wake(pool->w[i]);
+	}
+	/*
+	 * A worker out of its loop answers no more: answer for it, unless it
+	 * claimed this one in its last look.  Sequentially consistent with
+	 * its "out, then one last look": either it sees our number, or we
+	 * see it out.
+	 */
+	for (int i = 0; i < pool->n; i++) {
+		struct worker *w = pool->w[i];
+		uint64_t claimed = __atomic_load_n(&w->snap_claim, __ATOMIC_ACQUIRE);
+		uint64_t one = 1;
+
+		if (!__atomic_load_n(&w->out, __ATOMIC_SEQ_CST) || claimed == pool->snap_seq ||
+		    !__atomic_compare_exchange_n(&w->snap_claim, &claimed, pool->snap_seq,
+		    false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			continue;
+		w->snap.len = 0;	/* it writes no more: no rows */
+		w->snap.failed = false;
+		if (__atomic_sub_fetch(&pool->snap_pending, 1, __ATOMIC_ACQ_REL) == 0)
+			while (write(pool->snapfd, &one, sizeof(one)) == -1 && errno == EINTR)
+				;
 	}
 	return true;
 }
@@ -289,7 +311,9 @@ worker_main(void *arg)
 	}
 	if (ops->finish != NULL)
 		ops->finish(w);
-	worker_take_snapshot(w, clock_ms());	/* one asked for meanwhile: it is empty */
+	/* Out: from now on the main thread answers for us; one asked for meanwhile is ours. */
+	__atomic_store_n(&w->out, true, __ATOMIC_SEQ_CST);
+	worker_take_snapshot(w, clock_ms());
 	/* The last one out tells the main thread, which serves on meanwhile. */
 	if (__atomic_sub_fetch(&w->pool->running, 1, __ATOMIC_ACQ_REL) == 0) {
 		uint64_t one = 1;

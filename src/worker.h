@@ -49,7 +49,11 @@
  *   signalfd and reads the buffers only once every worker is done
  *   (acquire), and starts no other snapshot before: so a buffer has one
  *   writer at a time, and the data path pauses only for as long as a
- *   worker takes to write its own rows.
+ *   worker takes to write its own rows.  A worker that has left its loop
+ *   (stopping: the others may still drain) says so, then answers once
+ *   more; the main thread answers (no rows) for a worker it sees out.
+ *   Whoever claims the number first (compare-and-swap) answers, so each
+ *   snapshot is answered once per worker, and none waits for ever.
  */
 #ifndef UPCASE_WORKER_H
 #define UPCASE_WORKER_H
@@ -126,9 +130,11 @@ struct worker {
 	/* Written by the worker only; read by the main thread (relaxed atomics). */
 	uint64_t heartbeat;
 	struct stats stats;
-	/* Snapshots: snap_want written by the main thread, the rest by the worker. */
-	uint64_t snap_want;                /* atomic: the snapshot asked for */
-	uint64_t snap_seen;                /* the last one written */
+	/* Snapshots (see the threading model). */
+	uint64_t snap_want;                /* atomic, main thread: the snapshot asked for */
+	uint64_t snap_claim;               /* atomic: the last one answered, claimed by
+	                                      the worker or, once it is out, the main thread */
+	bool     out;                      /* atomic: the worker left its loop */
 	struct worker_snap snap;
 };
 

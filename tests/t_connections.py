@@ -18,6 +18,7 @@ Black box, the real daemon and the real client (JSON parsed by Python):
 """
 import json
 import re
+import signal
 import os
 import socket
 import subprocess
@@ -149,6 +150,27 @@ class Connections(unittest.TestCase):
             self.assertEqual(len(rows), 3)
             for s in (flusher, proxied, waiting):
                 s.close()
+
+    def test_during_a_stop(self):
+        """Stopping, a worker with nothing left leaves its loop while another
+        drains a client that does not read: the listing still comes, at once,
+        from the one that is left."""
+        with NetDaemon("tcp = { threads = 2; }; shutdown_timeout = 30;") as d:
+            stuck = bound("127.0.0.2", self)
+            stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            stuck.connect(("127.0.0.1", d.port))
+            harness.fill_until_stalled(stuck)
+            d.send_signal(signal.SIGTERM)
+            d.wait_log("shutting down")
+            time.sleep(0.5)
+            for _ in range(3):
+                rows, elapsed = listing(d, "--connections")
+                print("listing while stopping: %.3f s" % elapsed)
+                self.assertLess(elapsed, 1.5, "the listing waited for a worker that is gone")
+                self.assertEqual([(r["client"], r["state"]) for r in rows],
+                                 [("127.0.0.2:%d" % stuck.getsockname()[1], "flushing")])
+            d.send_signal(signal.SIGTERM)     # the second one: close it now
+            self.assertEqual(d.proc.wait(20), 0)
 
     def test_ten_thousand(self):
         limit = harness.raise_nofile(N + 300)
