@@ -352,8 +352,7 @@ control_make_room(struct control *c, uint64_t now, control_answer_fn *answer, vo
 		    (old == -1 || c->clients[k].accepted < c->clients[old].accepted))
 			old = k;
 	if (old != -1) {
-		(void)recv(c->clients[old].fd, c->clients[old].req + c->clients[old].got,
-		    CONTROL_REQUEST_MAX - c->clients[old].got, MSG_DONTWAIT);
+		(void)control_read(&c->clients[old]);	/* what came since the last look */
 		control_answer(c, old, now, answer, arg);
 	}
 	if (c->nclients < CONTROL_MAX_CLIENTS)
@@ -457,6 +456,11 @@ control_serve(struct control *c, const struct pollfd *p, int n, uint64_t now,
 			control_answer(c, k, now, answer, arg);
 		else if (cl->phase == CONTROL_SENDING)
 			control_send(c, k);
+		else if (cl->phase == CONTROL_LATER && (p[i].revents & (POLLHUP | POLLERR))) {
+			/* Gone while its answer is made: else poll() reports it at once, again. */
+			log_debug("control socket: a client left before its answer was made");
+			control_drop(c, k);
+		}
 	}
 	for (k = c->nclients - 1; k >= 0; k--) {
 		struct control_client *cl = &c->clients[k];
@@ -466,8 +470,7 @@ control_serve(struct control *c, const struct pollfd *p, int n, uint64_t now,
 		switch (cl->phase) {
 		case CONTROL_READING:
 			/* Said nothing in time: read once more, then the answer. */
-			(void)recv(cl->fd, cl->req + cl->got, CONTROL_REQUEST_MAX - cl->got,
-			    MSG_DONTWAIT);
+			(void)control_read(cl);
 			control_answer(c, k, now, answer, arg);
 			break;
 		case CONTROL_LATER:
