@@ -8,6 +8,12 @@ Black box, the real daemon and the real client (JSON parsed by Python):
     header's address), one whose header has not come (proxy); each row's
     client, listener, worker, bytes in and out, state, age and idle time,
     and the text form's header and columns;
+  - during a graceful stop: a client that goes on sending is seen
+    lingering; with one worker already out of its loop and another
+    draining a non-reader, the listing still comes at once ("draining",
+    a half-closed client owed output, lasts only while the held-back
+    bytes of an incomplete character do not fit the socket: not held
+    here);
   - 10,000 connections: the listing's wall time (printed; bounded
     generously), every connection in it, and TCP echo latency on another
     connection meanwhile stays bounded (the workers answer between two
@@ -170,6 +176,58 @@ class Connections(unittest.TestCase):
                 self.assertEqual([(r["client"], r["state"]) for r in rows],
                                  [("127.0.0.2:%d" % stuck.getsockname()[1], "flushing")])
             d.send_signal(signal.SIGTERM)     # the second one: close it now
+            self.assertEqual(d.proc.wait(20), 0)
+
+    def test_lingering_at_a_stop(self):
+        """Stopping, a client that goes on sending has its input ended halfway
+        through shutdown_timeout; the daemon shuts its side down and lingers,
+        reading and discarding, until the client has taken everything (at
+        most LINGER_ACKED_MS, 1 s, while it still sends): the listing shows
+        it lingering meanwhile."""
+        with NetDaemon("tcp = { threads = 1; }; shutdown_timeout = 4;") as d:
+            c = bound("127.0.0.2", self)
+            c.connect(("127.0.0.1", d.port))
+            c.sendall(b"x")
+            self.assertEqual(harness.recv_exactly(c, 1), b"X")
+            name = "127.0.0.2:%d" % c.getsockname()[1]
+            stop = threading.Event()
+
+            def chatter():
+                c.settimeout(0.05)
+                while not stop.is_set():
+                    try:
+                        c.send(b"x")
+                        c.recv(4096)
+                    except socket.timeout:
+                        pass
+                    except OSError:
+                        return
+                    time.sleep(0.1)
+
+            th = threading.Thread(target=chatter, daemon=True)
+            th.start()
+            d.send_signal(signal.SIGTERM)
+            d.wait_log("shutting down")
+            states = []
+            deadline = time.monotonic() + 6
+            while time.monotonic() < deadline and d.proc.poll() is None:
+                try:
+                    rows, _ = listing(d, "--connections", timeout=5)
+                except AssertionError:
+                    break       # the daemon is gone: its socket with it
+                st = [r["state"] for r in rows if r["client"] == name]
+                if not st:
+                    if states:
+                        break
+                    continue
+                if not states or states[-1] != st[0]:
+                    states.append(st[0])
+                time.sleep(0.05)
+            stop.set()
+            th.join(5)
+            print("states while stopping: %s" % " -> ".join(states))
+            self.assertEqual(states[0], "reading")
+            self.assertIn("lingering", states)
             self.assertEqual(d.proc.wait(20), 0)
 
     def test_ten_thousand(self):
