@@ -252,6 +252,10 @@ static const struct conf_setting conf_table[] = {
 	    "UNIX socket for upcase --stats; \"\": none"),
 	CONF_MODE("control_mode", "0660", CONF_RESTART, conf, control_mode,
 	    "permissions of the control socket, an octal string"),
+	CONF_STRING("metrics.address", "127.0.0.1", CONF_RESTART, conf, metrics.address,
+	    "\"*\" or a numeric IPv4 or IPv6 address for the Prometheus endpoint"),
+	CONF_INT("metrics.port", 0, 65535, "0", CONF_RESTART, conf, metrics.port,
+	    "TCP port of the Prometheus endpoint (GET /metrics); 0: none"),
 };
 
 #define CONF_NROWS (sizeof(conf_table) / sizeof(conf_table[0]))
@@ -360,7 +364,7 @@ static bool
 conf_listener_same(const struct conf_listener *a, const struct conf_listener *b)
 {
 	return a->port == b->port && a->tcp == b->tcp && a->udp == b->udp &&
-	    addr_same(a->address, b->address);
+	    a->reuse_port == b->reuse_port && addr_same(a->address, b->address);
 }
 
 /* The entries are unique (conf_check_duplicates), so each one found in the other set is enough. */
@@ -1113,6 +1117,15 @@ conf_parse_root(struct conf_ctx *ctx, const config_setting_t *root,
 			return -1;
 		if (g != NULL && conf_read(ctx, g, r, c) == -1)
 			return -1;
+	}
+	if (addr_listen_parse(c->metrics.address, NULL) == -1) {
+		const config_setting_t *m = config_setting_get_member(root, "metrics");
+
+		conf_err(ctx, m != NULL ? config_setting_get_member(m, "address") : root,
+		    "metrics.address must be \"*\" or a numeric IPv4 or IPv6 address, "
+		    "not \"%s\" (host names are not resolved)",
+		    c->metrics.address != NULL ? c->metrics.address : "");
+		return -1;
 	}
 	/* Nobody's header would be believed: every connection refused. */
 	for (size_t i = 0; i < c->nlisteners; i++)

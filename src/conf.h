@@ -60,6 +60,12 @@ struct conf_udp {
 	int      threads;              /* UDP workers; 0 = one per CPU the process may use */
 };
 
+/* The group metrics: the Prometheus endpoint (restart). */
+struct conf_metrics {
+	char    *address;              /* "*" or a numeric IPv4 or IPv6 address */
+	int      port;                 /* 0: no endpoint */
+};
+
 /* The group limits: per-source TCP limits (all reload: applied). */
 struct conf_limits {
 	int      connections_per_source; /* open connections; 0 = unlimited */
@@ -103,6 +109,7 @@ struct conf {
 	int      proxy_timeout;        /* seconds a PROXY protocol header may take */
 	struct conf_udp    udp;
 	struct conf_limits limits;
+	struct conf_metrics metrics;
 
 	int      log_level;            /* LOG_ERR .. LOG_DEBUG */
 	int      log_facility;         /* LOG_DAEMON, LOG_LOCAL0, ... */
@@ -197,7 +204,7 @@ void conf_free(struct conf *c);
 bool conf_list_equal(const struct conf_list *a, const struct conf_list *b);
 /*
  * Whether a and b listen alike: the same entries (the same address as
- * addr_same says, port, tcp and udp), in any order.  Where they are in
+ * addr_same says, port, tcp, udp and reuse_port), in any order.  Where they are in
  * the files does not count.
  */
 bool conf_listen_equal(const struct conf *a, const struct conf *b);

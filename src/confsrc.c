@@ -253,6 +253,7 @@ struct expander {
 	int         cline;     /* the line being written: 1 + line breaks so far */
 	char       *err;
 	size_t      errlen;
+	size_t      listed;    /* names read from directories, of CONFSRC_MAX_LISTED */
 };
 
 static void ex_err(struct expander *, size_t, int, const char *, ...)
@@ -462,7 +463,9 @@ struct dirlist {
 	char      **names;
 	size_t      n, cap;
 	size_t      seen;       /* names read, "." and ".." aside */
+	size_t      left;       /* of CONFSRC_MAX_LISTED, names this listing may read */
 	bool        full;       /* more than CONFSRC_MAX_DIRENTS */
+	bool        spent;      /* more than CONFSRC_MAX_LISTED in all */
 	bool        oom;
 };
 
@@ -472,6 +475,11 @@ dir_each(void *ctx, const char *name)
 	struct dirlist *dl = ctx;
 	char **v;
 
+	if (dl->left == 0) {
+		dl->spent = true;
+		return 1;
+	}
+	dl->left--;
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return 0;
 	if (++dl->seen > CONFSRC_MAX_DIRENTS) {
@@ -535,9 +543,18 @@ ex_glob(struct expander *ex, size_t file, int line, const char *path,
 		    pre - 1), full);
 	}
 	dl.pattern = full + pre;
-	if (ex->fs->list(ex->fs->arg, dir, dir_each, &dl) == -1) {
+	dl.left = CONFSRC_MAX_LISTED - ex->listed;
+	rc = ex->fs->list(ex->fs->arg, dir, dir_each, &dl);
+	ex->listed = CONFSRC_MAX_LISTED - dl.left;
+	if (rc == -1) {
 		ex_err(ex, file, line, "@include \"%s\": cannot list "
 		    "directory %s: %s", path, dir, strerror(errno));
+		goto out;
+	}
+	rc = -1;
+	if (dl.spent) {
+		ex_err(ex, file, line, "@include \"%s\": more than %d directory "
+		    "entries to list in all", path, CONFSRC_MAX_LISTED);
 		goto out;
 	}
 	if (dl.oom) {
@@ -673,7 +690,7 @@ confsrc_expand(const struct conf_fs *fs, const char *path, const char *text,
     const char *incdir, size_t budget, struct confsrc *out, char *err,
     size_t errlen)
 {
-	struct expander ex = { fs, incdir, budget, out, 0, 0, 0, 1, err, errlen };
+	struct expander ex = { fs, incdir, budget, out, 0, 0, 0, 1, err, errlen, 0 };
 	char why[256], *buf = NULL;
 	size_t len, index;
 	int rc = -1;

@@ -31,6 +31,12 @@
 #define CONFSRC_MAX_PATH    4096
 /* Names read from the directory of a pattern, at most (".", ".." aside). */
 #define CONFSRC_MAX_DIRENTS 1024
+/*
+ * Names read from directories in all, "." and ".." too: a file of many
+ * patterns lists a directory for each, and the files and bytes read do
+ * not count that.
+ */
+#define CONFSRC_MAX_LISTED  (64 * CONFSRC_MAX_DIRENTS)
 
 /*
  * The file layer: the few system calls reading a file takes, so that the

@@ -2,8 +2,9 @@
 /*
  * control.h: the UNIX control socket.  A client (upcase --stats,
  * --connections, --sources) connects, sends a one-line request ("stats",
- * "connections", "sources N"; anything else, or nothing, is "stats") and
- * reads the answer until we close (upcased(8) describes them).
+ * "connections", "sources N"; anything else, or nothing, is "stats": the
+ * counters in the Prometheus text format, stats_expose) and reads the
+ * answer until we close (upcased(8) describes them).
  *
  * Served by the main thread, which must never be held up by a client: it
  * handles signals between two turns of its loop.  So every client socket
@@ -42,6 +43,7 @@
 #define CONTROL_LATER_MS    2000   /* for an answer the workers make (a snapshot) */
 #define CONTROL_SEND_MS     10000  /* for a client to take its whole answer */
 #define CONTROL_REQUEST_MAX 256    /* bytes read from a client, at most */
+#define CONTROL_ANSWER_MAX  131072 /* bytes of the counters (the exposition), at most */
 #define CONTROL_OUT_TOTAL   ((size_t)64 << 20)  /* answers held for all clients at once */
 /* What control_pollfds() may fill: the listener and every client. */
 #define CONTROL_POLL_MAX    (1 + CONTROL_MAX_CLIENTS)

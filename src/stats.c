@@ -1,49 +1,120 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * stats.c: names and formatting of the counters (pure).
+ * stats.c: names, families and formatting of the counters (pure).
  */
 #include "config.h"
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "expo.h"
 #include "stats.h"
 
-static const char *const stat_names[STAT__COUNT] = {
-	[STAT_TCP_ACCEPTED]         = "upcased_tcp_connections_accepted_total",
-	[STAT_TCP_CLOSED]           = "upcased_tcp_connections_closed_total",
-	[STAT_TCP_REFUSED_MAXCONN]  = "upcased_tcp_connections_refused_max_connections_total",
-	[STAT_TCP_REFUSED_ACCESS]   = "upcased_tcp_connections_refused_access_total",
-	[STAT_TCP_REFUSED_PER_SOURCE] = "upcased_tcp_connections_refused_per_source_total",
-	[STAT_TCP_REFUSED_RATE]     = "upcased_tcp_connections_refused_rate_total",
-	[STAT_TCP_UNTRACKED]        = "upcased_tcp_connections_untracked_total",
-	[STAT_TCP_SLOW_CLOSES]      = "upcased_tcp_slow_closes_total",
-	[STAT_TCP_ACCEPT_ERRORS]    = "upcased_tcp_accept_errors_total",
-	[STAT_TCP_IDLE_TIMEOUTS]    = "upcased_tcp_idle_timeouts_total",
-	[STAT_TCP_RESETS]           = "upcased_tcp_connection_errors_total",
-	[STAT_TCP_PROXY_HEADERS]    = "upcased_tcp_proxy_headers_total",
-	[STAT_TCP_PROXY_UNTRUSTED]  = "upcased_tcp_proxy_refused_untrusted_total",
-	[STAT_TCP_PROXY_INVALID]    = "upcased_tcp_proxy_refused_invalid_total",
-	[STAT_TCP_PROXY_TRUNCATED]  = "upcased_tcp_proxy_refused_truncated_total",
-	[STAT_TCP_PROXY_TIMEOUTS]   = "upcased_tcp_proxy_refused_timeout_total",
-	[STAT_TCP_BYTES_IN]         = "upcased_tcp_bytes_in_total",
-	[STAT_TCP_BYTES_OUT]        = "upcased_tcp_bytes_out_total",
-	[STAT_UDP_DATAGRAMS_IN]     = "upcased_udp_datagrams_in_total",
-	[STAT_UDP_DATAGRAMS_OUT]    = "upcased_udp_datagrams_out_total",
-	[STAT_UDP_DROPPED_TOOLARGE] = "upcased_udp_datagrams_dropped_too_large_total",
-	[STAT_UDP_DROPPED_SENDFAIL] = "upcased_udp_datagrams_dropped_send_failed_total",
-	[STAT_UDP_DROPPED_ACCESS]   = "upcased_udp_datagrams_dropped_access_total",
-	[STAT_UDP_DROPPED_LOW_PORT] = "upcased_udp_datagrams_dropped_low_port_total",
-	[STAT_UDP_DROPPED_OWN_PORT] = "upcased_udp_datagrams_dropped_own_port_total",
-	[STAT_UDP_DROPPED_BAD_SOURCE] = "upcased_udp_datagrams_dropped_bad_source_total",
-	[STAT_UDP_DROPPED_BAD_DEST] = "upcased_udp_datagrams_dropped_bad_dest_total",
-	[STAT_UDP_DROPPED_LOOP]     = "upcased_udp_datagrams_dropped_loop_total",
-	[STAT_UDP_DROPPED_RATE]     = "upcased_udp_datagrams_dropped_rate_limit_total",
-	[STAT_UDP_LEAKED]           = "upcased_udp_datagrams_leaked_total",
-	[STAT_UDP_BYTES_IN]         = "upcased_udp_bytes_in_total",
-	[STAT_UDP_BYTES_OUT]        = "upcased_udp_bytes_out_total",
-	[STAT_RELOADS]              = "upcased_reloads_total",
-	[STAT_RELOAD_FAILURES]      = "upcased_reload_failures_total",
+/*
+ * Each counter's family and, for a family of reasons, its label value.
+ * A family's counters are written in this (the enum's) order.
+ */
+static const struct {
+	const char *family;
+	const char *reason;          /* NULL: the family's one sample */
+} stat_defs[STAT__COUNT] = {
+	[STAT_TCP_ACCEPTED]         = { "upcased_tcp_connections_accepted_total", NULL },
+	[STAT_TCP_CLOSED]           = { "upcased_tcp_connections_closed_total", NULL },
+	[STAT_TCP_REFUSED_MAXCONN]  = { "upcased_tcp_connections_refused_total", "max_connections" },
+	[STAT_TCP_REFUSED_ACCESS]   = { "upcased_tcp_connections_refused_total", "access" },
+	[STAT_TCP_REFUSED_PER_SOURCE] = { "upcased_tcp_connections_refused_total", "per_source" },
+	[STAT_TCP_REFUSED_RATE]     = { "upcased_tcp_connections_refused_total", "rate" },
+	[STAT_TCP_UNTRACKED]        = { "upcased_tcp_connections_untracked_total", NULL },
+	[STAT_TCP_SLOW_CLOSES]      = { "upcased_tcp_connections_dropped_total", "min_rate" },
+	[STAT_TCP_ACCEPT_ERRORS]    = { "upcased_tcp_accept_errors_total", NULL },
+	[STAT_TCP_IDLE_TIMEOUTS]    = { "upcased_tcp_connections_dropped_total", "idle_timeout" },
+	[STAT_TCP_RESETS]           = { "upcased_tcp_connections_dropped_total", "error" },
+	[STAT_TCP_PROXY_HEADERS]    = { "upcased_tcp_proxy_headers_total", NULL },
+	[STAT_TCP_PROXY_UNTRUSTED]  = { "upcased_tcp_proxy_refused_total", "untrusted" },
+	[STAT_TCP_PROXY_INVALID]    = { "upcased_tcp_proxy_refused_total", "invalid" },
+	[STAT_TCP_PROXY_TRUNCATED]  = { "upcased_tcp_proxy_refused_total", "truncated" },
+	[STAT_TCP_PROXY_TIMEOUTS]   = { "upcased_tcp_proxy_refused_total", "timeout" },
+	[STAT_TCP_BYTES_IN]         = { "upcased_tcp_bytes_in_total", NULL },
+	[STAT_TCP_BYTES_OUT]        = { "upcased_tcp_bytes_out_total", NULL },
+	[STAT_UDP_DATAGRAMS_IN]     = { "upcased_udp_datagrams_in_total", NULL },
+	[STAT_UDP_DATAGRAMS_OUT]    = { "upcased_udp_datagrams_out_total", NULL },
+	[STAT_UDP_DROPPED_TOOLARGE] = { "upcased_udp_datagrams_dropped_total", "too_large" },
+	[STAT_UDP_DROPPED_SENDFAIL] = { "upcased_udp_datagrams_dropped_total", "send_failed" },
+	[STAT_UDP_DROPPED_ACCESS]   = { "upcased_udp_datagrams_dropped_total", "access" },
+	[STAT_UDP_DROPPED_LOW_PORT] = { "upcased_udp_datagrams_dropped_total", "low_port" },
+	[STAT_UDP_DROPPED_OWN_PORT] = { "upcased_udp_datagrams_dropped_total", "own_port" },
+	[STAT_UDP_DROPPED_BAD_SOURCE] = { "upcased_udp_datagrams_dropped_total", "bad_source" },
+	[STAT_UDP_DROPPED_BAD_DEST] = { "upcased_udp_datagrams_dropped_total", "bad_dest" },
+	[STAT_UDP_DROPPED_LOOP]     = { "upcased_udp_datagrams_dropped_total", "loop" },
+	[STAT_UDP_DROPPED_RATE]     = { "upcased_udp_datagrams_dropped_total", "rate_limit" },
+	[STAT_UDP_LEAKED]           = { "upcased_udp_datagrams_leaked_total", NULL },
+	[STAT_UDP_BYTES_IN]         = { "upcased_udp_bytes_in_total", NULL },
+	[STAT_UDP_BYTES_OUT]        = { "upcased_udp_bytes_out_total", NULL },
+	[STAT_RELOADS]              = { "upcased_reloads_total", NULL },
+	[STAT_RELOAD_FAILURES]      = { "upcased_reload_failures_total", NULL },
+};
+
+/* The counter families, in the order written, with their help. */
+static const struct {
+	const char *name;
+	const char *help;
+} counter_families[] = {
+	{ "upcased_tcp_connections_accepted_total", "TCP connections accepted and served." },
+	{ "upcased_tcp_connections_closed_total", "Served TCP connections closed, for any reason." },
+	{ "upcased_tcp_connections_refused_total",
+	  "TCP connections closed at once, unserved, by reason: max_connections open, "
+	  "an access rule, limits.connections_per_source, limits.connection_rate." },
+	{ "upcased_tcp_connections_dropped_total",
+	  "Served TCP connections we closed before the client was done, by reason: "
+	  "idle_timeout, min_rate (limits.min_rate under pressure), error (a read or "
+	  "write failed: a reset, mostly)." },
+	{ "upcased_tcp_connections_untracked_total",
+	  "TCP connections let in uncounted: limits.table_size had no room for the source." },
+	{ "upcased_tcp_accept_errors_total",
+	  "accept(2) failures, out of descriptors (EMFILE, ENFILE) included." },
+	{ "upcased_tcp_proxy_headers_total",
+	  "PROXY protocol headers taken on proxy_protocol listeners." },
+	{ "upcased_tcp_proxy_refused_total",
+	  "Connections on proxy_protocol listeners closed without a usable header, by "
+	  "reason: untrusted (not from trusted_proxies), invalid, truncated, timeout "
+	  "(proxy_timeout)." },
+	{ "upcased_tcp_bytes_in_total", "Bytes read from TCP clients." },
+	{ "upcased_tcp_bytes_out_total", "Bytes written to TCP clients." },
+	{ "upcased_udp_datagrams_in_total", "UDP datagrams received." },
+	{ "upcased_udp_datagrams_out_total", "UDP datagrams answered." },
+	{ "upcased_udp_datagrams_dropped_total",
+	  "UDP datagrams received and not answered, by reason: too_large (the reply "
+	  "would not fit), send_failed, access (an access rule), low_port (source "
+	  "port below 1024), own_port (one of our UDP ports), bad_source, bad_dest, "
+	  "loop (our own reply back), rate_limit (udp.rate_limit)." },
+	{ "upcased_udp_datagrams_leaked_total",
+	  "UDP datagrams over the source's rate limit answered anyway (udp.leak)." },
+	{ "upcased_udp_bytes_in_total", "UDP payload bytes received." },
+	{ "upcased_udp_bytes_out_total", "UDP payload bytes sent." },
+	{ "upcased_reloads_total", "Configuration reloads applied." },
+	{ "upcased_reload_failures_total",
+	  "Configuration reloads refused; the running configuration was kept." },
+};
+
+const uint64_t stats_hist_bounds[HIST__COUNT][HIST_BUCKETS] = {
+	/* ms: 10 ms to an hour */
+	[HIST_TCP_DURATION] = { 10, 50, 100, 250, 500, 1000, 5000, 10000, 30000, 60000,
+	    300000, 900000, 3600000 },
+	/* bytes: 1472 is the most that fits one Ethernet frame over IPv4 */
+	[HIST_UDP_SIZE] = { 16, 32, 64, 128, 256, 512, 1024, 1472, 2048, 4096, 8192,
+	    16384, 65536 },
+};
+
+static const struct {
+	const char *name;
+	const char *help;
+	uint64_t scale;               /* observed units per exposed unit */
+} hist_defs[HIST__COUNT] = {
+	[HIST_TCP_DURATION] = { "upcased_tcp_connection_duration_seconds",
+	    "How long served TCP connections lasted, counted as they close.", 1000 },
+	[HIST_UDP_SIZE] = { "upcased_udp_datagram_size_bytes",
+	    "Payload sizes of the UDP datagrams received.", 1 },
 };
 
 void
@@ -51,6 +122,11 @@ stats_sum_into(struct stats *dst, const struct stats *src)
 {
 	for (int i = 0; i < STAT__COUNT; i++)
 		dst->v[i] += stats_get(src, (enum stat_id)i);
+	for (int h = 0; h < HIST__COUNT; h++) {
+		for (int b = 0; b <= HIST_BUCKETS; b++)
+			dst->h[h].n[b] += __atomic_load_n(&src->h[h].n[b], __ATOMIC_RELAXED);
+		dst->h[h].sum += __atomic_load_n(&src->h[h].sum, __ATOMIC_RELAXED);
+	}
 }
 
 uint64_t
@@ -61,8 +137,76 @@ stats_open(const struct stats *t)
 	return a > c ? a - c : 0;
 }
 
+static void
+expose_hist(struct expo *e, int h, const struct stats_hist *hi)
+{
+	const char *name = hist_defs[h].name;
+	uint64_t scale = hist_defs[h].scale, cum = 0;
+	char le[32];
+	struct expo_label l = { "le", le };
+
+	expo_family(e, name, "histogram", hist_defs[h].help);
+	for (int b = 0; b <= HIST_BUCKETS; b++) {
+		cum += hi->n[b];
+		if (b == HIST_BUCKETS)
+			snprintf(le, sizeof(le), "+Inf");
+		else
+			expo_decimal(stats_hist_bounds[h][b], scale, true, le, sizeof(le));
+		expo_sample(e, name, "_bucket", &l, 1, cum);
+	}
+	/* _count is the +Inf bucket: the same snapshot, so they always agree. */
+	expo_sample_scaled(e, name, "_sum", NULL, 0, hi->sum, scale);
+	expo_sample(e, name, "_count", NULL, 0, cum);
+}
+
 size_t
-stats_format(const struct stats *t, const char *sep, char *buf, size_t buflen)
+stats_expose(const struct stats_view *v, char *buf, size_t buflen, bool *truncated)
+{
+	const struct stats *t = &v->total;
+	struct expo e;
+	struct expo_label l;
+	char worker[32];
+
+	expo_init(&e, buf, buflen);
+	expo_family(&e, "upcased_build_info", "gauge",
+	    "Always 1; the version label says which upcased this is.");
+	l = (struct expo_label){ "version", v->version };
+	expo_sample(&e, "upcased_build_info", NULL, &l, 1, 1);
+	expo_family(&e, "process_start_time_seconds", "gauge",
+	    "Start time of the process since the Unix epoch in seconds.");
+	expo_sample_scaled(&e, "process_start_time_seconds", NULL, NULL, 0, v->start_ms, 1000);
+	expo_family(&e, "upcased_last_reload_success_timestamp_seconds", "gauge",
+	    "When the configuration in use was loaded (at start-up, or the last "
+	    "successful reload), seconds since the Unix epoch.");
+	expo_sample_scaled(&e, "upcased_last_reload_success_timestamp_seconds", NULL, NULL, 0,
+	    v->loaded_ms, 1000);
+	expo_family(&e, "upcased_tcp_connections_open", "gauge",
+	    "TCP connections open, per TCP worker thread.");
+	l = (struct expo_label){ "worker", worker };
+	for (int i = 0; i < v->ntcp; i++) {
+		snprintf(worker, sizeof(worker), "tcp%d", i);
+		expo_sample(&e, "upcased_tcp_connections_open", NULL, &l, 1, v->open[i]);
+	}
+	for (size_t f = 0; f < sizeof(counter_families) / sizeof(counter_families[0]); f++) {
+		const char *name = counter_families[f].name;
+
+		expo_family(&e, name, "counter", counter_families[f].help);
+		for (int i = 0; i < STAT__COUNT; i++) {
+			if (strcmp(stat_defs[i].family, name) != 0)
+				continue;
+			l = (struct expo_label){ "reason", stat_defs[i].reason };
+			expo_sample(&e, name, NULL, &l, l.value != NULL, t->v[i]);
+		}
+	}
+	for (int h = 0; h < HIST__COUNT; h++)
+		expose_hist(&e, h, &t->h[h]);
+	if (truncated != NULL)
+		*truncated = expo_truncated(&e);
+	return expo_len(&e);
+}
+
+size_t
+stats_format(const struct stats *t, char *buf, size_t buflen)
 {
 	size_t len = 0;
 	int n;
@@ -70,14 +214,17 @@ stats_format(const struct stats *t, const char *sep, char *buf, size_t buflen)
 	if (buflen == 0)
 		return 0;
 	buf[0] = '\0';
-	n = snprintf(buf, buflen, "upcased_tcp_connections_open %" PRIu64 "%s",
-	    stats_open(t), sep);
+	n = snprintf(buf, buflen, "upcased_tcp_connections_open %" PRIu64, stats_open(t));
 	for (int i = 0; n >= 0 && i < STAT__COUNT; i++) {
 		len += (size_t)n;
 		if (len >= buflen)
 			return buflen - 1;
-		n = snprintf(buf + len, buflen - len, "%s %" PRIu64 "%s",
-		    stat_names[i], t->v[i], i + 1 < STAT__COUNT || sep[0] == '\n' ? sep : "");
+		if (stat_defs[i].reason != NULL)
+			n = snprintf(buf + len, buflen - len, ", %s{reason=\"%s\"} %" PRIu64,
+			    stat_defs[i].family, stat_defs[i].reason, t->v[i]);
+		else
+			n = snprintf(buf + len, buflen - len, ", %s %" PRIu64,
+			    stat_defs[i].family, t->v[i]);
 	}
 	if (n > 0)
 		len += (size_t)n;

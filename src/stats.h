@@ -2,11 +2,21 @@
 /*
  * stats.h: operator counters.  Each worker owns one struct stats and is
  * its only writer (relaxed atomic adds, no locks on the hot path); the main
- * thread sums them on demand.  Gauges (connections open) are derived.
+ * thread and the metrics thread (metrics.c) sum them on demand, with
+ * relaxed atomic loads: a reader never stops a worker.  Gauges
+ * (connections open) are derived.  Two histograms with fixed buckets
+ * (TCP connection duration, UDP datagram size) are counted the same way.
+ *
+ * What the operator sees is the Prometheus exposition (stats_expose, via
+ * expo.c): each counter belongs to a family, and the counters that are
+ * one family's reasons carry a label, e.g. STAT_TCP_REFUSED_ACCESS is
+ * upcased_tcp_connections_refused_total{reason="access"}.  upcased(8),
+ * METRICS, lists them all.
  */
 #ifndef UPCASE_STATS_H
 #define UPCASE_STATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,9 +58,28 @@ enum stat_id {
 	STAT__COUNT
 };
 
+/* Histograms: fixed buckets, upper bounds in stats_hist_bounds. */
+enum hist_id {
+	HIST_TCP_DURATION,          /* a served connection's life, in ms, at its close */
+	HIST_UDP_SIZE,              /* a datagram's payload, in bytes, as received */
+	HIST__COUNT
+};
+
+#define HIST_BUCKETS 13             /* finite upper bounds; one more bucket for +Inf */
+
+/* Counts per bucket (not cumulative: the formatter adds them up) and the sum. */
+struct stats_hist {
+	uint64_t n[HIST_BUCKETS + 1];
+	uint64_t sum;
+};
+
 struct stats {
 	uint64_t v[STAT__COUNT];
+	struct stats_hist h[HIST__COUNT];
 };
+
+/* Upper bounds (inclusive, as Prometheus's le) in the unit observed, ascending. */
+extern const uint64_t stats_hist_bounds[HIST__COUNT][HIST_BUCKETS];
 
 /* The owner adds; anyone may read. */
 static inline void
@@ -60,13 +89,28 @@ stats_add(struct stats *s, enum stat_id id, uint64_t n)
 	    __ATOMIC_RELAXED);
 }
 
+/* The owner observes a value (ms, bytes) into histogram h. */
+static inline void
+stats_observe(struct stats *s, enum hist_id h, uint64_t value)
+{
+	struct stats_hist *hi = &s->h[h];
+	int b = 0;
+
+	while (b < HIST_BUCKETS && value > stats_hist_bounds[h][b])
+		b++;
+	__atomic_store_n(&hi->n[b], __atomic_load_n(&hi->n[b], __ATOMIC_RELAXED) + 1,
+	    __ATOMIC_RELAXED);
+	__atomic_store_n(&hi->sum, __atomic_load_n(&hi->sum, __ATOMIC_RELAXED) + value,
+	    __ATOMIC_RELAXED);
+}
+
 static inline uint64_t
 stats_get(const struct stats *s, enum stat_id id)
 {
 	return __atomic_load_n(&s->v[id], __ATOMIC_RELAXED);
 }
 
-/* Add every counter of src into dst (dst is the reader's private copy). */
+/* Add every counter and histogram of src into dst (dst is the reader's private copy). */
 void stats_sum_into(struct stats *dst, const struct stats *src);
 
 /*
@@ -75,14 +119,32 @@ void stats_sum_into(struct stats *dst, const struct stats *src);
  */
 uint64_t stats_open(const struct stats *s);
 
+/* What the exposition shows beyond the summed counters. */
+struct stats_view {
+	struct stats total;          /* every worker's counters summed, reloads included */
+	const uint64_t *open;        /* TCP connections open, per TCP worker */
+	int ntcp;                    /* TCP workers */
+	uint64_t start_ms;           /* the process started, ms since the Unix epoch */
+	uint64_t loaded_ms;          /* the configuration in use was loaded, likewise */
+	const char *version;         /* for upcased_build_info */
+};
+
 /*
- * Write "name value" for every counter plus the derived gauge
- * upcased_tcp_connections_open into buf, each followed by sep: "\n" gives
- * lines (the control socket); any other sep goes between the entries only
- * (one log line).  Returns the length (truncated to buflen - 1 if needed,
- * always NUL-terminated).
+ * The Prometheus text exposition (version 0.0.4) of v into buf: every
+ * family with its # HELP and # TYPE, in a fixed order.  Returns the
+ * length; what does not fit in buflen - 1 bytes is left out a whole line
+ * at a time, and *truncated (may be NULL) says so.
  */
-size_t stats_format(const struct stats *total, const char *sep, char *buf, size_t buflen);
+size_t stats_expose(const struct stats_view *v, char *buf, size_t buflen, bool *truncated);
+
+/*
+ * One log line: "name value" for the gauge upcased_tcp_connections_open
+ * (all workers) and every counter, named as in the exposition
+ * (upcased_tcp_connections_refused_total{reason="access"} 0), joined by
+ * ", ".  Returns the length (truncated to buflen - 1 if needed, always
+ * NUL-terminated).
+ */
+size_t stats_format(const struct stats *total, char *buf, size_t buflen);
 
 /* One line for the log and systemd's STATUS=; returns its length, as stats_format(). */
 size_t stats_summary(const struct stats *total, char *buf, size_t buflen);

@@ -203,7 +203,7 @@ tcp_open_count(struct tcp_worker *t)
 /*
  * Log an event of kind k about the client at sa: "LEAD ADDRESS:PORTTAIL",
  * TAIL from fmt.  The first of its kind in TCP_LOG_INTERVAL_MS goes out at
- * the kind's priority with " (N more since the last message)", the others
+ * the kind's priority with " (N more since the last message)" when N > 0, the others
  * at debug (and cost nothing when debug is off).
  */
 static void __attribute__((format(printf, 7, 8)))
@@ -214,10 +214,14 @@ tcp_log_client(struct tcp_worker *t, enum tcp_log_kind k, const struct sockaddr 
 	int pri = tcp_log_pri[k];
 	va_list ap;
 
-	if (ratelimit_allow(&t->rl_log[k], now))
-		snprintf(more, sizeof(more), " (%llu more since the last message)",
-		    (unsigned long long)ratelimit_take_suppressed(&t->rl_log[k]));
-	else
+	if (ratelimit_allow(&t->rl_log[k], now)) {
+		uint64_t n = ratelimit_take_suppressed(&t->rl_log[k]);
+
+		/* Nothing to say of the first, or of one after a quiet spell. */
+		if (n > 0)
+			snprintf(more, sizeof(more), " (%llu more since the last message)",
+			    (unsigned long long)n);
+	} else
 		pri = LOG_DEBUG;
 	if (!log_enabled(pri))
 		return;
@@ -349,6 +353,7 @@ conn_close(struct tcp_worker *t, struct tcp_conn *c, enum conn_end why)
 		break;
 	}
 	stats_add(&t->w.stats, STAT_TCP_CLOSED, 1);
+	stats_observe(&t->w.stats, HIST_TCP_DURATION, clock_ms() - c->start_ms);
 	if (c->counted)
 		tcp_source_release(t, &c->source);
 	conn_unlink(t, c);

@@ -403,6 +403,7 @@ udp_serve_batch(struct udp_worker *u, int fd, uint64_t now)
 
 		stats_add(&u->w.stats, STAT_UDP_DATAGRAMS_IN, 1);
 		stats_add(&u->w.stats, STAT_UDP_BYTES_IN, len);
+		stats_observe(&u->w.stats, HIST_UDP_SIZE, len);
 		v = udp_judge(u, i, len, out, &outlen, now);
 		udp_count(u, i, v, now);	/* a leaked one, now that it is answered */
 		if (v != UDP_ANSWER && v != UDP_ANSWER_LEAKED)

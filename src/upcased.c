@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "access.h"
@@ -33,6 +34,7 @@
 #include "listener.h"
 #include "listing.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "proto.h"
 #include "ratelimit.h"
@@ -75,9 +77,18 @@ struct upcased {
 	struct worker_pool *tcp;
 	struct worker_pool *udp;
 	int udp_threads;                   /* UDP workers, so sockets per UDP listener (udp.threads) */
+	/*
+	 * Socket activation: the configuration the daemon started with, kept
+	 * (d->conf is replaced on reload) to tell whether a reloaded file's
+	 * listen still differs from it, however many reloads ago it changed.
+	 */
+	struct conf *conf_start;
 	int sigfd;
 	struct control ctl;                /* the control socket and its clients */
-	struct stats reload_stats;        /* reloads and failures (main thread only) */
+	struct metrics *metrics;           /* the Prometheus endpoint; NULL: none */
+	struct stats reload_stats;        /* reloads and failures (main thread writes) */
+	uint64_t start_ms;                 /* wall clock at start, ms since the epoch */
+	uint64_t loaded_ms;                /* the running configuration was loaded (atomic) */
 	uint64_t wd_interval_ms;           /* 0: no watchdog */
 	uint64_t wd_last_ms;
 	uint64_t *beats;                   /* workers' heartbeats at the last ping */
@@ -304,6 +315,11 @@ upcased_check_nofile(const struct conf *c)
 
 /* ------------------------------------------------------------ stats */
 
+/*
+ * Any thread (the main one, the metrics thread): every read of worker or
+ * main-thread state in here is a relaxed atomic load, so no worker is
+ * ever held up by a reader.  The pools outlive every reader.
+ */
 static void
 upcased_stats(const struct upcased *d, struct stats *total)
 {
@@ -311,6 +327,15 @@ upcased_stats(const struct upcased *d, struct stats *total)
 	worker_pool_stats(d->tcp, total);
 	worker_pool_stats(d->udp, total);
 	stats_sum_into(total, &d->reload_stats);
+}
+
+static uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void
@@ -328,11 +353,11 @@ static void
 upcased_log_stats(const struct upcased *d)
 {
 	struct stats t;
-	char buf[3072], per[256];
+	char buf[3584], per[256];	/* with log.c's 4096 for the line */
 	size_t len = 0;
 
 	upcased_stats(d, &t);
-	stats_format(&t, ", ", buf, sizeof(buf));
+	stats_format(&t, buf, sizeof(buf));
 	per[0] = '\0';
 	for (int i = 0; i < worker_pool_size(d->tcp) && len < sizeof(per); i++) {
 		int n = snprintf(per + len, sizeof(per) - len, "%s%llu", i ? " " : "",
@@ -342,10 +367,34 @@ upcased_log_stats(const struct upcased *d)
 	log_info("stats: %s; open per tcp worker: %s", buf, per);
 }
 
-#define CONTROL_PAUSE_MS 1000
+/*
+ * The exposition (stats.h) into buf: the control socket's answer and the
+ * metrics endpoint's body.  Any thread (see upcased_stats).
+ */
+static size_t
+upcased_expose(char *buf, size_t len, void *arg)
+{
+	const struct upcased *d = arg;
+	struct stats_view v;
+	uint64_t open[CONF_MAX_THREADS];
+	bool cut;
+	size_t n;
 
-/* Room for the counters (stats_format). */
-#define CONTROL_STATS_MAX 65536
+	upcased_stats(d, &v.total);
+	v.ntcp = worker_pool_size(d->tcp);
+	for (int i = 0; i < v.ntcp; i++)
+		open[i] = stats_open(&worker_pool_get(d->tcp, i)->stats);
+	v.open = open;
+	v.start_ms = d->start_ms;
+	v.loaded_ms = __atomic_load_n(&d->loaded_ms, __ATOMIC_RELAXED);
+	v.version = PACKAGE_VERSION;
+	n = stats_expose(&v, buf, len, &cut);
+	if (cut)
+		log_warnx("metrics: the exposition did not fit in %zu bytes; lines left out", len);
+	return n;
+}
+
+#define CONTROL_PAUSE_MS 1000
 
 /*
  * The control socket's answer to req (control.h): "connections" and
@@ -356,16 +405,14 @@ static int
 upcased_control_answer(const char *req, struct control_out *out, void *arg)
 {
 	struct upcased *d = arg;
-	struct stats t;
 	char *buf;
 
 	if (strcmp(req, "connections") == 0)
 		return listing_connections(d->tcp, out);
 	if (strncmp(req, "sources", 7) == 0 && (req[7] == '\0' || req[7] == ' '))
 		return listing_sources(d->tcp, d->udp, req + 7, out);
-	upcased_stats(d, &t);
-	if ((buf = control_out_reserve(out, CONTROL_STATS_MAX)) != NULL)
-		out->len += stats_format(&t, "\n", buf, CONTROL_STATS_MAX);
+	if ((buf = control_out_reserve(out, CONTROL_ANSWER_MAX)) != NULL)
+		out->len += upcased_expose(buf, CONTROL_ANSWER_MAX, d);
 	return CONTROL_ANSWER_READY;
 }
 
@@ -470,7 +517,7 @@ upcased_reload(struct upcased *d)
 		goto fail;
 	}
 	if (d->listeners.activated) {
-		reload_warn_activated(d->conf, nc);
+		reload_warn_activated(d->conf_start, nc);
 		nls = d->listeners;	/* systemd owns the sockets: keep them */
 	}
 	else if (listener_set_open(&nls, nc, d->udp_threads, &d->listeners, err,
@@ -489,6 +536,7 @@ upcased_reload(struct upcased *d)
 	worker_pool_apply(d->tcp, &tp);
 	worker_pool_apply(d->udp, &up);
 	/* Every worker has let go of the old sockets and lists: free what went away. */
+	metrics_set_access(d->metrics, np.access);
 	policy_free(&d->policy);
 	d->policy = np;
 	if (!d->listeners.activated) {
@@ -502,9 +550,11 @@ upcased_reload(struct upcased *d)
 		log_warnx("reload: a TCP socket buffer size changed to 0 (the kernel's "
 		    "autotuning) takes effect for listeners kept open on restart; they "
 		    "keep the last size until then");
-	conf_free(d->conf);
+	if (d->conf != d->conf_start)
+		conf_free(d->conf);
 	d->conf = nc;
 	stats_add(&d->reload_stats, STAT_RELOADS, 1);
+	__atomic_store_n(&d->loaded_ms, wall_ms(), __ATOMIC_RELAXED);
 	listener_set_describe(&d->listeners, desc, sizeof(desc));
 	log_info("configuration reloaded; listening on %s", desc);
 	notify_ready();		/* the main loop sends STATUS= next */
@@ -611,6 +661,7 @@ upcased_open_listeners(struct upcased *d)
 			log_notice("%s:%d: listen is not used: the sockets come from systemd "
 			    "(socket activation); edit upcased.socket instead", file, line);
 		/* Every UDP worker waits on systemd's one socket per listener. */
+		d->conf_start = d->conf;
 		listener_set_buffers(&d->listeners, d->conf->tcp_send_buffer,
 		    d->conf->tcp_receive_buffer);
 		return;
@@ -789,6 +840,28 @@ upcased_drop_privileges(struct upcased *d)
 	log_info("running as user %s", user);
 }
 
+/*
+ * The Prometheus endpoint, once the workers whose counters it shows run.
+ * Asked for and impossible (the port taken, say) is an error, as for a
+ * listener: better than a daemon nobody can see into.
+ */
+static void
+upcased_open_metrics(struct upcased *d)
+{
+	const struct conf_metrics *mc = &d->conf->metrics;
+	char err[512];
+
+	if (mc->port == 0)
+		return;
+	d->metrics = metrics_start(mc->address, mc->port, d->policy.access,
+	    upcased_expose, d, err, sizeof(err));
+	if (d->metrics == NULL) {
+		log_warnx("%s", err);
+		upcased_exit(EX_OSERR);
+	}
+	log_info("metrics: serving http://%s/metrics", metrics_where(d->metrics));
+}
+
 static void
 upcased_start(struct upcased *d)
 {
@@ -844,6 +917,7 @@ upcased_start(struct upcased *d)
 	 * a tick) has not moved its heartbeat yet and would be called stuck.
 	 */
 	d->wd_last_ms = clock_ms();
+	upcased_open_metrics(d);
 	if (!d->opt.foreground)
 		daemon_detach_done(0);	/* serving: the starting command exits 0 */
 	listener_set_describe(&d->listeners, desc, sizeof(desc));
@@ -947,6 +1021,9 @@ upcased_stop(struct upcased *d)
 	uint64_t deadline = clock_ms() + (uint64_t)d->conf->shutdown_timeout * 1000;
 
 	notify_stopping();
+	/* First: its thread reads the workers' counters. */
+	metrics_stop(d->metrics);
+	d->metrics = NULL;
 	log_info("shutting down: finishing open connections (at most %d s)",
 	    d->conf->shutdown_timeout);
 	worker_pool_drain(d->udp, deadline);
@@ -964,6 +1041,8 @@ upcased_stop(struct upcased *d)
 	daemon_pidfile_remove();
 	close(d->sigfd);
 	free(d->beats);
+	if (d->conf_start != d->conf)
+		conf_free(d->conf_start);
 	conf_free(d->conf);
 	log_info("stopped");
 }
@@ -975,6 +1054,7 @@ main(int argc, char **argv)
 	char err[512];
 
 	memset(&d, 0, sizeof(d));
+	d.start_ms = d.loaded_ms = wall_ms();
 	log_set_exit(upcased_exit);
 	if (stdfds_ensure_open() == -1)
 		upcased_exit(EX_OSERR);		/* a listener must never land on 0-2 */

@@ -36,7 +36,7 @@ CACHE = os.environ.get("UPCASE_ROOTFS_CACHE", "/var/cache/upcase-test")
 # socat as independent clients; the libraries upcase links with, so that a
 # make install or the .deb runs without apt reaching a mirror.
 PACKAGES = ["systemd", "systemd-sysv", "dbus", "procps", "python3", "socat",
-            "libconfig9", "libunistring2", "libsystemd0"]
+            "libconfig9", "libunistring2", "libsystemd0", "libmicrohttpd12"]
 
 BOOT_TIMEOUT = 90.0
 STOP_TIMEOUT = 30.0
@@ -62,10 +62,32 @@ def _suite():
     return os.environ.get("UPCASE_ROOTFS_SUITE") or _os_release().get("VERSION_CODENAME", "")
 
 
+def _debian_entries(text):
+    """(uris, suites, components) of each entry of a one-line (.list) or
+    deb822 (.sources) apt source text."""
+    out = []
+    for line in text.splitlines():
+        m = re.match(r"\s*deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+(\S+)\s*(.*)", line)
+        if m:
+            out.append(([m.group(1)], [m.group(2)], m.group(3).split()))
+    for stanza in re.split(r"\n\s*\n", text):
+        fields = {}
+        for line in stanza.splitlines():
+            k, sep, v = line.partition(":")
+            if sep and not line.startswith((" ", "#")):
+                fields[k.strip().lower()] = v.split()
+        if "deb" in fields.get("types", []) and "uris" in fields:
+            out.append((fields["uris"], fields.get("suites", []), fields.get("components", [])))
+    return out
+
+
 def _mirror():
-    """The host's own Debian mirror (its apt sources), else deb.debian.org."""
+    """The host's own Debian mirror: an apt source of the suite's "main"
+    at a .../debian path (not a third-party repository that happens to
+    come first), else deb.debian.org."""
     if os.environ.get("UPCASE_ROOTFS_MIRROR"):
         return os.environ["UPCASE_ROOTFS_MIRROR"]
+    suite = _suite()
     paths = ["/etc/apt/sources.list"]
     d = "/etc/apt/sources.list.d"
     if os.path.isdir(d):
@@ -76,10 +98,12 @@ def _mirror():
                 text = f.read()
         except OSError:
             continue
-        for m in re.finditer(r"(?:^deb\s+(?:\[[^]]*\]\s+)?|^URIs:\s*)(\S+)", text, re.M):
-            uri = m.group(1)
-            if "security" not in uri and uri.startswith(("http://", "https://")):
-                return uri
+        for uris, suites, comps in _debian_entries(text):
+            if suite not in suites or "main" not in comps:
+                continue
+            for uri in uris:
+                if uri.startswith(("http://", "https://")) and uri.rstrip("/").endswith("/debian"):
+                    return uri
     return "http://deb.debian.org/debian"
 
 

@@ -16,6 +16,7 @@ other destination.
 import errno
 import ipaddress
 import os
+import re
 import shutil
 import signal
 import socket
@@ -121,12 +122,69 @@ class NetDaemon(Daemon):
                 shutil.rmtree(self.dir, ignore_errors=True)
 
 
+# Counters that became one family's reasons but whose old names tests use:
+# (family, reason) -> the old name.  The rest map by rule (parse_stats).
+LEGACY_NAMES = {
+    ("upcased_tcp_connections_dropped_total", "idle_timeout"): "upcased_tcp_idle_timeouts_total",
+    ("upcased_tcp_connections_dropped_total", "min_rate"): "upcased_tcp_slow_closes_total",
+    ("upcased_tcp_connections_dropped_total", "error"): "upcased_tcp_connection_errors_total",
+}
+
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?')
+
+
+def parse_labels(text):
+    """{name: value} of a sample's label text (unescaped), or raise."""
+    labels, pos = {}, 0
+    while pos < len(text):
+        m = _LABEL.match(text, pos)
+        if m is None:
+            raise AssertionError("bad labels %r" % text)
+        labels[m.group(1)] = re.sub(r"\\(.)", lambda e: "\n" if e.group(1) == "n"
+                                    else e.group(1), m.group(2))
+        pos = m.end()
+    return labels
+
+
 def parse_stats(text):
-    stats = {}
+    """The exposition (# HELP/# TYPE lines, name{labels} value) as a dict.
+
+    Every sample is there by its full text, 'name{a="b"}'; a sample with no
+    label by its name.  So tests keep the names they knew, a family of
+    reasons also gives each reason the old flat name (name minus _total,
+    _REASON, _total: upcased_tcp_connections_refused_total{reason="access"}
+    is upcased_tcp_connections_refused_access_total; LEGACY_NAMES for the
+    others), and a family labelled otherwise (the per-worker
+    upcased_tcp_connections_open{worker=...}) its sum under the bare name.
+    Histogram buckets (le) are kept by their full text only."""
+    stats, sums = {}, {}
     for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit():
-            stats[parts[0]] = int(parts[1])
+        if not line or line.startswith("#"):
+            continue
+        m = _SAMPLE.match(line)
+        if m is None:
+            raise AssertionError("not an exposition line: %r" % line)
+        name, ltext, value = m.group(1), m.group(2), m.group(3)
+        try:
+            v = int(value)
+        except ValueError:
+            v = float(value)
+        labels = parse_labels(ltext) if ltext else {}
+        stats[name + ("{%s}" % ltext if ltext else "")] = v
+        if not labels:
+            stats[name] = v
+        elif "le" in labels:
+            continue
+        elif set(labels) == {"reason"} and name.endswith("_total"):
+            legacy = LEGACY_NAMES.get((name, labels["reason"]),
+                                      "%s_%s_total" % (name[:-6], labels["reason"]))
+            stats[legacy] = v
+            sums[name] = sums.get(name, 0) + v
+        else:
+            sums[name] = sums.get(name, 0) + v
+    for name, v in sums.items():
+        stats.setdefault(name, v)
     if not stats:
         raise AssertionError("no counters in %r" % text)
     return stats

@@ -91,7 +91,7 @@ class TooLargeReply(unittest.TestCase):
             # The reply can reach us before sendmmsg() returns and is counted.
             time.sleep(0.2)
             d.send_signal(__import__("signal").SIGUSR1)
-            log = d.wait_log("upcased_udp_datagrams_dropped_too_large_total 1")
+            log = d.wait_log('upcased_udp_datagrams_dropped_total{reason="too_large"} 1')
             self.assertIn("upcased_udp_datagrams_out_total 1", log)
             self.assertEqual(d.stop(), 0)
         self.assertIsNotNone(ctl)

@@ -146,8 +146,9 @@ class AtDaemonClose(unittest.TestCase):
                 self.assertEqual(harness.recv_all(s), p, "held %r" % p)
                 s.close()
             d.send_signal(signal.SIGUSR1)
-            log = d.wait_log("upcased_tcp_slow_closes_total")
-            closed = int(re.search(r"upcased_tcp_slow_closes_total (\d+)", log).group(1))
+            log = d.wait_log('upcased_tcp_connections_dropped_total{reason="min_rate"}')
+            closed = int(re.search(r'upcased_tcp_connections_dropped_total\{reason="min_rate"\} (\d+)',
+                                   log).group(1))
             self.assertGreaterEqual(closed, 4)
             for s in fillers:
                 s.close()

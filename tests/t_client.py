@@ -309,9 +309,12 @@ class ClientIPv4(unittest.TestCase):
             self.assertTrue(lines)
             stats = {}
             for line in lines:
-                self.assertRegex(line, r"^[a-z_]+ [0-9]+$")
-                name, value = line.split()
-                stats[name] = int(value)
+                # The exposition: # HELP and # TYPE, then name{labels} value.
+                if line.startswith("# HELP ") or line.startswith("# TYPE "):
+                    continue
+                self.assertRegex(line, r'^[a-z_]+(\{[a-z_]+="[^"]*"\})? [0-9.]+$')
+                name, value = line.rsplit(" ", 1)
+                stats[name] = float(value)
             udp_in = [v for k, v in stats.items() if "udp_datagrams_in" in k]
             self.assertEqual(len(udp_in), 1, out)
             self.assertGreaterEqual(udp_in[0], 1)

@@ -7,6 +7,7 @@ generator is right and both instances serve; an access rule on the client
 address, the per-source limit and the logs see the client, not the proxy;
 a forged header sent directly from an untrusted address is refused."""
 
+import errno
 import os
 import shutil
 import signal
@@ -121,7 +122,11 @@ def from_addr(src, port, data, timeout=5):
         s.shutdown(socket.SHUT_WR)
         got = harness.recv_all(s)
         return got or None
-    except (ConnectionResetError, BrokenPipeError):
+    except OSError as e:
+        # Closed by the server before or while we sent: refused.  A
+        # timeout is not a refusal and goes on up.
+        if e.errno not in (errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN):
+            raise
         return None
     finally:
         s.close()
@@ -213,4 +218,8 @@ class BehindHAProxy(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    # Every test skipped (no container, a sanitizer build, ...): automake's SKIP, not PASS.
+    prog = unittest.main(exit=False, verbosity=2)
+    r = prog.result
+    raise SystemExit(1 if not r.wasSuccessful() else
+                     77 if r.testsRun and len(r.skipped) == r.testsRun else 0)

@@ -58,7 +58,7 @@ class MaxConnections(unittest.TestCase):
             for s in held:
                 s.close()
             d.send_signal(__import__("signal").SIGUSR1)
-            log = d.wait_log("upcased_tcp_connections_refused_max_connections_total 1")
+            log = d.wait_log('upcased_tcp_connections_refused_total{reason="max_connections"} 1')
             self.assertEqual(d.stop(), 0, log)
 
 

@@ -250,7 +250,7 @@ class Package(unittest.TestCase):
         self.assertIn("Package: upcase\n", fields)
         self.assertIn("Version: %s\n" % self.version, fields)
         self.assertIn("Architecture: %s\n" % self.arch, fields)
-        for lib in ("libc6", "libconfig9", "libsystemd0", "libunistring2"):
+        for lib in ("libc6", "libconfig9", "libsystemd0", "libunistring2", "libmicrohttpd12"):
             self.assertRegex(fields, r"Depends:.*\b%s\b" % lib)
         self.assertEqual(run(["dpkg-deb", "-I", self.deb, "conffiles"]).stdout,
                          "/etc/upcased.conf\n")
@@ -452,4 +452,8 @@ class Package(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    # Every test skipped (no container, a sanitizer build, ...): automake's SKIP, not PASS.
+    prog = unittest.main(exit=False, verbosity=2)
+    r = prog.result
+    raise SystemExit(1 if not r.wasSuccessful() else
+                     77 if r.testsRun and len(r.skipped) == r.testsRun else 0)

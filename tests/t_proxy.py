@@ -5,6 +5,7 @@ proxy names the client, for access rules, per-source limits and logs;
 untrusted, malformed, truncated and late headers are refused and counted
 by reason; bytes after the header are served."""
 
+import errno
 import os
 import socket
 import struct
@@ -55,7 +56,11 @@ def ask(port, first, rest=b"", src="127.0.0.1", chunk=None):
                 s.sendall(rest)
         s.shutdown(socket.SHUT_WR)
         return harness.recv_all(s)
-    except (ConnectionResetError, BrokenPipeError):
+    except OSError as e:
+        # Closed by the server before or while we sent: refused.  A
+        # timeout is not a refusal and goes on up.
+        if e.errno not in (errno.ECONNRESET, errno.EPIPE, errno.ENOTCONN):
+            raise
         return None
     finally:
         s.close()

@@ -8,6 +8,7 @@ one is refused the port, as before."""
 
 import subprocess
 import tempfile
+import time
 import unittest
 
 import harness
@@ -36,10 +37,18 @@ class ReusePort(unittest.TestCase):
         # from one address are fine.
         with NetDaemon(port=port, listen=listen_on(port)) as a, \
                 NetDaemon(port=port, listen=listen_on(port)) as b:
+            # b's readiness probe may be accepted by either: let it be counted first.
+            time.sleep(0.3)
             a0, b0 = a.stats(), b.stats()
             connections(port, 200)
-            da = delta(a0, a.stats(), "tcp_connections_accepted")
-            db = delta(b0, b.stats(), "tcp_connections_accepted")
+            # Counters are read a moment after (bounded): settle first.
+            deadline = time.monotonic() + 3
+            while True:
+                da = delta(a0, a.stats(), "tcp_connections_accepted")
+                db = delta(b0, b.stats(), "tcp_connections_accepted")
+                if da + db >= 200 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
             print("200 connections to one port, two processes: %d and %d" % (da, db))
             self.assertEqual(da + db, 200)
             self.assertGreater(min(da, db), 30)

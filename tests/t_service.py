@@ -16,6 +16,7 @@ import time
 import unittest
 
 import harness
+import nethelp
 from harness import UPCASE, UPCASED, make_conf
 
 TOP = harness.TOP
@@ -311,11 +312,7 @@ def read_stats(path):
     rc, out, err = harness.run([UPCASE, "--stats", "-S", path])
     if rc != 0:
         raise AssertionError("upcase --stats: %d %s" % (rc, err.decode("utf-8", "replace")))
-    stats = {}
-    for line in out.decode().splitlines():
-        name, value = line.split(" ")
-        stats[name] = int(value)
-    return stats
+    return nethelp.parse_stats(out.decode())
 
 
 class Stats(unittest.TestCase):

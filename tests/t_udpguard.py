@@ -69,7 +69,7 @@ class LowPorts(unittest.TestCase):
             self.assertEqual(delta(before, after, "udp_datagrams_dropped_loop"), 0)
             log = d.wait_log("dropped a datagram from 127.0.0.1:7: source port below 1024")
             d.send_signal(signal.SIGUSR1)
-            d.wait_log("upcased_udp_datagrams_dropped_low_port_total %d" % len(dropped))
+            d.wait_log('upcased_udp_datagrams_dropped_total{reason="low_port"} %d' % len(dropped))
             # The drop log is rate-limited: one line per 10 s (one UDP worker).
             s = bind_udp("127.0.0.1", 7)
             try:

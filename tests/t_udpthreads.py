@@ -184,7 +184,7 @@ class UdpThreads(unittest.TestCase):
         port = harness.free_port()
         listen = '{ address = "127.0.0.1"; port = %d; }, %s' % (port, listen)
         with NetDaemon("udp = { threads = 100; };", port=port, listen=listen) as d:
-            log = d.wait_log("starting 42")
+            log = started(d).wait_log("starting 42")
             self.assertIn("udp.threads: 100 threads with 3 UDP listeners would need 300 "
                           "sockets, more than the 128 a worker can watch: starting 42", log)
             self.assertEqual(len(udp_threads(d.pid)), 42)

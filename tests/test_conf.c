@@ -1113,6 +1113,9 @@ test_listen_equal(void **state)
 		  "listen = ( { port = 1; }, { address = \"::1\"; port = 2; } );", false },
 		{ "", "listen = ( { address = \"*\"; port = 12000; } );", true },	/* the default */
 		{ "", "backlog = 5;", true },
+		/* reuse_port is not applied to systemd's sockets either. */
+		{ "listen = ( { port = 1; } );",
+		  "listen = ( { port = 1; reuse_port = true; } );", false },
 	};
 
 	(void)state;

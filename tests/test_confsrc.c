@@ -1160,6 +1160,40 @@ test_glob_counts(void **state)
 	assert_int_equal(gen_open, 0);
 }
 
+/*
+ * Many patterns list a directory each: CONFSRC_MAX_LISTED names are read
+ * in all, not one more, though no file is read and nothing matches (the
+ * files' and bytes' budgets never see it).
+ */
+static void
+test_glob_listed(void **state)
+{
+	static const char line[] = "@include \"/g/x*\"\n";
+	size_t n = CONFSRC_MAX_LISTED / 2, len = sizeof(line) - 1;
+	char *text, want[256];
+
+	(void)state;
+	gen_n = 0;		/* ".", "..": two names a listing */
+	assert_non_null(text = malloc((n + 1) * len + 1));
+	for (size_t i = 0; i < n; i++)
+		memcpy(text + i * len, line, len);
+	text[n * len] = '\0';
+	confsrc_free(&src);
+	assert_int_equal(confsrc_expand(&gen, MAIN, text, INCDIR, BIG, &src, err,
+	    sizeof(err)), 0);
+	assert_int_equal(src.nfiles, 1);
+	confsrc_free(&src);
+	memcpy(text + n * len, line, len);
+	text[(n + 1) * len] = '\0';
+	snprintf(want, sizeof(want), MAIN ":%zu: @include \"/g/x*\": more than %d "
+	    "directory entries to list in all", n + 1, CONFSRC_MAX_LISTED);
+	assert_int_equal(confsrc_expand(&gen, MAIN, text, INCDIR, BIG, &src, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, want);
+	assert_int_equal(gen_open, 0);
+	free(text);
+}
+
 static void cut(char *, size_t, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -1433,6 +1467,7 @@ main(void)
 		cmocka_unit_test(test_glob_nested),
 		cmocka_unit_test(test_glob_budget),
 		cmocka_unit_test(test_glob_counts),
+		cmocka_unit_test(test_glob_listed),
 		cmocka_unit_test(test_glob_path_max),
 		cmocka_unit_test(test_real_layer),
 		cmocka_unit_test(test_real_list),
