@@ -14,6 +14,7 @@
  *	r C	srctable_resize to capacity C	k A..	a key from raw bytes
  *	t N	the clock forward		b N	the clock back
  *	T	tbucket_take on a bucket of its own, against a reference
+ *	i	srctable_next over the table, and srctable_top
  * A table has one use (srctable.h): its entries' bucket and loop state
  * share their bytes, so e takes the keys without a port (IPv4 hosts,
  * IPv6 prefixes), l those with one (address and port).  In the seed
@@ -704,10 +705,34 @@ op_key(struct fuzz *f)
 		fuzz_fail("masking a masked address changed the key");
 }
 
+/* Iterate: every entry in use once, each found by its key; the top sorted. */
+static void
+op_iterate(struct fuzz *f)
+{
+	struct src_entry top[8];
+	const struct src_entry *e;
+	size_t cursor = 0, n = 0, k, want;
+
+	while ((e = srctable_next(f->t, &cursor)) != NULL) {
+		if (srctable_find(f->t, &e->key) != e)
+			fuzz_fail("srctable_next: an entry that find does not give");
+		n++;
+	}
+	if (n != srctable_count(f->t))
+		fuzz_fail("srctable_next: %zu entries, count says %zu", n,
+		    srctable_count(f->t));
+	want = n < 8 ? n : 8;
+	if ((k = srctable_top(f->t, top, 8)) != want)
+		fuzz_fail("srctable_top: %zu of %zu", k, n);
+	for (size_t i = 1; i < k; i++)
+		if (srctable_busier(&top[i - 1], &top[i]) >= 0)
+			fuzz_fail("srctable_top: out of order at %zu", i);
+}
+
 static void
 run(struct fuzz *f, unsigned op)
 {
-	static const char ops[] = "gfpuelrktbT";
+	static const char ops[] = "gfpuelrktbiT";
 
 	if (op == 0 || strchr(ops, (int)op) == NULL)
 		op = (unsigned char)ops[op % (sizeof(ops) - 1)];
@@ -722,6 +747,7 @@ run(struct fuzz *f, unsigned op)
 	case 'k': op_key(f); break;
 	case 't': op_time(f, true); break;
 	case 'b': op_time(f, false); break;
+	case 'i': op_iterate(f); break;
 	default: op_take(f); break;
 	}
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * control.c: the stats socket (see control.h).
+ * control.c: the control socket (see control.h).
  */
 #include "config.h"
 
@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <poll.h>
 #include <stdio.h>
@@ -161,51 +162,166 @@ failed:
 	return CONTROL_FAILED;
 }
 
+/* ------------------------------------------------------------ answers */
+
+void
+control_out_append(struct control_out *o, const void *p, size_t len)
+{
+	char *at = control_out_reserve(o, len);
+
+	if (at != NULL) {
+		memcpy(at, p, len);
+		o->len += len;
+	}
+}
+
+void
+control_out_printf(struct control_out *o, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		control_out_append(o, line, (size_t)n < sizeof(line) ? (size_t)n :
+		    sizeof(line) - 1);
+}
+
+char *
+control_out_reserve(struct control_out *o, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (o->failed)
+		return NULL;
+	if (o->cap - o->len >= n)
+		return o->p + o->len;
+	if (n > o->max || o->len > o->max - n) {
+		o->failed = true;
+		return NULL;
+	}
+	for (cap = o->cap ? o->cap : 4096; cap - o->len < n; cap *= 2)
+		;
+	if (cap > o->max)
+		cap = o->max;
+	if ((p = realloc(o->p, cap)) == NULL) {
+		o->failed = true;
+		return NULL;
+	}
+	o->p = p;
+	o->cap = cap;
+	return o->p + o->len;
+}
+
 /* ------------------------------------------------------------ serving */
 
-struct control_answer {
-	size_t (*fn)(char *, size_t, void *);
-	void *arg;
-	bool made;
-	size_t len;
-	char buf[CONTROL_ANSWER_MAX];
-};
+/* Close client k, free its answer, and fill its place with the last one. */
+static void
+control_drop(struct control *c, int k)
+{
+	struct control_client *cl = &c->clients[k];
+
+	close(cl->fd);
+	c->buffered -= cl->out.cap;
+	free(cl->out.p);
+	*cl = c->clients[--c->nclients];
+}
+
+/* Put a short answer in place of what out held (an error, or none made). */
+static void
+control_set_error(struct control *c, struct control_client *cl, const char *what)
+{
+	c->buffered -= cl->out.cap;
+	free(cl->out.p);
+	memset(&cl->out, 0, sizeof(cl->out));
+	cl->out.max = 256;
+	control_out_printf(&cl->out, "error: %s\n", what);
+	c->buffered += cl->out.cap;
+}
 
 /*
- * Answer client k and close it.  drain: read once more first, so that a
- * request that came since the last look is not left unread (closing with
- * unread data makes the client's read fail with ECONNRESET).
+ * One write of what client k is owed; close it once it has all.  Before
+ * the close, read once more, so that a request that came since the last
+ * look is not left unread (closing with unread data makes the client's
+ * read fail with ECONNRESET).  Returns whether the client is gone.
  */
-static void
-control_answer(struct control *c, int k, struct control_answer *a, bool drain)
+static bool
+control_send(struct control *c, int k)
 {
 	struct control_client *cl = &c->clients[k];
 	char buf[CONTROL_REQUEST_MAX];
 	ssize_t sent;
 
-	if (drain)
-		(void)recv(cl->fd, buf, CONTROL_REQUEST_MAX - cl->got, MSG_DONTWAIT);
-	if (!a->made) {
-		a->len = a->fn(a->buf, sizeof(a->buf), a->arg);
-		a->made = true;
+	if (cl->off < cl->out.len) {
+		sent = send(cl->fd, cl->out.p + cl->off, cl->out.len - cl->off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (sent == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return false;
+		if (sent <= 0) {
+			log_debug("control socket: client gone, %zu of %zu bytes sent",
+			    cl->off, cl->out.len);
+			control_drop(c, k);
+			return true;
+		}
+		cl->off += (size_t)sent;
+		if (cl->off < cl->out.len)
+			return false;
 	}
-	sent = send(cl->fd, a->buf, a->len, MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (sent != (ssize_t)a->len)
-		log_debug("control socket: short answer (%zd of %zu)", sent, a->len);
-	close(cl->fd);
-	*cl = c->clients[--c->nclients];
+	(void)recv(cl->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	control_drop(c, k);
+	return true;
+}
+
+/* Ask for client k's answer; send what is ready.  Returns whether it is gone. */
+static bool
+control_answer(struct control *c, int k, uint64_t now, control_answer_fn *answer,
+    void *arg)
+{
+	struct control_client *cl = &c->clients[k];
+	int r;
+
+	if (cl->phase == CONTROL_READING) {
+		cl->req[cl->got] = '\0';
+		cl->req[strcspn(cl->req, "\r\n")] = '\0';
+	}
+	cl->out.max = CONTROL_OUT_TOTAL - c->buffered + cl->out.cap;
+	c->buffered -= cl->out.cap;
+	r = answer(cl->req, &cl->out, arg);
+	c->buffered += cl->out.cap;
+	if (r == CONTROL_ANSWER_LATER && !cl->out.failed) {
+		if (cl->phase != CONTROL_LATER) {
+			cl->phase = CONTROL_LATER;
+			cl->deadline = now + CONTROL_LATER_MS;
+		}
+		return false;
+	}
+	if (cl->out.failed) {
+		log_warnx("control socket: the answer to \"%s\" would not fit in memory "
+		    "(control buffers hold %zu bytes at most)", cl->req, CONTROL_OUT_TOTAL);
+		control_set_error(c, cl, "out of memory for the answer");
+	}
+	cl->phase = CONTROL_SENDING;
+	cl->deadline = now + CONTROL_SEND_MS;
+	cl->off = 0;
+	return control_send(c, k);
 }
 
 /* One read from client k: true once its request is in. */
 static bool
 control_read(struct control_client *cl)
 {
-	char buf[CONTROL_REQUEST_MAX];
-	ssize_t n = recv(cl->fd, buf, CONTROL_REQUEST_MAX - cl->got, MSG_DONTWAIT);
+	ssize_t n = recv(cl->fd, cl->req + cl->got, CONTROL_REQUEST_MAX - cl->got,
+	    MSG_DONTWAIT);
 
 	if (n > 0) {
+		bool nl = memchr(cl->req + cl->got, '\n', (size_t)n) != NULL;
+
 		cl->got += (size_t)n;
-		return memchr(buf, '\n', (size_t)n) != NULL || cl->got >= CONTROL_REQUEST_MAX;
+		return nl || cl->got >= CONTROL_REQUEST_MAX;
 	}
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return false;
@@ -221,9 +337,38 @@ control_find(const struct control *c, int fd)
 	return -1;
 }
 
+/*
+ * The table is full: answer the client waiting longest for its request;
+ * if that does not free a place (its answer comes later, or is long),
+ * drop the client accepted first.
+ */
+static void
+control_make_room(struct control *c, uint64_t now, control_answer_fn *answer, void *arg)
+{
+	int old = -1;
+
+	for (int k = 0; k < c->nclients; k++)
+		if (c->clients[k].phase == CONTROL_READING &&
+		    (old == -1 || c->clients[k].accepted < c->clients[old].accepted))
+			old = k;
+	if (old != -1) {
+		(void)control_read(&c->clients[old]);	/* what came since the last look */
+		control_answer(c, old, now, answer, arg);
+	}
+	if (c->nclients < CONTROL_MAX_CLIENTS)
+		return;
+	old = 0;
+	for (int k = 1; k < c->nclients; k++)
+		if (c->clients[k].accepted < c->clients[old].accepted)
+			old = k;
+	log_debug("control socket: %d clients at once, dropping the oldest",
+	    CONTROL_MAX_CLIENTS);
+	control_drop(c, old);
+}
+
 /* Accept up to CONTROL_ACCEPT_MAX clients.  -1: out of descriptors. */
 static int
-control_accept(struct control *c, uint64_t now, struct control_answer *a)
+control_accept(struct control *c, uint64_t now, control_answer_fn *answer, void *arg)
 {
 	for (int i = 0; i < CONTROL_ACCEPT_MAX; i++) {
 		struct control_client *cl;
@@ -242,22 +387,17 @@ control_accept(struct control *c, uint64_t now, struct control_answer *a)
 				return 0;
 			}
 		}
-		if (c->nclients == CONTROL_MAX_CLIENTS) {
-			/* Full: the one waiting longest gets its answer now. */
-			int old = 0;
-
-			for (int k = 1; k < c->nclients; k++)
-				if (c->clients[k].deadline < c->clients[old].deadline)
-					old = k;
-			control_answer(c, old, a, true);
-		}
+		if (c->nclients == CONTROL_MAX_CLIENTS)
+			control_make_room(c, now, answer, arg);
 		cl = &c->clients[c->nclients++];
+		memset(cl, 0, sizeof(*cl));
 		cl->fd = fd;
+		cl->phase = CONTROL_READING;
+		cl->accepted = now;
 		cl->deadline = now + CONTROL_WAIT_MS;
-		cl->got = 0;
 		/* The request usually came with the connection. */
 		if (control_read(cl))
-			control_answer(c, c->nclients - 1, a, false);
+			control_answer(c, c->nclients - 1, now, answer, arg);
 	}
 	return 0;
 }
@@ -273,10 +413,13 @@ control_pollfds(const struct control *c, struct pollfd *p, bool listen,
 	if (listen)
 		p[n++] = (struct pollfd){ .fd = c->fd, .events = POLLIN };
 	for (int k = 0; k < c->nclients; k++) {
-		uint64_t d = c->clients[k].deadline;
-		uint64_t left = d > now ? d - now : 0;
+		const struct control_client *cl = &c->clients[k];
+		uint64_t left = cl->deadline > now ? cl->deadline - now : 0;
+		short ev = cl->phase == CONTROL_READING ? POLLIN :
+		    cl->phase == CONTROL_SENDING ? POLLOUT : 0;
 
-		p[n++] = (struct pollfd){ .fd = c->clients[k].fd, .events = POLLIN };
+		/* LATER: polled for nothing (errors only); the caller's descriptor wakes us. */
+		p[n++] = (struct pollfd){ .fd = cl->fd, .events = ev };
 		if (*timeout_ms < 0 || left < (uint64_t)*timeout_ms)
 			*timeout_ms = (int)left;
 	}
@@ -285,15 +428,20 @@ control_pollfds(const struct control *c, struct pollfd *p, bool listen,
 
 int
 control_serve(struct control *c, const struct pollfd *p, int n, uint64_t now,
-    size_t (*answer)(char *, size_t, void *), void *arg)
+    control_answer_fn *answer, void *arg)
 {
-	struct control_answer a = { .fn = answer, .arg = arg };
 	bool incoming = false;
 	int k;
 
 	if (c->fd == -1)
 		return 0;
+	/* The answers made meanwhile, first: their clients waited longest. */
+	for (k = c->nclients - 1; k >= 0; k--)
+		if (c->clients[k].phase == CONTROL_LATER)
+			control_answer(c, k, now, answer, arg);
 	for (int i = 0; i < n; i++) {
+		struct control_client *cl;
+
 		if (p[i].revents == 0)
 			continue;
 		if (p[i].fd == c->fd) {
@@ -301,13 +449,47 @@ control_serve(struct control *c, const struct pollfd *p, int n, uint64_t now,
 			continue;
 		}
 		/* Only fds of clients we hold: none is closed and reused before the accepts. */
-		if ((k = control_find(c, p[i].fd)) != -1 && control_read(&c->clients[k]))
-			control_answer(c, k, &a, false);
+		if ((k = control_find(c, p[i].fd)) == -1)
+			continue;
+		cl = &c->clients[k];
+		if (cl->phase == CONTROL_READING && control_read(cl))
+			control_answer(c, k, now, answer, arg);
+		else if (cl->phase == CONTROL_SENDING)
+			control_send(c, k);
+		else if (cl->phase == CONTROL_LATER && (p[i].revents & (POLLHUP | POLLERR))) {
+			/* Gone while its answer is made: else poll() reports it at once, again. */
+			log_debug("control socket: a client left before its answer was made");
+			control_drop(c, k);
+		}
 	}
-	for (k = c->nclients - 1; k >= 0; k--)
-		if (c->clients[k].deadline <= now)
-			control_answer(c, k, &a, true);	/* said nothing in time */
-	return incoming ? control_accept(c, now, &a) : 0;
+	for (k = c->nclients - 1; k >= 0; k--) {
+		struct control_client *cl = &c->clients[k];
+
+		if (cl->deadline > now)
+			continue;
+		switch (cl->phase) {
+		case CONTROL_READING:
+			/* Said nothing in time: read once more, then the answer. */
+			(void)control_read(cl);
+			control_answer(c, k, now, answer, arg);
+			break;
+		case CONTROL_LATER:
+			log_warnx("control socket: no answer to \"%s\" within %d ms",
+			    cl->req, CONTROL_LATER_MS);
+			control_set_error(c, cl, "the workers did not answer in time");
+			cl->phase = CONTROL_SENDING;
+			cl->deadline = now + CONTROL_SEND_MS;
+			cl->off = 0;
+			control_send(c, k);
+			break;
+		case CONTROL_SENDING:
+			log_debug("control socket: a client took %zu of %zu bytes in %d ms: "
+			    "dropped", cl->off, cl->out.len, CONTROL_SEND_MS);
+			control_drop(c, k);
+			break;
+		}
+	}
+	return incoming ? control_accept(c, now, answer, arg) : 0;
 }
 
 /* ------------------------------------------------------------ ownership, stop */
@@ -333,7 +515,7 @@ control_close(struct control *c)
 	if (c->fd == -1)
 		return;
 	while (c->nclients > 0)
-		close(c->clients[--c->nclients].fd);
+		control_drop(c, c->nclients - 1);
 	close(c->fd);
 	c->fd = -1;
 	/* Only the socket we made: one put there since is somebody else's. */

@@ -1,20 +1,28 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * control.h: the UNIX control socket.  A client (upcase --stats) connects,
- * may send "stats\n", and reads the counters in the Prometheus text format
- * (stats_expose) until we close.
+ * control.h: the UNIX control socket.  A client (upcase --stats,
+ * --connections, --sources) connects, sends a one-line request ("stats",
+ * "connections", "sources N"; anything else, or nothing, is "stats": the
+ * counters in the Prometheus text format, stats_expose) and reads the
+ * answer until we close (upcased(8) describes them).
  *
  * Served by the main thread, which must never be held up by a client: it
  * handles signals between two turns of its loop.  So every client socket
  * is non-blocking and waits in a small table, polled with the signalfd;
  * a turn does at most a few accepts and, per client that is ready, one
- * read of at most CONTROL_REQUEST_MAX bytes.  A client is answered, and
- * closed, once its request is in (a newline, or CONTROL_REQUEST_MAX bytes:
- * a writer that never stops is cut off there), at its end of file, or
- * CONTROL_WAIT_MS after it was accepted; the answer is small enough for
- * one non-blocking write, so a client that never reads costs nothing.
- * With the table full, the client waiting longest is answered to make
- * room.
+ * read of at most CONTROL_REQUEST_MAX bytes or one write of what the
+ * socket takes.  A client's answer is made once its request is in (a
+ * newline, or CONTROL_REQUEST_MAX bytes: a writer that never stops is cut
+ * off there), at its end of file, or CONTROL_WAIT_MS after it was
+ * accepted.  An answer the workers make (a snapshot of their
+ * connections) comes later: the client waits, without costing a turn
+ * anything, for at most CONTROL_LATER_MS.  An answer is held in a buffer
+ * of the client's own and sent as its socket takes it (POLLOUT); a client
+ * that has not taken all of it CONTROL_SEND_MS later is dropped, and its
+ * buffer freed.  All the buffers together hold at most CONTROL_OUT_TOTAL
+ * bytes: an answer that would not fit is an error line.  With the table
+ * full, the client waiting longest for its request is answered to make
+ * room, or else the one accepted first is dropped.
  *
  * The path: control_open() replaces only a stale socket (one that nobody
  * answers on), and control_close() removes only the socket it made.
@@ -29,18 +37,45 @@
 #include <sys/types.h>
 #include <sys/un.h>
 
-#define CONTROL_MAX_CLIENTS 16     /* waiting for their request at once */
+#define CONTROL_MAX_CLIENTS 16     /* served at once */
 #define CONTROL_ACCEPT_MAX  4      /* accepts per turn of the loop */
 #define CONTROL_WAIT_MS     200    /* for a client's request */
+#define CONTROL_LATER_MS    2000   /* for an answer the workers make (a snapshot) */
+#define CONTROL_SEND_MS     10000  /* for a client to take its whole answer */
 #define CONTROL_REQUEST_MAX 256    /* bytes read from a client, at most */
-#define CONTROL_ANSWER_MAX  131072 /* bytes of an answer (the exposition), at most */
+#define CONTROL_ANSWER_MAX  131072 /* bytes of the counters (the exposition), at most */
+#define CONTROL_OUT_TOTAL   ((size_t)64 << 20)  /* answers held for all clients at once */
 /* What control_pollfds() may fill: the listener and every client. */
 #define CONTROL_POLL_MAX    (1 + CONTROL_MAX_CLIENTS)
 
+/* An answer being made: grows up to max bytes; failed once it would not fit. */
+struct control_out {
+	char    *p;
+	size_t   len, cap, max;
+	bool     failed;
+};
+
+void  control_out_append(struct control_out *o, const void *p, size_t len);
+void  control_out_printf(struct control_out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Room for n more bytes at o->p + o->len (add what was written to o->len), or NULL. */
+char *control_out_reserve(struct control_out *o, size_t n);
+
+enum control_phase {
+	CONTROL_READING,             /* the request */
+	CONTROL_LATER,               /* the answer is being made (answer() said so) */
+	CONTROL_SENDING,             /* out, as the socket takes it */
+};
+
 struct control_client {
 	int fd;
-	uint64_t deadline;           /* answered then, request or not */
+	enum control_phase phase;
+	uint64_t accepted;
+	uint64_t deadline;           /* of the phase (CONTROL_*_MS) */
 	size_t got;                  /* bytes of the request read */
+	char req[CONTROL_REQUEST_MAX + 1];  /* the request so far */
+	struct control_out out;
+	size_t off;                  /* of out, sent */
 };
 
 struct control {
@@ -50,8 +85,22 @@ struct control {
 	ino_t ino;
 	bool made_dir;               /* we created its directory */
 	int nclients;
+	size_t buffered;             /* bytes of every client's out */
 	struct control_client clients[CONTROL_MAX_CLIENTS];
 };
+
+/* What an answer function returns. */
+#define CONTROL_ANSWER_READY 0     /* out holds the answer */
+#define CONTROL_ANSWER_LATER 1     /* not yet: ask again at a later control_serve */
+
+/*
+ * The answer to req (the request's first line, without its newline: ""
+ * for a client that sent nothing in time), appended to out.  LATER: the
+ * caller polls something that wakes the loop when it can answer, and is
+ * asked again at each control_serve until CONTROL_LATER_MS have passed
+ * (then the client gets an error line).
+ */
+typedef int control_answer_fn(const char *req, struct control_out *out, void *arg);
 
 /* What control_open() found at the path, when it opened nothing. */
 #define CONTROL_FAILED    (-1)   /* errno: it could not be made */
@@ -80,13 +129,12 @@ int  control_pollfds(const struct control *c, struct pollfd *p, bool listen,
     uint64_t now, int *timeout_ms);
 /*
  * Serve what poll() reported in p[0 .. n-1] (from control_pollfds), and
- * the clients whose time is up.  answer() formats the answer into buf (at
- * most len bytes) and returns its length; it is called at most once.
- * Returns -1 when accept ran out of descriptors or memory: the caller
- * should stop polling the listener for a while.
+ * the clients whose time is up; answer() makes each client's answer (see
+ * control_answer_fn).  Returns -1 when accept ran out of descriptors or
+ * memory: the caller should stop polling the listener for a while.
  */
 int  control_serve(struct control *c, const struct pollfd *p, int n, uint64_t now,
-    size_t (*answer)(char *buf, size_t len, void *arg), void *arg);
+    control_answer_fn *answer, void *arg);
 /*
  * Before dropping privileges: give the socket (and its directory, if we
  * created it) to the daemon's user, so it can remove them at stop.

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -350,4 +351,133 @@ uintptr_t
 srctable_set_of(const struct src_entry *e)
 {
 	return (uintptr_t)e / SET_BYTES;
+}
+
+/* ------------------------------------------------------------ counting, listing */
+
+const char *
+src_key_format(const struct src_key *k, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN], pfx[8] = "";
+	int af = k->family == 4 ? AF_INET : AF_INET6;
+	unsigned full = k->family == 4 ? 32 : 128;
+
+	if ((k->family != 4 && k->family != 6) || inet_ntop(af, k->addr, a, sizeof(a)) == NULL) {
+		snprintf(buf, len, "?");
+		return buf;
+	}
+	if (k->prefix < full)
+		snprintf(pfx, sizeof(pfx), "/%u", k->prefix);
+	if (k->port == 0)
+		snprintf(buf, len, "%s%s", a, pfx);
+	else if (k->family == 4)
+		snprintf(buf, len, "%s%s:%u", a, pfx, k->port);
+	else
+		snprintf(buf, len, "[%s%s]:%u", a, pfx, k->port);
+	return buf;
+}
+
+void
+srctable_count_use(struct src_entry *e, bool limited)
+{
+	if (e->seen < UINT32_MAX)
+		e->seen++;
+	if (limited && e->limited < UINT32_MAX)
+		e->limited++;
+}
+
+const struct src_entry *
+srctable_next(const struct srctable *t, size_t *cursor)
+{
+	size_t i = *cursor;
+
+	while (i < t->capacity) {
+		const struct src_entry *e = &t->e[i];
+
+		if (e->key.family == 0) {
+			/* A set fills from its first way: the rest of it is free too. */
+			i = (i / SRCTABLE_WAYS + 1) * SRCTABLE_WAYS;
+			continue;
+		}
+		*cursor = i + 1;
+		return e;
+	}
+	*cursor = i;
+	return NULL;
+}
+
+int
+srctable_busier(const struct src_entry *a, const struct src_entry *b)
+{
+	if (a->seen != b->seen)
+		return a->seen > b->seen ? -1 : 1;
+	if (a->limited != b->limited)
+		return a->limited > b->limited ? -1 : 1;
+	if (a->open != b->open)
+		return a->open > b->open ? -1 : 1;
+	return memcmp(&a->key, &b->key, sizeof(a->key));
+}
+
+static int
+srctable_busier_cmp(const void *a, const void *b)
+{
+	return srctable_busier(a, b);
+}
+
+/* out[0 .. n-1] is a heap with the least busy entry at the root: move out[i] down. */
+static void
+srctable_sift_down(struct src_entry *out, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		struct src_entry tmp;
+
+		if (l < n && srctable_busier(&out[l], &out[m]) > 0)
+			m = l;
+		if (r < n && srctable_busier(&out[r], &out[m]) > 0)
+			m = r;
+		if (m == i)
+			return;
+		tmp = out[i];
+		out[i] = out[m];
+		out[m] = tmp;
+		i = m;
+	}
+}
+
+static void
+srctable_sift_up(struct src_entry *out, size_t i)
+{
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		struct src_entry tmp;
+
+		if (srctable_busier(&out[i], &out[p]) <= 0)
+			return;
+		tmp = out[i];
+		out[i] = out[p];
+		out[p] = tmp;
+		i = p;
+	}
+}
+
+size_t
+srctable_top(const struct srctable *t, struct src_entry *out, size_t n)
+{
+	const struct src_entry *e;
+	size_t cursor = 0, have = 0;
+
+	if (t == NULL || n == 0)
+		return 0;
+	while ((e = srctable_next(t, &cursor)) != NULL) {
+		if (have < n) {
+			out[have] = *e;
+			srctable_sift_up(out, have++);
+		} else if (srctable_busier(e, &out[0]) < 0) {
+			out[0] = *e;
+			srctable_sift_down(out, have, 0);
+		}
+	}
+	qsort(out, have, sizeof(*out), srctable_busier_cmp);
+	return have;
 }

@@ -59,6 +59,7 @@ struct src_key {
 /*
  * One source, 64 bytes (a cache line).  The caller reads and writes the
  * fields it owns: bucket (tbucket_take), open (++ on accept, -- on close),
+ * seen and limited (srctable_count_use, for upcase --sources),
  * and the loop guard's (loop, reply_ms) through loopguard.h.  Each table
  * has one use: the reply-rate and TCP tables use bucket (and open), the
  * loop table loop and reply_ms, never bucket or open; so bucket and loop
@@ -72,7 +73,13 @@ struct src_entry {
 	uint32_t open;		/* TCP tables: connections open; pinned if > 0 */
 	uint64_t last_ms;	/* last srctable_get: the LRU order */
 	union {
-		struct tbucket bucket;	/* rate and TCP tables, 16 bytes */
+		struct {		/* rate and TCP tables, 24 bytes */
+			struct tbucket bucket;	/* 16 bytes */
+			uint32_t seen;		/* datagrams (UDP) or connections
+						   (TCP) checked against the limits;
+						   saturates */
+			uint32_t limited;	/* of them, over a limit; saturates */
+		};
 		struct {		/* loop tables, 20 bytes (+4 unused) */
 			uint32_t hash[SRCTABLE_LOOP_SLOTS];	/* 0: empty */
 			uint8_t  count[SRCTABLE_LOOP_SLOTS];	/* echoes */
@@ -82,6 +89,14 @@ struct src_entry {
 };
 
 struct srctable;
+
+/*
+ * k as text: "192.0.2.1", "2001:db8::/56" (the prefix only when it is
+ * shorter than the address), with ":PORT" (IPv6: "[...]:PORT") when the
+ * key has a port.  Returns buf; "?" for a free entry's key.
+ */
+#define SRC_KEY_TEXT_MAX 56
+const char *src_key_format(const struct src_key *k, char *buf, size_t len);
 
 /*
  * Fill out with the key for a struct sockaddr_in or sockaddr_in6: an
@@ -138,6 +153,29 @@ size_t srctable_count(const struct srctable *t);	/* entries in use */
 uint64_t srctable_evictions(const struct srctable *t);
 /* Memory a table of capacity takes, for the man page and the tests. */
 size_t srctable_bytes(size_t capacity);
+
+/*
+ * Count one use of e (seen) and whether it was over a limit (limited),
+ * each saturating at UINT32_MAX: for the rate and TCP tables.
+ */
+void srctable_count_use(struct src_entry *e, bool limited);
+
+/*
+ * Iterate: the entry in use after *cursor (start at 0), or NULL at the
+ * end; *cursor moves past it.  In table order, which means nothing; good
+ * while nothing calls srctable_get, srctable_resize or srctable_free.
+ */
+const struct src_entry *srctable_next(const struct srctable *t, size_t *cursor);
+
+/*
+ * Copy out, into out[0 .. n-1], the n busiest entries of t (most seen
+ * first; then most limited, then most open; then by key, so the order is
+ * total), and return how many there were (at most n).  O(capacity log n),
+ * no allocation: for a caller that holds a lock, the copy is what it keeps.
+ */
+size_t srctable_top(const struct srctable *t, struct src_entry *out, size_t n);
+/* The order srctable_top sorts in: < 0 if a is busier than b. */
+int srctable_busier(const struct src_entry *a, const struct src_entry *b);
 
 /*
  * The entries form sets of SRCTABLE_WAYS consecutive entries, aligned to

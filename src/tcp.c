@@ -148,6 +148,7 @@ struct tcp_conn {
 	bool     linger;             /* we ended the input (stopping): the client may still send */
 	uint64_t start_ms;           /* accepted, for limits.min_rate */
 	uint64_t bytes_in;
+	uint64_t bytes_out;          /* sent to the client (upcase --connections) */
 	bool     counted;            /* source holds one of its per-source slots for us */
 	struct src_key source;       /* the client, as limits count it */
 	union tcp_peer peer;         /* the client, for the log (the PROXY header's, once read) */
@@ -317,11 +318,13 @@ tcp_source_admit(struct tcp_worker *t, struct tcp_conn *c, const struct sockaddr
 		stats_add(&t->w.stats, STAT_TCP_UNTRACKED, 1);
 		ok = true;
 	} else if (l->per_source != 0 && e->open >= l->per_source)
-		;
+		srctable_count_use(e, true);
 	else if (l->rate != 0 &&
-	    tbucket_take(&e->bucket, l->rate, l->burst, 0, now) == TBUCKET_DROP)
+	    tbucket_take(&e->bucket, l->rate, l->burst, 0, now) == TBUCKET_DROP) {
 		*why = STAT_TCP_REFUSED_RATE;
-	else {
+		srctable_count_use(e, true);
+	} else {
+		srctable_count_use(e, false);
 		e->open++;
 		c->counted = ok = true;
 	}
@@ -487,6 +490,7 @@ conn_send(struct tcp_worker *t, struct tcp_conn *c, const uint8_t *buf, size_t l
 			k = 0;
 		}
 		stats_add(&t->w.stats, STAT_TCP_BYTES_OUT, (uint64_t)k);
+		c->bytes_out += (uint64_t)k;
 	}
 	if ((size_t)k == len)	/* everything owed is sent */
 		return eof ? conn_owed_sent(t, c, now) : CONN_READING;
@@ -540,8 +544,10 @@ conn_close_owed(struct tcp_worker *t, struct tcp_conn *c, enum conn_end why)
 	ssize_t k;
 
 	if (c->out == NULL && (m = transform_finish(&c->tf, tail)) > 0 &&
-	    (k = send(c->fd, tail, m, MSG_NOSIGNAL | MSG_DONTWAIT)) > 0)
+	    (k = send(c->fd, tail, m, MSG_NOSIGNAL | MSG_DONTWAIT)) > 0) {
 		stats_add(&t->w.stats, STAT_TCP_BYTES_OUT, (uint64_t)k);
+		c->bytes_out += (uint64_t)k;
+	}
 	conn_close(t, c, why);
 }
 
@@ -730,6 +736,7 @@ conn_flush(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 		return conn_fail(t, c, "write", errno, now);
 	}
 	stats_add(&t->w.stats, STAT_TCP_BYTES_OUT, (uint64_t)k);
+	c->bytes_out += (uint64_t)k;
 	conn_touch(t, c, now);
 	c->outoff += (size_t)k;
 	if (c->outoff < c->outlen)
@@ -1247,6 +1254,63 @@ tcp_pool_destroy(void *shared)
 	pthread_mutex_destroy(&sh->mu);
 }
 
+/* ------------------------------------------------------------ snapshots */
+
+static const char *
+conn_state_name(enum conn_state s)
+{
+	switch (s) {
+	case CONN_READING:   return "reading";
+	case CONN_FLUSHING:  return "flushing";
+	case CONN_DRAINING:  return "draining";
+	case CONN_LINGERING: return "lingering";
+	case CONN_PROXY:     return "proxy";
+	case CONN_CLOSED:    break;
+	}
+	return "closed";
+}
+
+/*
+ * upcase --connections: one line per connection, tab-separated (the
+ * control socket's "connections" answer, upcased(8)): client, listener
+ * (our local address of the connection), worker, age and idle time in
+ * milliseconds, bytes in and out, state.  In list order: the longest idle
+ * first.  One getsockname per connection; nothing else is asked of the
+ * kernel, and nothing changes.
+ */
+static void
+tcp_snapshot(struct worker *w, struct worker_snap *b, uint32_t limit, uint64_t now)
+{
+	struct tcp_worker *t = (struct tcp_worker *)w;
+	const struct tcp_conn *c;
+	char peer[SOCK_NAME_MAX], local[SOCK_NAME_MAX];
+
+	(void)limit;
+	for (c = t->head; c != NULL && !b->failed; c = c->next) {
+		addr_format(&c->peer.sa, c->peerlen, peer, sizeof(peer));
+		sock_name(c->fd, local, sizeof(local));
+		worker_snap_printf(b, "%s\t%s\ttcp%d\t%llu\t%llu\t%llu\t%llu\t%s\n", peer, local,
+		    w->id, (unsigned long long)(now - c->start_ms),
+		    (unsigned long long)(now - c->last_ms), (unsigned long long)c->bytes_in,
+		    (unsigned long long)c->bytes_out, conn_state_name(c->state));
+	}
+}
+
+size_t
+tcp_pool_top_sources(struct worker_pool *pool, struct src_entry *out, size_t n)
+{
+	struct tcp_shared *sh = worker_pool_shared(pool);
+	size_t k;
+
+	if (!sh->ready)
+		return 0;
+	/* Held for one pass over the table; what we keep is the copy. */
+	pthread_mutex_lock(&sh->mu);
+	k = srctable_top(sh->sources, out, n);
+	pthread_mutex_unlock(&sh->mu);
+	return k;
+}
+
 const struct worker_ops tcp_worker_ops = {
 	.name        = "tcp",
 	.shared_size = sizeof(struct tcp_shared),
@@ -1260,4 +1324,5 @@ const struct worker_ops tcp_worker_ops = {
 	.timeout     = tcp_timeout,
 	.drained     = tcp_drained,
 	.finish      = tcp_finish,
+	.snapshot    = tcp_snapshot,
 };

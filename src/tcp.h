@@ -7,6 +7,8 @@
 #ifndef UPCASE_TCP_H
 #define UPCASE_TCP_H
 
+#include <stddef.h>
+
 #include "worker.h"
 
 /*
@@ -19,5 +21,13 @@
 #define TCP_READ_CHUNK 16384
 
 extern const struct worker_ops tcp_worker_ops;
+
+struct src_entry;
+/*
+ * Main thread: copy the n busiest sources of the pool's per-source table
+ * (limits) into out, busiest first (srctable_top); how many.  Holds the
+ * table's mutex for one pass over it.
+ */
+size_t tcp_pool_top_sources(struct worker_pool *pool, struct src_entry *out, size_t n);
 
 #endif

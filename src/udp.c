@@ -296,12 +296,15 @@ udp_check_rate(struct udp_worker *u, int i, uint64_t now)
 		return UDP_ANSWER;
 	switch (tbucket_take(&e->bucket, l->rate, l->burst, l->leak, now)) {
 	case TBUCKET_PASS:
+		srctable_count_use(e, false);
 		return UDP_ANSWER;
 	case TBUCKET_LEAK:
+		srctable_count_use(e, true);	/* over the limit, answered all the same */
 		return UDP_ANSWER_LEAKED;
 	case TBUCKET_DROP:
 		break;
 	}
+	srctable_count_use(e, true);
 	return UDP_DROP_RATE;
 }
 
@@ -551,11 +554,30 @@ udp_event(struct worker *w, void *tag, uint32_t events, uint64_t now)
 	udp_serve((struct udp_worker *)w, ((struct udp_sock *)tag)->fd, now);
 }
 
+/*
+ * upcase --sources: the limit busiest sources of the reply-rate table, as
+ * struct src_entry copies (the main thread sorts and formats them).
+ */
+static void
+udp_snapshot(struct worker *w, struct worker_snap *b, uint32_t limit, uint64_t now)
+{
+	struct udp_worker *u = (struct udp_worker *)w;
+	struct src_entry top[UDP_SNAPSHOT_MAX];
+	size_t n;
+
+	(void)now;
+	if (u->rates == NULL)
+		return;
+	n = srctable_top(u->rates, top, limit < UDP_SNAPSHOT_MAX ? limit : UDP_SNAPSHOT_MAX);
+	worker_snap_append(b, top, n * sizeof(top[0]));
+}
+
 const struct worker_ops udp_worker_ops = {
 	.name        = "udp",
 	.create      = udp_create,
 	.destroy     = udp_destroy,
 	.apply       = udp_apply,
 	.event       = udp_event,
+	.snapshot    = udp_snapshot,
 	/* A datagram is answered as it is read: once the sockets are let go, nothing is owed. */
 };

@@ -11,6 +11,8 @@
 #include "worker.h"
 
 #define UDP_BATCH 16
+/* upcase --sources: at most this many sources from each UDP worker. */
+#define UDP_SNAPSHOT_MAX 256
 
 extern const struct worker_ops udp_worker_ops;
 

@@ -37,6 +37,7 @@
 
 #include "addr.h"
 #include "clock.h"
+#include "ctlfmt.h"
 #include "proto.h"
 #include "stdfds.h"
 
@@ -46,6 +47,8 @@
 #define RETRIES_MAX    100
 #define PROMPT         "Input lowercase sentence: "
 #define STATS_REQUEST  "stats\n"
+#define LISTING_MAX    ((size_t)256 << 20)  /* bytes of a listing we read, at most */
+#define SOURCES_MAX    256           /* -n: the daemon's LISTING_SOURCES_MAX */
 
 /* Returned by steps that did not end the run; exit codes are >= 0. */
 #define CONTINUE       (-1)
@@ -137,6 +140,10 @@ struct opts {
 	bool     udp;
 	bool     quiet;
 	bool     stats;
+	bool     connections;      /* --connections */
+	bool     sources;          /* --sources */
+	bool     json;             /* --json: for --connections, --sources */
+	int      nsources;         /* -n; 0: the daemon's default */
 	bool     net_opts;         /* -H, -p, -4, -6 or --retries given (not for --stats) */
 	const char *control;       /* -S, or NULL for the default */
 	int      timeout_ms;
@@ -146,7 +153,7 @@ struct opts {
 	char     who[NI_MAXHOST + 24];  /* "HOST:PORT" for messages */
 };
 
-enum { OPT_RETRIES = 256, OPT_STATS };
+enum { OPT_RETRIES = 256, OPT_STATS, OPT_CONNECTIONS, OPT_SOURCES, OPT_JSON };
 
 static const struct option longopts[] = {
 	{ "ipv4",    no_argument,       NULL, '4' },
@@ -161,13 +168,19 @@ static const struct option longopts[] = {
 	{ "version", no_argument,       NULL, 'V' },
 	{ "retries", required_argument, NULL, OPT_RETRIES },
 	{ "stats",   no_argument,       NULL, OPT_STATS },
+	{ "connections", no_argument,   NULL, OPT_CONNECTIONS },
+	{ "sources", no_argument,       NULL, OPT_SOURCES },
+	{ "json",    no_argument,       NULL, OPT_JSON },
+	{ "top",     required_argument, NULL, 'n' },
 	{ NULL, 0, NULL, 0 }
 };
 
 static const char usage_text[] =
     "usage: upcase [-46quV] [-H host[:port]] [-p port] [-w seconds] [--retries n]\n"
     "              [text ...]\n"
-    "       upcase --stats [-S path] [-w seconds]\n";
+    "       upcase --stats [-S path] [-w seconds]\n"
+    "       upcase --connections [--json] [-S path] [-w seconds]\n"
+    "       upcase --sources [--json] [-n count] [-S path] [-w seconds]\n";
 
 static void
 usage_long(void)
@@ -186,14 +199,23 @@ usage_long(void)
 	    "      --retries N         UDP: resend an unanswered line N times (default 2)\n"
 	    "  -q, --quiet             no prompt\n"
 	    "      --stats             print the daemon's counters\n"
-	    "  -S, --control PATH      control socket for --stats\n"
+	    "      --connections       list the daemon's open TCP connections\n"
+	    "      --sources           list the busiest sources and how often each\n"
+	    "                          was limited\n"
+	    "  -n, --top COUNT         --sources: that many per protocol (1 to %d;\n"
+	    "                          default 20)\n"
+	    "      --json              --connections, --sources: one JSON object per\n"
+	    "                          line\n"
+	    "  -S, --control PATH      control socket for --stats, --connections,\n"
+	    "                          --sources\n"
 	    "                          (default %s)\n"
 	    "  -h, --help              this help\n"
 	    "  -V, --version           print the version\n\n"
 	    "Exit status: 0 ok, 64 usage, 69 unreachable or refused, 71 system error,\n"
 	    "74 I/O error, 75 timed out.  See upcase(1).\n\n"
 	    "Report bugs to: %s\n",
-	    usage_text, UPCASE_DEFAULT_PORT, UPCASE_DEFAULT_CONTROL_SOCKET, PACKAGE_BUGREPORT);
+	    usage_text, UPCASE_DEFAULT_PORT, SOURCES_MAX, UPCASE_DEFAULT_CONTROL_SOCKET,
+	    PACKAGE_BUGREPORT);
 }
 
 static int __attribute__((format(printf, 1, 2)))
@@ -241,6 +263,21 @@ parse_retries(const char *s, int *retries)
 		return usage_error("invalid retry count '%s' (0 to %d)", s,
 		    RETRIES_MAX);
 	*retries = (int)v;
+	return CONTINUE;
+}
+
+static int
+parse_count(const char *s, int *count)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || *end != '\0' || errno != 0 || v < 1 || v > SOURCES_MAX ||
+	    s[0] == '+' || s[0] == ' ')
+		return usage_error("invalid count '%s' (1 to %d)", s, SOURCES_MAX);
+	*count = (int)v;
 	return CONTINUE;
 }
 
@@ -298,6 +335,17 @@ parse_one(struct opts *o, int ch, const char *arg)
 	case OPT_STATS:
 		o->stats = true;
 		break;
+	case OPT_CONNECTIONS:
+		o->connections = true;
+		break;
+	case OPT_SOURCES:
+		o->sources = true;
+		break;
+	case OPT_JSON:
+		o->json = true;
+		break;
+	case 'n':
+		return parse_count(arg, &o->nsources);
 	case 'h':
 		usage_long();
 		return EX_OK;
@@ -325,11 +373,21 @@ check_opts(struct opts *o)
 	snprintf(o->port, sizeof(o->port), "%s", o->host_port[0] != '\0' ?
 	    o->host_port : o->opt_port != NULL ? o->opt_port :
 	    UPCASE_DEFAULT_PORT_STR);
+	if (o->stats + o->connections + o->sources > 1)
+		return usage_error("--stats, --connections and --sources exclude each other");
 	if (o->stats && (o->ntext > 0 || o->udp || o->net_opts))
 		return usage_error("--stats takes no TEXT and none of -u, -H, -p, -4, -6, "
 		    "--retries (it reads the control socket: see -S)");
-	if (o->control != NULL && !o->stats)
-		return usage_error("-S is for --stats");
+	if ((o->connections || o->sources) && (o->ntext > 0 || o->udp || o->net_opts))
+		return usage_error("--%s takes no TEXT and none of -u, -H, -p, -4, -6, "
+		    "--retries (it reads the control socket: see -S)",
+		    o->connections ? "connections" : "sources");
+	if (o->control != NULL && !o->stats && !o->connections && !o->sources)
+		return usage_error("-S is for --stats, --connections and --sources");
+	if (o->json && !o->connections && !o->sources)
+		return usage_error("--json is for --connections and --sources");
+	if (o->nsources != 0 && !o->sources)
+		return usage_error("-n is for --sources");
 	if (o->family != AF_UNSPEC &&
 	    addr_parse_numeric(o->host, 0, &ss, &len) == 0) {
 		numeric_family = ss.ss_family;
@@ -380,7 +438,7 @@ parse_opts(struct opts *o, int argc, char *argv[])
 	o->timeout_ms = 5000;
 	o->retries = 2;
 	opterr = 0;   /* our messages say "upcase:", not argv[0] */
-	while ((ch = getopt_long(argc, argv, ":46H:hp:qS:uVw:", longopts,
+	while ((ch = getopt_long(argc, argv, ":46H:hn:p:qS:uVw:", longopts,
 	    NULL)) != -1) {
 		if (ch == ':' || ch == '?')
 			return bad_option(argv, ch);
@@ -1062,12 +1120,10 @@ run_stream_udp(struct session *s)
 	return rc == CONTINUE ? EX_OK : rc;
 }
 
-/* --stats: one request on the daemon's UNIX control socket. */
+/* Connect to the daemon's control socket: CONTINUE with *fdp set (non-blocking). */
 static int
-run_stats(const struct opts *o)
+control_connect(const struct opts *o, const char *path, int *fdp)
 {
-	const char *path = o->control != NULL ? o->control :
-	    UPCASE_DEFAULT_CONTROL_SOCKET;
 	struct sockaddr_un sun;
 	struct timeval tv;
 	int fd, rc, flags;
@@ -1098,9 +1154,142 @@ run_stats(const struct opts *o)
 		close(fd);
 		return rc;
 	}
+	*fdp = fd;
+	return CONTINUE;
+}
+
+static const char *
+control_path(const struct opts *o)
+{
+	return o->control != NULL ? o->control : UPCASE_DEFAULT_CONTROL_SOCKET;
+}
+
+/* --stats: one request on the daemon's UNIX control socket. */
+static int
+run_stats(const struct opts *o)
+{
+	const char *path = control_path(o);
+	int fd, rc;
+
+	if ((rc = control_connect(o, path, &fd)) != CONTINUE)
+		return rc;
 	rc = pump_with(fd, -1, STATS_REQUEST, strlen(STATS_REQUEST),
 	    o->timeout_ms, path);
 	close(fd);
+	return rc;
+}
+
+/*
+ * Send req on fd, then read the whole answer, to the daemon's end of file,
+ * into *buf (malloc'd).  The timeout is for each wait: a long listing may
+ * take longer in all.
+ */
+static int
+control_exchange(int fd, const char *req, int timeout_ms, const char *path, char **buf,
+    size_t *len)
+{
+	size_t cap = 65536, off = 0, reqlen = strlen(req);
+	char *b = malloc(cap);
+
+	*buf = NULL;
+	*len = 0;
+	if (b == NULL)
+		return fail(EX_OSERR, NULL, "%s", strerror(errno));
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = off < reqlen ? POLLOUT : POLLIN };
+		ssize_t n;
+		int r = poll(&p, 1, timeout_ms);
+
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			free(b);
+			return fail(EX_IOERR, path, "poll: %s", strerror(errno));
+		}
+		if (r == 0) {
+			free(b);
+			return fail(EX_TEMPFAIL, path, "timed out waiting for the daemon");
+		}
+		if (off < reqlen) {
+			n = send(fd, req + off, reqlen - off, MSG_NOSIGNAL);
+			if (n == -1 && errno != EAGAIN && errno != EINTR) {
+				free(b);
+				return fail_net(path, errno);
+			}
+			off += n > 0 ? (size_t)n : 0;
+			continue;
+		}
+		if (cap - *len < 4096) {
+			char *nb;
+
+			if (cap >= LISTING_MAX || (nb = realloc(b, cap * 2)) == NULL) {
+				free(b);
+				return fail(EX_OSERR, path, "the answer is too long to hold");
+			}
+			b = nb;
+			cap *= 2;
+		}
+		n = recv(fd, b + *len, cap - *len, 0);
+		if (n == 0)
+			break;
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			free(b);
+			return fail_net(path, errno);
+		}
+		*len += (size_t)n;
+	}
+	*buf = b;
+	return CONTINUE;
+}
+
+/* --connections, --sources: ask, and print the rows as columns or JSON (ctlfmt.h). */
+static int
+run_listing(const struct opts *o)
+{
+	const char *path = control_path(o);
+	char req[32], msg[256], *in, *out;
+	size_t inlen, outlen;
+	int fd, rc;
+
+	if (o->connections)
+		snprintf(req, sizeof(req), "connections\n");
+	else if (o->nsources > 0)
+		snprintf(req, sizeof(req), "sources %d\n", o->nsources);
+	else
+		snprintf(req, sizeof(req), "sources\n");
+	if ((rc = control_connect(o, path, &fd)) != CONTINUE)
+		return rc;
+	rc = control_exchange(fd, req, o->timeout_ms, path, &in, &inlen);
+	close(fd);
+	if (rc != CONTINUE)
+		return rc;
+	switch (ctlfmt_render(in, inlen, o->json, &out, &outlen, msg, sizeof(msg))) {
+	case CTLFMT_OK:
+		rc = EX_OK;
+		break;
+	case CTLFMT_INCOMPLETE:
+		fail(0, path, "the listing is incomplete: %s", msg);
+		rc = EX_OK;
+		break;
+	case CTLFMT_REFUSED:
+		free(in);
+		return fail(EX_UNAVAILABLE, path, "the daemon says: %s", msg);
+	case CTLFMT_NOT_LISTING:
+		free(in);
+		return fail(EX_PROTOCOL, path, "the daemon did not answer with a listing "
+		    "(an upcased that does not know --%s?)",
+		    o->connections ? "connections" : "sources");
+	case CTLFMT_NOMEM:
+	default:
+		free(in);
+		return fail(EX_OSERR, NULL, "%s", strerror(ENOMEM));
+	}
+	free(in);
+	if (write_all(STDOUT_FILENO, out, outlen, "stdout") != CONTINUE)
+		rc = EX_IOERR;
+	free(out);
 	return rc;
 }
 
@@ -1139,6 +1328,8 @@ main(int argc, char *argv[])
 		return finish(rc);
 	if (o.stats)
 		return finish(run_stats(&o));
+	if (o.connections || o.sources)
+		return finish(run_listing(&o));
 	memset(&s, 0, sizeof(s));
 	s.o = &o;
 	rc = resolve(&o, o.udp ? SOCK_DGRAM : SOCK_STREAM, &a, &s.res);

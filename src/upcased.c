@@ -32,6 +32,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "listener.h"
+#include "listing.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -395,17 +396,44 @@ upcased_expose(char *buf, size_t len, void *arg)
 
 #define CONTROL_PAUSE_MS 1000
 
-/* The control socket's answer, made when a client gets one. */
-static size_t
-upcased_control_answer(char *buf, size_t len, void *arg)
+/*
+ * The control socket's answer to req (control.h): "connections" and
+ * "sources [N]" list (listing.h); anything else, "stats" or nothing, is
+ * the counters, as it always was.
+ */
+static int
+upcased_control_answer(const char *req, struct control_out *out, void *arg)
 {
-	return upcased_expose(buf, len, arg);
+	struct upcased *d = arg;
+	char *buf;
+
+	if (strcmp(req, "connections") == 0)
+		return listing_connections(d->tcp, out);
+	if (strncmp(req, "sources", 7) == 0 && (req[7] == '\0' || req[7] == ' '))
+		return listing_sources(d->tcp, d->udp, req + 7, out);
+	if ((buf = control_out_reserve(out, CONTROL_ANSWER_MAX)) != NULL)
+		out->len += upcased_expose(buf, CONTROL_ANSWER_MAX, d);
+	return CONTROL_ANSWER_READY;
 }
 
 static void
 upcased_serve_control(struct upcased *d, const struct pollfd *p, int n, uint64_t now)
 {
-	if (control_serve(&d->ctl, p, n, now, upcased_control_answer, d) == -1) {
+	/*
+	 * A snapshot ready before the turn is handed to every client waiting
+	 * for it (control_serve asks them first), then let go; one that got
+	 * ready meanwhile waits for the next turn, which its descriptor
+	 * makes come at once.
+	 */
+	bool tcp_ready = worker_pool_snapshot_ready(d->tcp);
+	bool udp_ready = worker_pool_snapshot_ready(d->udp);
+	int r = control_serve(&d->ctl, p, n, now, upcased_control_answer, d);
+
+	if (tcp_ready)
+		listing_done(d->tcp);
+	if (udp_ready)
+		listing_done(d->udp);
+	if (r == -1) {
 		/* Out of descriptors: poll() would report it again at once. */
 		if (ratelimit_allow(&d->ctl_rl, now))
 			log_warn("control socket: accept (pausing %d ms)", CONTROL_PAUSE_MS);
@@ -918,7 +946,7 @@ upcased_loop(struct upcased *d, bool stopping)
 	bool hurried = false;
 
 	for (;;) {
-		struct pollfd p[3 + CONTROL_POLL_MAX];
+		struct pollfd p[5 + CONTROL_POLL_MAX];
 		struct signalfd_siginfo si;
 		int timeout = 1000, n = 0, nctl;
 		uint64_t now = clock_ms();
@@ -937,6 +965,13 @@ upcased_loop(struct upcased *d, bool stopping)
 			if (n == 1)
 				return;
 		}
+		/* A snapshot under way (listing.h): the last worker to write its rows wakes us. */
+		if (worker_pool_snapshot_busy(d->tcp))
+			p[n++] = (struct pollfd){ .fd = worker_pool_snapshot_fd(d->tcp),
+			    .events = POLLIN };
+		if (worker_pool_snapshot_busy(d->udp))
+			p[n++] = (struct pollfd){ .fd = worker_pool_snapshot_fd(d->udp),
+			    .events = POLLIN };
 		nctl = control_pollfds(&d->ctl, p + n, now >= d->ctl_resume_ms, now, &timeout);
 		if (poll(p, (nfds_t)(n + nctl), timeout) == -1) {
 			if (errno != EINTR)

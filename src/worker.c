@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,12 @@ struct worker_pool {
 	int      running;             /* atomic: workers not yet out of their loop and finish */
 	int      donefd;              /* eventfd: readable once running is 0 */
 	bool     hurry;               /* atomic: draining, the deadline is now */
+	/* Snapshots (worker.h): seq and busy are the main thread's. */
+	uint64_t snap_seq;            /* the last asked for */
+	bool     snap_busy;           /* asked for, not yet seen ready by the main thread */
+	uint32_t snap_limit;          /* written before the workers are told (release) */
+	int      snap_pending;        /* atomic: workers yet to write their rows */
+	int      snapfd;              /* eventfd: readable once snap_pending is 0 */
 };
 
 /* Anyone may wake a worker; its eventfd's epoll tag is the worker itself. */
@@ -133,6 +140,138 @@ worker_thread_setup(const struct worker *w)
 	pthread_setname_np(pthread_self(), name);
 }
 
+/* ------------------------------------------------------------ snapshots */
+
+void
+worker_snap_append(struct worker_snap *b, const void *p, size_t len)
+{
+	if (b->failed)
+		return;
+	if (b->cap - b->len < len) {
+		size_t cap = b->cap ? b->cap : 4096;
+		char *n;
+
+		while (cap - b->len < len)
+			cap *= 2;
+		if ((n = realloc(b->buf, cap)) == NULL) {
+			b->failed = true;
+			return;
+		}
+		b->buf = n;
+		b->cap = cap;
+	}
+	memcpy(b->buf + b->len, p, len);
+	b->len += len;
+}
+
+void
+worker_snap_printf(struct worker_snap *b, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		worker_snap_append(b, line, (size_t)n < sizeof(line) ? (size_t)n :
+		    sizeof(line) - 1);
+}
+
+/* Worker: write the rows asked for, if a snapshot was; the last one tells the main thread. */
+static void
+worker_take_snapshot(struct worker *w, uint64_t now)
+{
+	struct worker_pool *pool = w->pool;
+	uint64_t want = __atomic_load_n(&w->snap_want, __ATOMIC_SEQ_CST);
+	uint64_t claimed = __atomic_load_n(&w->snap_claim, __ATOMIC_ACQUIRE);
+	uint64_t one = 1;
+
+	if (want == claimed || !__atomic_compare_exchange_n(&w->snap_claim, &claimed, want,
+	    false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;		/* none asked for, or the main thread answered for us */
+	w->snap.len = 0;
+	w->snap.failed = false;
+	if (pool->ops->snapshot != NULL)
+		pool->ops->snapshot(w, &w->snap, pool->snap_limit, now);
+	if (__atomic_sub_fetch(&pool->snap_pending, 1, __ATOMIC_ACQ_REL) == 0)
+		while (write(pool->snapfd, &one, sizeof(one)) == -1 && errno == EINTR)
+			;
+}
+
+bool
+worker_pool_snapshot_begin(struct worker_pool *pool, uint32_t limit)
+{
+	if (pool->snap_busy || worker_pool_done(pool))
+		return false;
+	pool->snap_busy = true;
+	pool->snap_seq++;
+	pool->snap_limit = limit;
+	__atomic_store_n(&pool->snap_pending, pool->n, __ATOMIC_RELEASE);
+	for (int i = 0; i < pool->n; i++) {
+		__atomic_store_n(&pool->w[i]->snap_want, pool->snap_seq, __ATOMIC_SEQ_CST);
+		worker_wake(pool->w[i]);
+	}
+	/*
+	 * A worker out of its loop answers no more: answer for it, unless it
+	 * claimed this one in its last look.  Sequentially consistent with
+	 * its "out, then one last look": either it sees our number, or we
+	 * see it out.
+	 */
+	for (int i = 0; i < pool->n; i++) {
+		struct worker *w = pool->w[i];
+		uint64_t claimed = __atomic_load_n(&w->snap_claim, __ATOMIC_ACQUIRE);
+		uint64_t one = 1;
+
+		if (!__atomic_load_n(&w->out, __ATOMIC_SEQ_CST) || claimed == pool->snap_seq ||
+		    !__atomic_compare_exchange_n(&w->snap_claim, &claimed, pool->snap_seq,
+		    false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			continue;
+		w->snap.len = 0;	/* it writes no more: no rows */
+		w->snap.failed = false;
+		if (__atomic_sub_fetch(&pool->snap_pending, 1, __ATOMIC_ACQ_REL) == 0)
+			while (write(pool->snapfd, &one, sizeof(one)) == -1 && errno == EINTR)
+				;
+	}
+	return true;
+}
+
+bool
+worker_pool_snapshot_busy(const struct worker_pool *pool)
+{
+	return pool->snap_busy;
+}
+
+bool
+worker_pool_snapshot_ready(const struct worker_pool *pool)
+{
+	return pool->snap_busy && __atomic_load_n(&pool->snap_pending, __ATOMIC_ACQUIRE) == 0;
+}
+
+int
+worker_pool_snapshot_fd(const struct worker_pool *pool)
+{
+	return pool->snapfd;
+}
+
+void
+worker_pool_snapshot_clear(struct worker_pool *pool)
+{
+	uint64_t v;
+
+	if (worker_pool_snapshot_ready(pool))
+		pool->snap_busy = false;
+	while (read(pool->snapfd, &v, sizeof(v)) == -1 && errno == EINTR)
+		;
+}
+
+const struct worker_snap *
+worker_pool_snapshot(const struct worker_pool *pool, int i)
+{
+	return &pool->w[i]->snap;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -162,6 +301,7 @@ worker_main(void *arg)
 		/* Settings change only here, after the batch, so no event points at a stale tag. */
 		if (wake)
 			worker_take_params(w, now);
+		worker_take_snapshot(w, now);
 		if (ops->tick != NULL)
 			ops->tick(w, now);
 		__atomic_add_fetch(&w->heartbeat, 1, __ATOMIC_RELAXED);
@@ -171,6 +311,9 @@ worker_main(void *arg)
 	}
 	if (ops->finish != NULL)
 		ops->finish(w);
+	/* Out: from now on the main thread answers for us; one asked for meanwhile is ours. */
+	__atomic_store_n(&w->out, true, __ATOMIC_SEQ_CST);
+	worker_take_snapshot(w, clock_ms());
 	/* The last one out tells the main thread, which serves on meanwhile. */
 	if (__atomic_sub_fetch(&w->pool->running, 1, __ATOMIC_ACQ_REL) == 0) {
 		uint64_t one = 1;
@@ -221,7 +364,8 @@ worker_pool_create(const struct worker_ops *ops, int n, const struct worker_para
 	pool->mb.gen = 1;
 	pool->mb.params = *p;
 	pool->running = n;
-	if ((pool->donefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
+	if ((pool->donefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1 ||
+	    (pool->snapfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		fatal("eventfd");
 	if (ops->pool_apply != NULL)
 		ops->pool_apply(pool->shared, p);
@@ -304,6 +448,7 @@ worker_pool_destroy(struct worker_pool *pool)
 	for (int i = 0; i < pool->n; i++) {
 		close(pool->w[i]->epfd);
 		close(pool->w[i]->evfd);
+		free(pool->w[i]->snap.buf);
 		pool->ops->destroy(pool->w[i]);
 	}
 	if (pool->ops->pool_destroy != NULL)
@@ -311,6 +456,7 @@ worker_pool_destroy(struct worker_pool *pool)
 	pthread_cond_destroy(&pool->mb.cv);
 	pthread_mutex_destroy(&pool->mb.mu);
 	close(pool->donefd);
+	close(pool->snapfd);
 	free(pool->shared);
 	free(pool->threads);
 	free(pool->w);

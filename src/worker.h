@@ -39,6 +39,21 @@
  *   main thread serves the control socket and signals meanwhile, and
  *   polls the pool's done descriptor, which the last worker out makes
  *   readable; then worker_pool_join() reaps the threads.
+ * - Snapshots (upcase --connections, --sources) are not settings: they
+ *   never go through the mailbox and never wait.  The main thread bumps
+ *   the pool's snapshot number, stores it in every worker (release) and
+ *   wakes them; each worker, at its next turn, sees the number move,
+ *   writes its rows into a buffer of its own (struct worker_snap), and
+ *   counts itself done (release); the last one makes the pool's snapshot
+ *   descriptor readable.  The main thread polls that descriptor with the
+ *   signalfd and reads the buffers only once every worker is done
+ *   (acquire), and starts no other snapshot before: so a buffer has one
+ *   writer at a time, and the data path pauses only for as long as a
+ *   worker takes to write its own rows.  A worker that has left its loop
+ *   (stopping: the others may still drain) says so, then answers once
+ *   more; the main thread answers (no rows) for a worker it sees out.
+ *   Whoever claims the number first (compare-and-swap) answers, so each
+ *   snapshot is answered once per worker, and none waits for ever.
  */
 #ifndef UPCASE_WORKER_H
 #define UPCASE_WORKER_H
@@ -95,6 +110,13 @@ struct worker_params {
 
 struct worker_pool;
 
+/* A worker's snapshot rows: written by the worker, read by the main thread (see above). */
+struct worker_snap {
+	char    *buf;                      /* NULL: none yet, or out of memory */
+	size_t   len, cap;
+	bool     failed;                   /* out of memory: buf holds what fit */
+};
+
 /* One worker.  A kind's own struct starts with it (see struct worker_ops). */
 struct worker {
 	/* Set before the thread starts, then read-only. */
@@ -108,6 +130,12 @@ struct worker {
 	/* Written by the worker only; read by the main thread (relaxed atomics). */
 	uint64_t heartbeat;
 	struct stats stats;
+	/* Snapshots (see the threading model). */
+	uint64_t snap_want;                /* atomic, main thread: the snapshot asked for */
+	uint64_t snap_claim;               /* atomic: the last one answered, claimed by
+	                                      the worker or, once it is out, the main thread */
+	bool     out;                      /* atomic: the worker left its loop */
+	struct worker_snap snap;
 };
 
 /*
@@ -143,6 +171,13 @@ struct worker_ops {
 	bool (*drained)(struct worker *w);
 	/* After the loop: close what is left (the deadline passed). */
 	void (*finish)(struct worker *w);
+	/*
+	 * A snapshot was asked for: append the worker's rows to b (emptied
+	 * first); limit is what worker_pool_snapshot_begin was given.  May
+	 * be NULL (no rows).
+	 */
+	void (*snapshot)(struct worker *w, struct worker_snap *b, uint32_t limit,
+	    uint64_t now);
 };
 
 /* Start n workers of one kind with settings p; returns once each has applied p. */
@@ -173,6 +208,26 @@ bool worker_pool_done(const struct worker_pool *pool);
 /* Wait until every worker has left its loop. */
 void worker_pool_join(struct worker_pool *pool);
 void worker_pool_destroy(struct worker_pool *pool);
+
+/*
+ * Snapshots (see the threading model).  begin asks every worker for its
+ * rows (limit is passed to ops->snapshot) and returns at once: false if
+ * one is under way already (the caller shares it), or the workers have
+ * left their loop (nobody would answer).  ready: every worker wrote its
+ * rows (then worker_pool_snapshot() gives them, good until the next
+ * begin).  The descriptor becomes readable when a snapshot is ready;
+ * worker_pool_snapshot_clear() reads it empty.
+ */
+bool worker_pool_snapshot_begin(struct worker_pool *pool, uint32_t limit);
+bool worker_pool_snapshot_busy(const struct worker_pool *pool);
+bool worker_pool_snapshot_ready(const struct worker_pool *pool);
+int  worker_pool_snapshot_fd(const struct worker_pool *pool);
+void worker_pool_snapshot_clear(struct worker_pool *pool);
+const struct worker_snap *worker_pool_snapshot(const struct worker_pool *pool, int i);
+/* In ops->snapshot: append to b; on out of memory b->failed is set and nothing more goes in. */
+void worker_snap_append(struct worker_snap *b, const void *p, size_t len);
+void worker_snap_printf(struct worker_snap *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 int  worker_pool_size(const struct worker_pool *pool);
 /* Worker i, for its counters and heartbeat (read with stats_get / worker_heartbeat). */

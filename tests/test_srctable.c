@@ -966,6 +966,159 @@ test_loop_slow_client_and_storm(void **state)
 	assert_true(loopguard_is_echo(&e, hello, 40000, 250, 1000));
 }
 
+/* ------------------------------------------------------------ counting, listing */
+
+static void
+test_key_format(void **state)
+{
+	struct sockaddr_in6 sin6;
+	struct src_key k, none;
+	char buf[SRC_KEY_TEXT_MAX];
+
+	(void)state;
+	k = key4("192.0.2.77", 5353, 32, false);
+	assert_string_equal(src_key_format(&k, buf, sizeof(buf)), "192.0.2.77");
+	k = key4("192.0.2.77", 5353, 24, true);
+	assert_string_equal(src_key_format(&k, buf, sizeof(buf)), "192.0.2.0/24:5353");
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_port = htons(9);
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8:1:2:3::4", &sin6.sin6_addr), 1);
+	assert_int_equal(src_key_from_sockaddr((struct sockaddr *)&sin6, 32, 56, false, &k), 0);
+	assert_string_equal(src_key_format(&k, buf, sizeof(buf)), "2001:db8:1::/56");
+	assert_int_equal(src_key_from_sockaddr((struct sockaddr *)&sin6, 32, 128, true, &k), 0);
+	assert_string_equal(src_key_format(&k, buf, sizeof(buf)), "[2001:db8:1:2:3::4]:9");
+	memset(&none, 0, sizeof(none));
+	assert_string_equal(src_key_format(&none, buf, sizeof(buf)), "?");
+	/* Cut short, never overrun. */
+	assert_string_equal(src_key_format(&k, buf, 6), "[2001");
+}
+
+static void
+test_count_use_saturates(void **state)
+{
+	struct srctable *t = srctable_create_seeded(64, SEED);
+	struct src_key k = key4("192.0.2.1", 0, 32, false);
+	struct src_entry *e;
+
+	(void)state;
+	assert_non_null(t);
+	e = srctable_get(t, &k, 1);
+	assert_non_null(e);
+	assert_int_equal(e->seen, 0);
+	assert_int_equal(e->limited, 0);
+	srctable_count_use(e, false);
+	srctable_count_use(e, true);
+	srctable_count_use(e, true);
+	assert_int_equal(e->seen, 3);
+	assert_int_equal(e->limited, 2);
+	/* The bucket shares no byte with the counters. */
+	assert_int_equal(tbucket_take(&e->bucket, 1, 1, 0, 1), TBUCKET_PASS);
+	assert_int_equal(e->seen, 3);
+	e->seen = UINT32_MAX - 1;
+	e->limited = UINT32_MAX;
+	srctable_count_use(e, true);
+	srctable_count_use(e, true);
+	assert_int_equal(e->seen, UINT32_MAX);
+	assert_int_equal(e->limited, UINT32_MAX);
+	srctable_free(t);
+}
+
+static void
+test_next_visits_each_once(void **state)
+{
+	struct srctable *t = srctable_create_seeded(4096, SEED);
+	static uint8_t visited[1000];
+	const struct src_entry *e;
+	size_t cursor = 0, n = 0;
+	char a[32];
+
+	(void)state;
+	assert_non_null(t);
+	assert_null(srctable_next(t, &cursor));		/* empty */
+	for (int i = 0; i < 1000; i++) {
+		struct src_key k;
+
+		snprintf(a, sizeof(a), "10.0.%d.%d", i / 256, i % 256);
+		k = key4(a, 0, 32, false);
+		assert_non_null(srctable_get(t, &k, (uint64_t)i));
+	}
+	memset(visited, 0, sizeof(visited));
+	cursor = 0;
+	while ((e = srctable_next(t, &cursor)) != NULL) {
+		int i = e->key.addr[2] * 256 + e->key.addr[3];
+
+		assert_int_equal(e->key.family, 4);
+		assert_true(i < 1000);
+		visited[i]++;
+		n++;
+	}
+	assert_int_equal(n, srctable_count(t));
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(visited[i], 1);
+	assert_null(srctable_next(t, &cursor));		/* stays at the end */
+	srctable_free(t);
+}
+
+static int
+busier_qsort(const void *a, const void *b)
+{
+	return srctable_busier(a, b);
+}
+
+static void
+test_top(void **state)
+{
+	struct srctable *t = srctable_create_seeded(1024, SEED);
+	static struct src_entry all[300], top[40];
+	const struct src_entry *e;
+	size_t cursor = 0, n = 0, got;
+	char a[32];
+
+	(void)state;
+	assert_non_null(t);
+	assert_int_equal(srctable_top(t, top, 10), 0);
+	for (int i = 0; i < 300; i++) {
+		struct src_key k;
+		struct src_entry *en;
+
+		snprintf(a, sizeof(a), "198.51.%d.%d", i / 200, i % 200);
+		k = key4(a, 0, 32, false);
+		en = srctable_get(t, &k, 1);
+		assert_non_null(en);
+		/* Many ties on seen: limited and open break them, then the key. */
+		for (int j = 0; j < (i * 7919) % 37; j++)
+			srctable_count_use(en, j % 3 == 0);
+		en->open = (uint32_t)(i % 5);
+	}
+	while ((e = srctable_next(t, &cursor)) != NULL)
+		all[n++] = *e;
+	assert_int_equal(n, 300);
+	qsort(all, n, sizeof(all[0]), busier_qsort);
+	for (size_t want = 0; want <= 40; want += 13) {
+		got = srctable_top(t, top, want);
+		assert_int_equal(got, want);
+		for (size_t i = 0; i < got; i++)
+			assert_memory_equal(&top[i], &all[i], sizeof(top[i]));
+	}
+	/* Busiest first, strictly. */
+	got = srctable_top(t, top, 40);
+	for (size_t i = 1; i < got; i++)
+		assert_true(srctable_busier(&top[i - 1], &top[i]) < 0);
+	srctable_free(t);
+	/* More asked for than there are: all of them. */
+	t = srctable_create_seeded(64, SEED);
+	for (int i = 0; i < 3; i++) {
+		struct src_key k;
+
+		snprintf(a, sizeof(a), "203.0.113.%d", i);
+		k = key4(a, 0, 32, false);
+		assert_non_null(srctable_get(t, &k, 1));
+	}
+	assert_int_equal(srctable_top(t, top, 40), 3);
+	srctable_free(t);
+}
+
 int
 main(void)
 {
@@ -993,6 +1146,10 @@ main(void)
 		cmocka_unit_test(test_loop_replaced_slot),
 		cmocka_unit_test(test_loop_client),
 		cmocka_unit_test(test_loop_slow_client_and_storm),
+		cmocka_unit_test(test_key_format),
+		cmocka_unit_test(test_count_use_saturates),
+		cmocka_unit_test(test_next_visits_each_once),
+		cmocka_unit_test(test_top),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
