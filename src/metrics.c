@@ -27,6 +27,8 @@
 #include "ratelimit.h"
 
 #define DENIED_LOG_MS 10000	/* one line per this about refused clients */
+#define MHD_LOG_BURST 5		/* libmicrohttpd's lines: this many at once, */
+#define MHD_LOG_MS    10000	/* then one per this */
 
 struct metrics {
 	struct MHD_Daemon *mhd;
@@ -39,6 +41,14 @@ struct metrics {
 	pthread_mutex_t mu;
 	const struct access_list *access;
 	struct ratelimit denied_rl;      /* HTTP thread only */
+	/*
+	 * libmicrohttpd logs a line per bad request (a malformed header, no
+	 * Host): any client the access rules let in could flood the log.
+	 * Its logger runs in the HTTP thread and, starting and stopping, in
+	 * the main one: the bucket has a mutex of its own.
+	 */
+	pthread_mutex_t log_mu;
+	struct ratelimit log_rl;
 	char where[64];
 };
 
@@ -46,19 +56,31 @@ static const char ROOT_TEXT[] = "upcased: Prometheus metrics are at /metrics\n";
 static const char NOT_FOUND_TEXT[] = "not found: the metrics are at /metrics\n";
 static const char NOT_ALLOWED_TEXT[] = "method not allowed: GET or HEAD\n";
 
-/* libmicrohttpd's own messages, into our log. */
+/* libmicrohttpd's own messages, into our log: rate-limited (see log_rl). */
 static void
 metrics_logger(void *cls, const char *fmt, va_list ap)
 {
+	struct metrics *m = cls;
 	char msg[512];
 	size_t n;
+	uint64_t more = 0;
+	bool ok;
 
-	(void)cls;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
 	while (n > 0 && msg[n - 1] == '\n')
 		msg[--n] = '\0';
-	log_info("metrics: %s", msg);
+	pthread_mutex_lock(&m->log_mu);
+	if ((ok = ratelimit_allow(&m->log_rl, clock_ms())))
+		more = ratelimit_take_suppressed(&m->log_rl);
+	pthread_mutex_unlock(&m->log_mu);
+	if (!ok)
+		log_debug("metrics: %s", msg);
+	else if (more > 0)
+		log_info("metrics: %s (%llu more since the last message)", msg,
+		    (unsigned long long)more);
+	else
+		log_info("metrics: %s", msg);
 }
 
 /* Before a connection is taken: the access rules. */
@@ -173,7 +195,9 @@ metrics_start(const char *address, int port, const struct access_list *access,
 	m->arg = arg;
 	m->access = access;
 	pthread_mutex_init(&m->mu, NULL);
+	pthread_mutex_init(&m->log_mu, NULL);
 	ratelimit_init(&m->denied_rl, 1, DENIED_LOG_MS, clock_ms());
+	ratelimit_init(&m->log_rl, MHD_LOG_BURST, MHD_LOG_MS, clock_ms());
 	memset(&ss, 0, sizeof(ss));
 	if (al.family == AF_INET) {
 		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
@@ -197,7 +221,7 @@ metrics_start(const char *address, int port, const struct access_list *access,
 	errno = 0;
 	m->mhd = MHD_start_daemon(flags, (uint16_t)port,
 	    metrics_accept_policy, m, metrics_handler, m,
-	    MHD_OPTION_EXTERNAL_LOGGER, metrics_logger, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, metrics_logger, m,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)METRICS_CONNECTIONS,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)METRICS_TIMEOUT_S,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)METRICS_CONNECTIONS,
@@ -208,6 +232,7 @@ metrics_start(const char *address, int port, const struct access_list *access,
 		    errno != 0 ? ": " : " (see the messages above)",
 		    errno != 0 ? strerror(errno) : "");
 		pthread_mutex_destroy(&m->mu);
+		pthread_mutex_destroy(&m->log_mu);
 		free(m);
 		return NULL;
 	}
@@ -237,5 +262,6 @@ metrics_stop(struct metrics *m)
 		return;
 	MHD_stop_daemon(m->mhd);
 	pthread_mutex_destroy(&m->mu);
+	pthread_mutex_destroy(&m->log_mu);
 	free(m);
 }

@@ -314,6 +314,29 @@ class Scrape(unittest.TestCase):
                 urllib.request.urlopen(d.url("/nope"), timeout=5)
             self.assertEqual(cm.exception.code, 404)
 
+    def test_bad_requests_do_not_flood_the_log(self):
+        """libmicrohttpd logs a line per malformed request: a client sending
+        them without pause gets a few lines, then one per 10 s (it got one
+        line per request: 600 for 900 requests)."""
+        bad = (b"GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: zz\r\n\r\n",
+               b"GET /metrics HTTP/1.1\r\n\r\n")    # no Host
+        with MetricsDaemon() as d:
+            after = len(d.read_log())
+            for i in range(400):
+                s = socket.create_connection(("127.0.0.1", d.mport), timeout=5)
+                try:
+                    s.sendall(bad[i % 2])
+                    s.recv(4096)
+                except OSError:
+                    pass
+                finally:
+                    s.close()
+            self.assertEqual(scrape_text(d)[0], 200)
+            lines = [ln for ln in d.read_log()[after:].splitlines() if "metrics: " in ln]
+            print("400 malformed requests: %d log lines" % len(lines))
+            self.assertGreater(len(lines), 0, "libmicrohttpd's messages no longer logged")
+            self.assertLessEqual(len(lines), 10, "\n".join(lines[:20]))
+
 
 class Access(unittest.TestCase):
     def setUp(self):
