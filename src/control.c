@@ -288,7 +288,9 @@ control_answer(struct control *c, int k, uint64_t now, control_answer_fn *answer
 		cl->req[cl->got] = '\0';
 		cl->req[strcspn(cl->req, "\r\n")] = '\0';
 	}
-	cl->out.max = CONTROL_OUT_TOTAL - c->buffered + cl->out.cap;
+	/* What is left of the total, never wrapping below 0. */
+	cl->out.max = (c->buffered >= CONTROL_OUT_TOTAL ? 0 : CONTROL_OUT_TOTAL - c->buffered) +
+	    cl->out.cap;
 	c->buffered -= cl->out.cap;
 	r = answer(cl->req, &cl->out, arg);
 	c->buffered += cl->out.cap;

@@ -11,8 +11,10 @@
  * GET / gets a line pointing at /metrics, any other path 404, any other
  * method 405.  The access rules (access) decide who may connect, checked
  * before the connection is taken; at most METRICS_CONNECTIONS clients at
- * once, each for at most METRICS_TIMEOUT_S seconds of silence, so a
- * slow client cannot pile connections up.
+ * once and METRICS_PER_IP from one address, each closed after
+ * METRICS_TIMEOUT_S seconds of silence.  A client that trickles bytes
+ * keeps its slot longer: the per-address cap keeps one such client from
+ * taking them all; the access rules keep the endpoint for the scrapers.
  */
 #ifndef UPCASE_METRICS_H
 #define UPCASE_METRICS_H
@@ -20,6 +22,7 @@
 #include <stddef.h>
 
 #define METRICS_CONNECTIONS  16        /* clients at once */
+#define METRICS_PER_IP       4         /* of them from one address */
 #define METRICS_TIMEOUT_S    5         /* an idle client is closed after this */
 #define METRICS_BODY_MAX     131072    /* bytes of the exposition, at most */
 

@@ -172,9 +172,9 @@ stats_expose(const struct stats_view *v, char *buf, size_t buflen, bool *truncat
 	    "Always 1; the version label says which upcased this is.");
 	l = (struct expo_label){ "version", v->version };
 	expo_sample(&e, "upcased_build_info", NULL, &l, 1, 1);
-	expo_family(&e, "process_start_time_seconds", "gauge",
+	expo_family(&e, "upcased_start_time_seconds", "gauge",
 	    "Start time of the process since the Unix epoch in seconds.");
-	expo_sample_scaled(&e, "process_start_time_seconds", NULL, NULL, 0, v->start_ms, 1000);
+	expo_sample_scaled(&e, "upcased_start_time_seconds", NULL, NULL, 0, v->start_ms, 1000);
 	expo_family(&e, "upcased_last_reload_success_timestamp_seconds", "gauge",
 	    "When the configuration in use was loaded (at start-up, or the last "
 	    "successful reload), seconds since the Unix epoch.");

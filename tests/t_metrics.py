@@ -178,10 +178,10 @@ class Scrape(unittest.TestCase):
             self.check_shape(text)
             before = samples(text)
             t0 = time.time()
-            self.assertLessEqual(value(before, "process_start_time_seconds"), t0 + 1)
-            self.assertGreater(value(before, "process_start_time_seconds"), t0 - 120)
+            self.assertLessEqual(value(before, "upcased_start_time_seconds"), t0 + 1)
+            self.assertGreater(value(before, "upcased_start_time_seconds"), t0 - 120)
             self.assertEqual(value(before, "upcased_last_reload_success_timestamp_seconds"),
-                             value(before, "process_start_time_seconds"))
+                             value(before, "upcased_start_time_seconds"))
             rc, out, _ = harness.run([harness.UPCASED, "-V"])
             version = out.decode().split()[1]
             self.assertEqual(value(before, "upcased_build_info", version=version), 1)
@@ -255,7 +255,7 @@ class Scrape(unittest.TestCase):
             self.assertEqual(value(sm, "upcased_reloads_total")
                              - value(after, "upcased_reloads_total"), 1)
             self.assertGreater(value(sm, "upcased_last_reload_success_timestamp_seconds"),
-                               value(sm, "process_start_time_seconds"))
+                               value(sm, "upcased_start_time_seconds"))
 
     def test_stats_prints_the_same(self):
         with MetricsDaemon() as d:
@@ -353,6 +353,44 @@ class Access(unittest.TestCase):
             # And after a reload lifting the rule, 127.0.0.1 is served.
             d.reload('access = ( "allow all" );')
             self.assertEqual(scrape_text(d, src="127.0.0.1")[0], 200)
+
+
+class PerAddress(unittest.TestCase):
+    def setUp(self):
+        need_parser(self)
+
+    def test_one_address_cannot_take_every_slot(self):
+        """A client trickling requests from one address holds at most 4 of
+        the 16 slots: a scraper from another address is still served."""
+        with MetricsDaemon() as d:
+            held = []
+            try:
+                for _ in range(10):
+                    s = socket.socket()
+                    s.settimeout(5)
+                    s.bind(("127.0.0.7", 0))
+                    s.connect(("127.0.0.1", d.mport))
+                    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")   # never finished
+                    held.append(s)
+                time.sleep(0.3)
+                # Those past the fourth were closed by the server.
+                closed = 0
+                for s in held:
+                    s.settimeout(0.5)
+                    try:
+                        if s.recv(100) == b"":
+                            closed += 1
+                    except socket.timeout:
+                        pass
+                    except OSError:
+                        closed += 1
+                self.assertEqual(closed, 6, "of 10 from one address, those past 4 are closed")
+                status, _, text = scrape_text(d, src="127.0.0.8")
+                self.assertEqual(status, 200)
+                self.assertIn("upcased_build_info", families(text))
+            finally:
+                for s in held:
+                    s.close()
 
 
 class DataPath(unittest.TestCase):

@@ -227,7 +227,7 @@ test_expose_shape(void **state)
 	assert_true(nfam >= 20);
 	/* The values. */
 	assert_non_null(find_line(buf, "upcased_build_info{version=\"1.2.3\"} 1"));
-	assert_non_null(find_line(buf, "process_start_time_seconds 1700000000.123"));
+	assert_non_null(find_line(buf, "upcased_start_time_seconds 1700000000.123"));
 	assert_non_null(find_line(buf, "upcased_last_reload_success_timestamp_seconds 1700000100.050"));
 	assert_non_null(find_line(buf, "upcased_tcp_connections_open{worker=\"tcp0\"} 4"));
 	assert_non_null(find_line(buf, "upcased_tcp_connections_open{worker=\"tcp2\"} 7"));
