@@ -167,9 +167,11 @@ failed:
 void
 control_out_append(struct control_out *o, const void *p, size_t len)
 {
-	char *at = control_out_reserve(o, len);
+	char *at;
 
-	if (at != NULL) {
+	if (len == 0)
+		return;		/* p may be NULL then */
+	if ((at = control_out_reserve(o, len)) != NULL) {
 		memcpy(at, p, len);
 		o->len += len;
 	}

@@ -145,7 +145,8 @@ worker_thread_setup(const struct worker *w)
 void
 worker_snap_append(struct worker_snap *b, const void *p, size_t len)
 {
-	if (b->failed)
+	/* Nothing (p may then be NULL: memcpy must not be given it). */
+	if (b->failed || len == 0)
 		return;
 	if (b->cap - b->len < len) {
 		size_t cap = b->cap ? b->cap : 4096;
