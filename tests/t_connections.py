@@ -233,7 +233,11 @@ class Connections(unittest.TestCase):
             th.join(5)
             print("states while stopping: %s" % " -> ".join(states))
             self.assertEqual(states[0], "reading")
-            self.assertIn("lingering", states)
+            # Lingering lasts about 1 s here; on a sanitizer build (make
+            # distcheck) one listing, the client's start included, can take
+            # longer than that and miss it: the plain make check shows it.
+            if harness.sanitizer() is None:
+                self.assertIn("lingering", states)
             self.assertEqual(d.proc.wait(20), 0)
 
     def test_ten_thousand(self):
