@@ -19,16 +19,14 @@ as fds 3 and 4 (LISTEN_FDS, LISTEN_PID: tests/t_systemd.py's Activated):
 import errno
 import os
 import re
-import shutil
 import signal
 import socket
-import tempfile
 import time
 import unittest
 
 import harness
 from harness import make_conf
-from t_systemd import Activated, NO_SYSTEMD, high_fd, refused
+from t_systemd import Activated, ActivationCase, NO_SYSTEMD, high_fd, refused
 
 LISTEN_WARNING = ("reload: listen changed in %s but the sockets come from systemd "
                   "(socket activation), so it is not used: edit upcased.socket instead "
@@ -36,19 +34,8 @@ LISTEN_WARNING = ("reload: listen changed in %s but the sockets come from system
 
 
 @unittest.skipUnless(harness.built_with_systemd(), NO_SYSTEMD)
-class ActivationListen(unittest.TestCase):
-    def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="upcase-actlisten-")
-        self.port = harness.free_port()
-        self.other = harness.free_port()
-        while self.other == self.port:
-            self.other = harness.free_port()
-        self.d = None
-
-    def tearDown(self):
-        if self.d is not None:
-            self.d.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
+class ActivationListen(ActivationCase):
+    prefix = "upcase-actlisten-"
 
     def start(self, conf, check=True):
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

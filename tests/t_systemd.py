@@ -183,10 +183,13 @@ def refused(port, host="127.0.0.1"):
         s.close()
 
 
-@unittest.skipUnless(built_with_systemd(), NO_SYSTEMD)
-class SocketActivation(unittest.TestCase):
+class ActivationCase(unittest.TestCase):
+    """A temp dir, two distinct free ports (port, other) and the Activated
+    daemon the test starts in self.d, killed and removed after it."""
+    prefix = "upcase-sd-"
+
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="upcase-sd-")
+        self.dir = tempfile.mkdtemp(prefix=self.prefix)
         self.port = harness.free_port()
         self.other = harness.free_port()
         while self.other == self.port:
@@ -197,6 +200,10 @@ class SocketActivation(unittest.TestCase):
         if self.d is not None:
             self.d.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@unittest.skipUnless(built_with_systemd(), NO_SYSTEMD)
+class SocketActivation(ActivationCase):
 
     def start_with_sockets(self, first, second, conf=None):
         """Start upcased with first as fd 3 and second as fd 4; close our copies."""
