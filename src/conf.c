@@ -174,6 +174,8 @@ static const struct conf_setting conf_table[] = {
 	CONF_INT("shutdown_timeout", 0, CONF_SHUTDOWN_TIMEOUT_MAX, "10",
 	    CONF_APPLIED, conf, shutdown_timeout,
 	    "seconds open connections get to finish after SIGTERM"),
+	CONF_INT("upgrade_timeout", 1, CONF_UPGRADE_TIMEOUT_MAX, "30", CONF_APPLIED, conf,
+	    upgrade_timeout, "seconds a new binary gets to take over on SIGUSR2"),
 	CONF_ENUM("log.level", int, conf_set_log_level,
 	    "must be one of err, warning, notice, info, debug", "info",
 	    CONF_APPLIED, conf, log_level, "the least important messages logged"),

@@ -23,6 +23,7 @@
 #define CONF_IDLE_TIMEOUT_MAX     86400
 #define CONF_BACKLOG_MAX          65535
 #define CONF_SHUTDOWN_TIMEOUT_MAX 3600
+#define CONF_UPGRADE_TIMEOUT_MAX 600
 #define CONF_MAX_LIST_ITEMS       1024      /* in any list of strings */
 #define CONF_RATE_MAX             1000000   /* rates, bursts, counts per source */
 #define CONF_TABLE_SIZE_MIN       1024      /* udp.table_size, limits.table_size */
@@ -102,6 +103,7 @@ struct conf {
 	int      idle_timeout;         /* seconds */
 	int      backlog;              /* listen(2) backlog */
 	int      shutdown_timeout;     /* seconds */
+	int      upgrade_timeout;      /* seconds: SIGUSR2, until the new binary holds the state */
 	enum transform_charset charset;
 
 	struct conf_list access;       /* access rules (access_rule_parse), first match wins */

@@ -162,6 +162,26 @@ failed:
 	return CONTROL_FAILED;
 }
 
+int
+control_adopt(struct control *c, int fd, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	if (control_address(&sun, path) == -1 || lstat(path, &st) == -1 ||
+	    !S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "control socket %s: not there to take over", path);
+		return CONTROL_FAILED;
+	}
+	memcpy(c->path, sun.sun_path, sizeof(c->path));
+	c->dev = st.st_dev;
+	c->ino = st.st_ino;
+	c->fd = fd;
+	return 0;
+}
+
 /* ------------------------------------------------------------ answers */
 
 void

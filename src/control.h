@@ -140,6 +140,14 @@ int  control_serve(struct control *c, const struct pollfd *p, int n, uint64_t no
  * created it) to the daemon's user, so it can remove them at stop.
  */
 int  control_chown(const struct control *c, uid_t uid, gid_t gid);
+/*
+ * Live upgrade: take over fd, the listening control socket at path that
+ * the old process handed over (it removes nothing when it exits); from
+ * then on as if control_open had made it.  0, or CONTROL_FAILED with
+ * why in err (nothing is there, or not a socket).
+ */
+int  control_adopt(struct control *c, int fd, const char *path, char *err, size_t errlen);
+
 /* Close the clients and the listener; remove the socket if it is still ours. */
 void control_close(struct control *c);
 

@@ -436,6 +436,42 @@ daemon_pidfile_remove(void)
 	close(fd);
 }
 
+int
+daemon_pidfile_fd(const char **path)
+{
+	*path = pidfile.path;
+	return __atomic_load_n(&pidfile.fd, __ATOMIC_ACQUIRE);
+}
+
+void
+daemon_pidfile_forget(void)
+{
+	int fd = __atomic_exchange_n(&pidfile.fd, -1, __ATOMIC_ACQ_REL);
+
+	/* The lock is the open file's: the new process's copy keeps it. */
+	if (fd != -1)
+		close(fd);
+}
+
+int
+daemon_pidfile_adopt(int fd, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (strlen(path) >= sizeof(pidfile.path) || fstat(fd, &st) == -1 ||
+	    !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "pidfile %s: the descriptor handed over is not a "
+		    "regular file", path);
+		return -1;
+	}
+	snprintf(pidfile.path, sizeof(pidfile.path), "%s", path);
+	pidfile.dev = st.st_dev;
+	pidfile.ino = st.st_ino;
+	pidfile.ours = true;	/* the old process made it or wrote to it */
+	__atomic_store_n(&pidfile.fd, fd, __ATOMIC_RELEASE);
+	return 0;
+}
+
 void
 daemon_pidfile_owner(uid_t uid, gid_t gid)
 {

@@ -48,6 +48,17 @@ int  daemon_pidfile_open(const char *path, char *err, size_t errlen);
 int  daemon_pidfile_write(char *err, size_t errlen);
 void daemon_pidfile_remove(void);
 /*
+ * Live upgrade (upgrade.h).  The old process hands the pidfile's open,
+ * locked descriptor (daemon_pidfile_fd: -1 if none, with its path) to the
+ * new one and forgets it (closes its copy, removes nothing: the lock
+ * stays with the new process's copy).  The new process adopts it, as if
+ * it had opened it: daemon_pidfile_write() then writes its own pid, and
+ * its exit removes the file.  -1 with a reason in err.
+ */
+int  daemon_pidfile_fd(const char **path);
+void daemon_pidfile_forget(void);
+int  daemon_pidfile_adopt(int fd, const char *path, char *err, size_t errlen);
+/*
  * Before daemon_pidfile_open(), when privileges will be dropped: a
  * directory daemon_pidfile_open() makes is handed to uid/gid as it is
  * made (so that the unprivileged daemon can unlink its pidfile at exit,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "handover.h"
 #include "listener.h"
 #include "log.h"
 #include "notify.h"
@@ -300,30 +301,102 @@ fail:
 }
 
 int
-listener_set_activated(struct listener_set *out, char *err, size_t errlen)
+listener_set_add(struct listener_set *s, int fd, int type, int shard, uint16_t port,
+    const char *address, bool proxy, bool reuse_port)
 {
-	int tcp[WORKER_MAX_LISTENERS], udp[WORKER_MAX_LISTENERS];
-	size_t ntcp, nudp;
-	int n = notify_listen_fds(tcp, &ntcp, udp, &nudp, WORKER_MAX_LISTENERS, err, errlen);
+	struct listener *v = realloc(s->v, (s->n + 1) * sizeof(*v)), *l;
+
+	if (v == NULL)
+		return -1;
+	s->v = v;
+	l = &s->v[s->n];
+	memset(l, 0, sizeof(*l));
+	l->fd = fd;
+	l->type = type;
+	l->shard = shard;
+	l->port = port;
+	l->proxy = type == SOCK_STREAM && proxy;
+	l->reuse_port = reuse_port;
+	if (address != NULL && address[0] != '\0' && (l->address = strdup(address)) == NULL)
+		return -1;
+	s->n++;
+	listener_name(l);
+	return 0;
+}
+
+int
+listener_set_activated(struct listener_set *out, struct listener_set *stored, char *err,
+    size_t errlen)
+{
+	struct notify_fd v[2 * WORKER_MAX_LISTENERS];
+	int n = notify_listen_fds(v, sizeof(v) / sizeof(v[0]), err, errlen);
 
 	memset(out, 0, sizeof(*out));
+	memset(stored, 0, sizeof(*stored));
 	if (n <= 0)
 		return n;
-	out->v = calloc(ntcp + nudp, sizeof(*out->v));
-	if (out->v == NULL)
-		fatal("calloc");
-	out->activated = true;
-	for (size_t i = 0; i < ntcp + nudp; i++) {
-		struct listener *l = &out->v[out->n++];
+	/* Stream sockets first, as the workers' listener lists always had them. */
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < n; i++) {
+			int want = pass == 0 ? SOCK_STREAM : SOCK_DGRAM, type, shard, one = 0;
+			char address[256];
+			uint16_t port;
+			socklen_t len = sizeof(one);
 
-		l->fd = i < ntcp ? tcp[i] : udp[i - ntcp];
-		l->type = i < ntcp ? SOCK_STREAM : SOCK_DGRAM;
-		l->shard = -1;
-		if (l->type == SOCK_DGRAM)
-			listener_set_pktinfo(l->fd);
-		listener_name(l);
+			if (v[i].type != want)
+				continue;
+			if (handover_fdname_parse(v[i].name, &type, &shard, &port, address,
+			    sizeof(address)) && type == v[i].type) {
+				/* Ours, kept by systemd's fd store: to reuse as a reload would. */
+				getsockopt(v[i].fd, SOL_SOCKET, SO_REUSEPORT, &one, &len);
+				if (listener_set_add(stored, v[i].fd, type, shard, port, address,
+				    false, one != 0) == -1)
+					fatal("out of memory");
+				continue;
+			}
+			if (listener_set_add(out, v[i].fd, v[i].type, -1, 0, NULL, false,
+			    false) == -1)
+				fatal("out of memory");
+			if (v[i].type == SOCK_DGRAM)
+				listener_set_pktinfo(v[i].fd);
+		}
+	if (stored->n > WORKER_MAX_LISTENERS || out->n > WORKER_MAX_LISTENERS) {
+		snprintf(err, errlen, "more than %d sockets passed", WORKER_MAX_LISTENERS);
+		return -1;
 	}
+	if (stored->n > 0)
+		for (size_t i = 0; i < stored->n; i++)
+			if (stored->v[i].type == SOCK_DGRAM)
+				listener_set_pktinfo(stored->v[i].fd);
+	out->activated = out->n > 0;
 	return 1;
+}
+
+void
+listener_set_fdstore(const struct listener_set *s, const struct listener_set *gone)
+{
+	char name[256];
+
+	if (!notify_fdstore_enabled())
+		return;
+	for (size_t i = 0; gone != NULL && i < gone->n; i++) {
+		const struct listener *l = &gone->v[i];
+
+		/* fd -1: moved into s (kept), not gone. */
+		if (l->fd != -1 && l->address != NULL && handover_fdname(name, sizeof(name),
+		    l->type, l->shard, l->port, l->address) > 0)
+			notify_fdstore_remove(name);
+	}
+	if (s->activated)
+		return;		/* systemd holds those already */
+	for (size_t i = 0; i < s->n; i++) {
+		const struct listener *l = &s->v[i];
+
+		if (l->fd != -1 && l->address != NULL &&
+		    handover_fdname(name, sizeof(name), l->type, l->shard, l->port,
+		    l->address) > 0)
+			notify_fdstore_add(l->fd, name);
+	}
 }
 
 /* Whether the socket bound at ss is where cl listens (port, and address or wildcard). */

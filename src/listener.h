@@ -43,8 +43,24 @@ int  listener_set_open(struct listener_set *out, const struct conf *c, int udp_s
     struct listener_set *old, char *err, size_t errlen);
 /* The UDP sockets c would open with udp_shards shards, to check against WORKER_MAX_LISTENERS. */
 size_t listener_udp_sockets(const struct conf *c, int udp_shards);
-/* Take sockets from systemd.  Returns 1 if activated, 0 if not, -1 on error. */
-int  listener_set_activated(struct listener_set *out, char *err, size_t errlen);
+/*
+ * Take sockets from systemd: socket activation's into out (activated
+ * then), and ours that its file descriptor store kept (named by
+ * handover_fdname) into stored, a set for listener_set_open to reuse as
+ * a reload would.  Returns 1 if any were passed, 0 if none, -1 on error.
+ */
+int  listener_set_activated(struct listener_set *out, struct listener_set *stored,
+    char *err, size_t errlen);
+/* Append a socket taken over (live upgrade, the fd store).  -1: out of memory. */
+int  listener_set_add(struct listener_set *s, int fd, int type, int shard, uint16_t port,
+    const char *address, bool proxy, bool reuse_port);
+/*
+ * systemd's fd store (when notify_fdstore_enabled): keep every socket of
+ * s (none if activated: systemd holds those), and let go of the names of
+ * gone's listeners (sockets closed since; may be NULL).  systemd keeps one
+ * copy of a socket however often it is given.
+ */
+void listener_set_fdstore(const struct listener_set *s, const struct listener_set *gone);
 /*
  * Socket activation: each TCP socket from systemd bound where a listen
  * entry of c with proxy_protocol is (its address, "*" for a wildcard, and

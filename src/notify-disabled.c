@@ -18,10 +18,13 @@ uint64_t notify_watchdog_interval(void) { return 0; }
 void notify_watchdog(void) {}
 
 int
-notify_listen_fds(int *tcp, size_t *ntcp, int *udp, size_t *nudp, size_t max,
-    char *err, size_t errlen)
+notify_listen_fds(struct notify_fd *v, size_t max, char *err, size_t errlen)
 {
-	(void)tcp; (void)udp; (void)max; (void)err; (void)errlen;
-	*ntcp = *nudp = 0;
+	(void)v; (void)max; (void)err; (void)errlen;
 	return 0;
 }
+
+void notify_mainpid(long pid) { (void)pid; }
+int  notify_fdstore_enabled(void) { return 0; }
+void notify_fdstore_add(int fd, const char *name) { (void)fd; (void)name; }
+void notify_fdstore_remove(const char *name) { (void)name; }

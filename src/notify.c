@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
@@ -58,30 +59,75 @@ notify_watchdog(void)
 }
 
 int
-notify_listen_fds(int *tcp, size_t *ntcp, int *udp, size_t *nudp, size_t max,
-    char *err, size_t errlen)
+notify_listen_fds(struct notify_fd *v, size_t max, char *err, size_t errlen)
 {
-	int n = sd_listen_fds(1);
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(1, &names);
 
-	*ntcp = *nudp = 0;
 	if (n < 0) {
 		snprintf(err, errlen, "LISTEN_FDS: %s", strerror(-n));
 		return -1;
 	}
-	for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
 		int fl = fcntl(fd, F_GETFL);
+		struct notify_fd *o = &v[i];
 
-		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0 && *ntcp < max)
-			tcp[(*ntcp)++] = fd;
-		else if (sd_is_socket(fd, AF_UNSPEC, SOCK_DGRAM, -1) > 0 && *nudp < max)
-			udp[(*nudp)++] = fd;
+		if ((size_t)i >= max) {
+			snprintf(err, errlen, "more than %zu descriptors passed", max);
+			n = -1;
+			break;
+		}
+		o->fd = fd;
+		snprintf(o->name, sizeof(o->name), "%s",
+		    names != NULL && names[i] != NULL && strcmp(names[i], "unknown") != 0 ?
+		    names[i] : "");
+		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0)
+			o->type = SOCK_STREAM;
+		else if (sd_is_socket(fd, AF_UNSPEC, SOCK_DGRAM, -1) > 0)
+			o->type = SOCK_DGRAM;
 		else {
 			snprintf(err, errlen, "passed descriptor %d is neither a listening "
-			    "stream socket nor a datagram socket (or too many)", fd);
-			return -1;
+			    "stream socket nor a datagram socket", fd);
+			n = -1;
+			break;
 		}
 		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 		fcntl(fd, F_SETFD, FD_CLOEXEC);
 	}
+	if (names != NULL) {
+		for (char **p = names; *p != NULL; p++)
+			free(*p);
+		free(names);
+	}
 	return n;
+}
+
+void
+notify_mainpid(long pid)
+{
+	sd_notifyf(0, "MAINPID=%ld", pid);
+}
+
+int
+notify_fdstore_enabled(void)
+{
+	const char *max = getenv("FDSTORE");
+
+	return getenv("NOTIFY_SOCKET") != NULL && max != NULL && strtol(max, NULL, 10) > 0;
+}
+
+void
+notify_fdstore_add(int fd, const char *name)
+{
+	char msg[300];
+
+	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
+	sd_pid_notify_with_fds(0, 0, msg, &fd, 1);
+}
+
+void
+notify_fdstore_remove(const char *name)
+{
+	sd_notifyf(0, "FDSTOREREMOVE=1\nFDNAME=%s", name);
 }

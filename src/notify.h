@@ -19,12 +19,29 @@ uint64_t notify_watchdog_interval(void);
 void notify_watchdog(void);
 
 /*
- * Sockets passed by socket activation (LISTEN_FDS).  Fills tcp[] and
- * udp[] (up to max each); returns the number of sockets passed (0 if not
- * socket-activated), or -1 with a reason in err if one is of a kind we
- * cannot serve.
+ * Sockets passed by systemd (LISTEN_FDS, LISTEN_FDNAMES): socket
+ * activation, and what the file descriptor store kept.  Fills v (up to
+ * max); returns how many were passed (0 if none), or -1 with a reason in
+ * err if one is of a kind we cannot serve.
  */
-int notify_listen_fds(int *tcp, size_t *ntcp, int *udp, size_t *nudp, size_t max,
-    char *err, size_t errlen);
+struct notify_fd {
+	int  fd;
+	int  type;                    /* SOCK_STREAM (listening) or SOCK_DGRAM */
+	char name[256];               /* LISTEN_FDNAMES' name, "" if none */
+};
+int notify_listen_fds(struct notify_fd *v, size_t max, char *err, size_t errlen);
+
+/* Live upgrade: the process pid is the service's main process from now on. */
+void notify_mainpid(long pid);
+
+/*
+ * systemd's file descriptor store (FileDescriptorStoreMax= in the unit):
+ * whether to use it (the FDSTORE variable systemd 254 and later set, which
+ * our unit sets for older ones, is above 0, and NOTIFY_SOCKET is set);
+ * keep fd under name; let go of what name holds.
+ */
+int  notify_fdstore_enabled(void);
+void notify_fdstore_add(int fd, const char *name);
+void notify_fdstore_remove(const char *name);
 
 #endif

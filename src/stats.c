@@ -53,6 +53,8 @@ static const struct {
 	[STAT_UDP_BYTES_OUT]        = { "upcased_udp_bytes_out_total", NULL },
 	[STAT_RELOADS]              = { "upcased_reloads_total", NULL },
 	[STAT_RELOAD_FAILURES]      = { "upcased_reload_failures_total", NULL },
+	[STAT_UPGRADES]             = { "upcased_upgrades_total", NULL },
+	[STAT_UPGRADE_FAILURES]     = { "upcased_upgrade_failures_total", NULL },
 };
 
 /* The counter families, in the order written, with their help. */
@@ -95,6 +97,11 @@ static const struct {
 	{ "upcased_reloads_total", "Configuration reloads applied." },
 	{ "upcased_reload_failures_total",
 	  "Configuration reloads refused; the running configuration was kept." },
+	{ "upcased_upgrades_total",
+	  "Live upgrades (SIGUSR2) that handed everything to a new process, since the "
+	  "first of the line started." },
+	{ "upcased_upgrade_failures_total",
+	  "Live upgrades that failed; the old process went on serving." },
 };
 
 const uint64_t stats_hist_bounds[HIST__COUNT][HIST_BUCKETS] = {
@@ -116,6 +123,43 @@ static const struct {
 	[HIST_UDP_SIZE] = { "upcased_udp_datagram_size_bytes",
 	    "Payload sizes of the UDP datagrams received.", 1 },
 };
+
+void
+stats_key(enum stat_id id, char *buf, size_t len)
+{
+	if (stat_defs[id].reason != NULL)
+		snprintf(buf, len, "%s{%s}", stat_defs[id].family, stat_defs[id].reason);
+	else
+		snprintf(buf, len, "%s", stat_defs[id].family);
+}
+
+int
+stats_from_key(const char *key)
+{
+	char k[160];
+
+	for (int i = 0; i < STAT__COUNT; i++) {
+		stats_key((enum stat_id)i, k, sizeof(k));
+		if (strcmp(k, key) == 0)
+			return i;
+	}
+	return -1;
+}
+
+const char *
+stats_hist_name(enum hist_id h)
+{
+	return hist_defs[h].name;
+}
+
+int
+stats_hist_from_name(const char *name)
+{
+	for (int h = 0; h < HIST__COUNT; h++)
+		if (strcmp(hist_defs[h].name, name) == 0)
+			return h;
+	return -1;
+}
 
 void
 stats_sum_into(struct stats *dst, const struct stats *src)

@@ -55,6 +55,8 @@ enum stat_id {
 	STAT_UDP_BYTES_OUT,
 	STAT_RELOADS,
 	STAT_RELOAD_FAILURES,
+	STAT_UPGRADES,              /* live upgrades this line of processes went through */
+	STAT_UPGRADE_FAILURES,      /* SIGUSR2s after which the old process kept serving */
 	STAT__COUNT
 };
 
@@ -111,6 +113,15 @@ stats_get(const struct stats *s, enum stat_id id)
 }
 
 /* Add every counter and histogram of src into dst (dst is the reader's private copy). */
+/*
+ * Live upgrade (handover.h's COUNTER and HIST records): a counter's key,
+ * its family and, for a family of reasons, "{reason}"; a histogram's
+ * family name; and back (-1: not one this version has).
+ */
+void stats_key(enum stat_id id, char *buf, size_t len);
+int  stats_from_key(const char *key);
+const char *stats_hist_name(enum hist_id h);
+int  stats_hist_from_name(const char *name);
 void stats_sum_into(struct stats *dst, const struct stats *src);
 
 /*

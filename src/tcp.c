@@ -32,6 +32,7 @@
 #include "addr.h"
 #include "balance.h"
 #include "clock.h"
+#include "handover.h"
 #include "log.h"
 #include "proxy.h"
 #include "ratelimit.h"
@@ -40,6 +41,7 @@
 #include "tbucket.h"
 #include "tcp.h"
 #include "transform.h"
+#include "upgrade.h"
 
 #define EV_LISTENER 1
 #define EV_CONN     2
@@ -861,8 +863,8 @@ tcp_update_listening(struct tcp_worker *t, uint64_t now)
 	}
 	if (t->emfile_until_ms != 0 && now >= t->emfile_until_ms)
 		t->emfile_until_ms = 0;		/* the pause is over */
-	tcp_set_listening(t, !t->w.params.draining && t->emfile_until_ms == 0 &&
-	    !t->over_share);
+	tcp_set_listening(t, !t->w.params.draining && !t->w.params.frozen &&
+	    t->emfile_until_ms == 0 && !t->over_share);
 }
 
 /* Close fd at once, counted in why; the log names the client and what refused it. */
@@ -1311,6 +1313,179 @@ tcp_pool_top_sources(struct worker_pool *pool, struct src_entry *out, size_t n)
 	return k;
 }
 
+/* ------------------------------------------------------------ live upgrade */
+
+long
+tcp_pool_export(struct worker_pool *pool, struct handover_buf *b, struct fdvec *fds)
+{
+	long n = 0;
+
+	for (int i = 0; i < worker_pool_size(pool); i++) {
+		const struct tcp_worker *t = (const struct tcp_worker *)worker_pool_get(pool, i);
+
+		for (const struct tcp_conn *c = t->head; c != NULL; c = c->next) {
+			struct ho_conn h;
+
+			memset(&h, 0, sizeof(h));
+			switch (c->state) {
+			case CONN_READING:  h.state = HO_CONN_READING; break;
+			case CONN_FLUSHING: h.state = HO_CONN_FLUSHING; break;
+			case CONN_DRAINING: h.state = HO_CONN_DRAINING; break;
+			case CONN_PROXY:    h.state = HO_CONN_PROXY; break;
+			case CONN_LINGERING:
+			case CONN_CLOSED:
+				continue;	/* stopping only: no upgrade then */
+			}
+			if ((h.fd = fdvec_push(fds, c->fd)) == UINT32_MAX)
+				return -1;
+			h.charset = (uint8_t)c->tf.charset;
+			h.ncarry = c->tf.ncarry;
+			memcpy(h.carry, c->tf.carry, sizeof(h.carry));
+			h.start_ms = c->start_ms;
+			h.last_ms = c->last_ms;
+			h.rx_ms = c->rx_ms;
+			h.bytes_in = c->bytes_in;
+			h.bytes_out = c->bytes_out;
+			h.proxy_deadline_ms = c->pp_deadline_ms;
+			memcpy(&h.peer, &c->peer, c->peerlen);
+			h.peerlen = c->peerlen;
+			if (c->out != NULL) {
+				h.out = c->out + c->outoff;
+				h.outlen = c->outlen - c->outoff;
+			}
+			if (c->state == CONN_PROXY && c->pp != NULL) {
+				h.proxy = c->pp;
+				h.proxylen = c->pplen;
+			}
+			handover_put_conn(b, &h);
+			n++;
+		}
+	}
+	return b->failed ? -1 : n;
+}
+
+/* Oldest activity first, as the list keeps them (tcp_sweep_idle looks at the head). */
+static int
+adopt_order(const void *a, const void *b)
+{
+	const struct tcp_conn *x = *(struct tcp_conn *const *)a;
+	const struct tcp_conn *y = *(struct tcp_conn *const *)b;
+
+	return x->last_ms < y->last_ms ? -1 : x->last_ms > y->last_ms;
+}
+
+/*
+ * A connection handed over counts against its source's per-source limit
+ * as it did in the old process (no rate is charged: it was admitted
+ * already).  No room in the table: uncounted, as at accept.
+ */
+static void
+tcp_adopt_source(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
+{
+	const struct worker_source_limits *l = &t->w.params.limits;
+	struct tcp_shared *sh = tcp_shared(t);
+	struct src_entry *e;
+
+	if (c->state == CONN_PROXY || tcp_source_unlimited(l, &c->peer.sa) ||
+	    src_key_from_sockaddr(&c->peer.sa, l->ipv4_prefix, l->ipv6_prefix, false,
+	    &c->source) == -1)
+		return;
+	pthread_mutex_lock(&sh->mu);
+	if ((e = srctable_get(sh->sources, &c->source, now)) != NULL) {
+		e->open++;
+		c->counted = true;
+	}
+	pthread_mutex_unlock(&sh->mu);
+}
+
+static struct tcp_conn *
+tcp_adopt_one(struct tcp_worker *t, const struct ho_conn *h, int fd, uint64_t now)
+{
+	struct epoll_event e;
+	struct tcp_conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->kind = EV_CONN;
+	c->fd = fd;
+	switch (h->state) {
+	case HO_CONN_READING:  c->state = CONN_READING; break;
+	case HO_CONN_FLUSHING: c->state = CONN_FLUSHING; break;
+	case HO_CONN_DRAINING: c->state = CONN_DRAINING; break;
+	case HO_CONN_PROXY:    c->state = CONN_PROXY; break;
+	}
+	transform_init(&c->tf, (enum transform_charset)h->charset);
+	c->tf.ncarry = h->ncarry;
+	memcpy(c->tf.carry, h->carry, sizeof(c->tf.carry));
+	c->start_ms = h->start_ms;
+	c->last_ms = h->last_ms;
+	c->rx_ms = h->rx_ms;
+	c->bytes_in = h->bytes_in;
+	c->bytes_out = h->bytes_out;
+	c->pp_deadline_ms = h->proxy_deadline_ms;
+	c->peerlen = h->peerlen <= sizeof(c->peer) ? h->peerlen : (socklen_t)sizeof(c->peer);
+	memcpy(&c->peer, &h->peer, c->peerlen);
+	if (h->outlen > 0) {
+		if ((c->out = malloc(h->outlen)) == NULL)
+			goto fail;
+		memcpy(c->out, h->out, h->outlen);
+		c->outlen = h->outlen;
+	} else if (c->state == CONN_FLUSHING)
+		c->state = CONN_READING;	/* nothing pending after all */
+	if (c->state == CONN_PROXY && h->proxylen > 0) {
+		if (h->proxylen > PROXY_MAX_LEN || (c->pp = malloc(PROXY_MAX_LEN)) == NULL)
+			goto fail;
+		memcpy(c->pp, h->proxy, h->proxylen);
+		c->pplen = h->proxylen;
+	}
+	c->events = c->state == CONN_FLUSHING || c->state == CONN_DRAINING ? EPOLLOUT : EPOLLIN;
+	e.events = c->events;
+	e.data.ptr = c;
+	if (epoll_ctl(t->w.epfd, EPOLL_CTL_ADD, fd, &e) == -1)
+		goto fail;
+	tcp_adopt_source(t, c, now);
+	return c;
+fail:
+	free(c->out);
+	free(c->pp);
+	free(c);
+	return NULL;
+}
+
+static void
+tcp_adopt(struct worker *w, void *arg, uint64_t now)
+{
+	struct tcp_worker *t = (struct tcp_worker *)w;
+	const struct tcp_adopt *a = arg;
+	struct tcp_conn **v;
+	size_t k = 0, lost = 0;
+
+	if ((v = calloc(a->n ? a->n : 1, sizeof(*v))) == NULL)
+		fatal("out of memory adopting %zu connections", a->n);
+	for (size_t i = 0; i < a->n; i++) {
+		if ((v[k] = tcp_adopt_one(t, a->c[i], a->fd[i], now)) != NULL)
+			k++;
+		else {
+			close(a->fd[i]);
+			lost++;
+		}
+	}
+	qsort(v, k, sizeof(*v), adopt_order);
+	for (size_t i = 0; i < k; i++) {
+		conn_append(t, v[i]);
+		t->nconns++;
+		t->nproxy += v[i]->state == CONN_PROXY;
+		__atomic_add_fetch(tcp_open_count(t), 1, __ATOMIC_RELAXED);
+		/* The old process's total counted it accepted: the caller takes one off there. */
+		stats_add(&t->w.stats, STAT_TCP_ACCEPTED, 1);
+	}
+	free(v);
+	if (lost > 0)
+		log_warnx("live upgrade: closed %zu of the connections handed over: out of "
+		    "memory", lost);
+	tcp_update_listening(t, now);
+}
+
 const struct worker_ops tcp_worker_ops = {
 	.name        = "tcp",
 	.shared_size = sizeof(struct tcp_shared),
@@ -1319,6 +1494,7 @@ const struct worker_ops tcp_worker_ops = {
 	.create      = tcp_create,
 	.destroy     = tcp_destroy,
 	.apply       = tcp_apply,
+	.adopt       = tcp_adopt,
 	.event       = tcp_event,
 	.tick        = tcp_tick,
 	.timeout     = tcp_timeout,

@@ -30,4 +30,29 @@ struct src_entry;
  */
 size_t tcp_pool_top_sources(struct worker_pool *pool, struct src_entry *out, size_t n);
 
+struct handover_buf;
+struct fdvec;
+struct ho_conn;
+
+/*
+ * Live upgrade, old process, main thread, with the pool frozen
+ * (worker_pool_freeze): every open connection into b (a CONN record
+ * each, in each worker's list order), its descriptor into fds.  Changes
+ * nothing; the number of connections written, or -1 (out of memory).
+ */
+long tcp_pool_export(struct worker_pool *pool, struct handover_buf *b, struct fdvec *fds);
+
+/*
+ * Live upgrade, new process: what worker i adopts (worker_pool_create_adopt's
+ * adopt[i]): n connections, c[k] with its descriptor fd[k].  Each becomes
+ * one of the worker's, in its state, with its carried bytes, unsent
+ * output and counters; one that cannot be (out of memory) is closed and
+ * logged.
+ */
+struct tcp_adopt {
+	const struct ho_conn **c;
+	const int *fd;
+	size_t n;
+};
+
 #endif

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -21,6 +22,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sysexits.h>
 #include <syslog.h>
 #include <time.h>
@@ -31,6 +33,7 @@
 #include "conf.h"
 #include "control.h"
 #include "daemon.h"
+#include "handover.h"
 #include "listener.h"
 #include "listing.h"
 #include "log.h"
@@ -42,6 +45,7 @@
 #include "stdfds.h"
 #include "tcp.h"
 #include "udp.h"
+#include "upgrade.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -55,6 +59,43 @@ struct options {
 	bool test;
 	bool debug;
 };
+
+/*
+ * A live upgrade under way, in the old process (upgrade.h): the new
+ * binary started (waiting for its HELLO), or the state sent (waiting for
+ * READY).
+ */
+enum upgrade_phase { UP_NONE, UP_STARTED, UP_SENT };
+
+struct upgrade_run {
+	enum upgrade_phase phase;
+	pid_t    pid;
+	int      chan;
+	uint64_t began_ms, deadline_ms;
+	bool     frozen;                   /* the workers are frozen */
+	bool     metrics_stopped;          /* the endpoint was stopped for the new one */
+	long     nconns;                   /* connections handed over */
+	size_t   nlisteners;
+};
+
+/* What the old process handed over, in the new one, until it serves. */
+struct inherit {
+	int      chan;
+	uint8_t *buf;                      /* the handover; conns point into it */
+	size_t   len;
+	struct fdvec fds;                  /* received; -1 once taken */
+	struct listener_set handed;
+	struct ho_conn *conns;
+	int     *conn_fd;
+	size_t   nconns, cap;
+	struct stats counters;
+	struct ho_meta meta;
+	bool     have_meta;
+	int      ctl_fd, pid_fd;
+	char     ctl_path[PATH_MAX], pid_path[PATH_MAX];
+};
+
+#define UPGRADE_HANDOVER_MS 5000   /* from HELLO: the state sent, READY back */
 
 /* Everything the main thread owns.  Workers see none of it directly. */
 /*
@@ -97,6 +138,12 @@ struct upcased {
 	gid_t gid;
 	uint64_t ctl_resume_ms;            /* control socket paused (EMFILE) until then */
 	struct ratelimit ctl_rl;
+	char exe[PATH_MAX];                /* the binary we were started from: SIGUSR2 runs it */
+	struct stats inherited;            /* counters handed over by the processes before us */
+	struct upgrade_run up;             /* a live upgrade under way (old process) */
+	struct inherit *in;                /* what was handed to us (new process), until we serve */
+	bool upgraded;                     /* we took over from an older process */
+	bool serving;                      /* start-up is over */
 };
 
 /*
@@ -149,8 +196,9 @@ usage(FILE *f)
 	    "  -V, --version      show the version\n"
 	    "\n"
 	    "Signals: HUP reloads the configuration, TERM/INT stop gracefully\n"
-	    "(a second one: at once), USR1 logs the counters.  See upcased(8)\n"
-	    "and upcased.conf(5).\n"
+	    "(a second one: at once), USR1 logs the counters, USR2 hands every\n"
+	    "listener and open connection to the binary at this path (a live\n"
+	    "upgrade).  See upcased(8) and upcased.conf(5).\n"
 	    "\n"
 	    "Report bugs to: %s\n",
 	    UPCASE_DEFAULT_PORT, DEFAULT_CONF, EX_CONFIG, PACKAGE_BUGREPORT);
@@ -327,6 +375,7 @@ upcased_stats(const struct upcased *d, struct stats *total)
 	worker_pool_stats(d->tcp, total);
 	worker_pool_stats(d->udp, total);
 	stats_sum_into(total, &d->reload_stats);
+	stats_sum_into(total, &d->inherited);
 }
 
 static uint64_t
@@ -344,8 +393,13 @@ upcased_update_status(const struct upcased *d)
 	struct stats t;
 	char buf[256];
 
+	size_t n = 0;
+
 	upcased_stats(d, &t);
-	stats_summary(&t, buf, sizeof(buf));
+	if (d->up.phase != UP_NONE)
+		n = (size_t)snprintf(buf, sizeof(buf), "upgrading (to pid %ld): ",
+		    (long)d->up.pid);
+	stats_summary(&t, buf + n, sizeof(buf) - n);
 	notify_status(buf);
 }
 
@@ -541,6 +595,7 @@ upcased_reload(struct upcased *d)
 	policy_free(&d->policy);
 	d->policy = np;
 	if (!d->listeners.activated) {
+		listener_set_fdstore(&nls, &d->listeners);
 		listener_set_close(&d->listeners);
 		d->listeners = nls;
 		listener_set_backlog(&d->listeners, nc->backlog);
@@ -602,7 +657,583 @@ upcased_watchdog(struct upcased *d, uint64_t now)
 		notify_watchdog();
 }
 
+/* ------------------------------------------------------------ live upgrade: the old process */
+
+static void upcased_open_metrics(struct upcased *d);
+
+/*
+ * The binary to run on SIGUSR2: the path we were started from, which an
+ * upgrade (apt, make install) has just replaced with a new file.  Read
+ * at start: once the file is replaced, /proc/self/exe names the old one,
+ * deleted.
+ */
+static void
+upcased_find_exe(struct upcased *d)
+{
+	ssize_t n = readlink("/proc/self/exe", d->exe, sizeof(d->exe) - 1);
+
+	d->exe[n > 0 ? (size_t)n : 0] = '\0';
+	if (n <= 0)
+		log_warn("/proc/self/exe: live upgrade (SIGUSR2) will not work");
+}
+
+/* The new process's arguments: ours, with the configuration's path made absolute. */
+static char **
+upcased_upgrade_argv(const struct upcased *d)
+{
+	static char *argv[8];
+	int n = 0;
+
+	argv[n++] = (char *)(uintptr_t)d->exe;
+	argv[n++] = (char *)"-c";
+	argv[n++] = (char *)(uintptr_t)d->opt.conf_path;
+	if (d->opt.foreground)
+		argv[n++] = (char *)"-f";
+	if (d->opt.debug)
+		argv[n++] = (char *)"-d";
+	argv[n] = NULL;
+	return argv;
+}
+
+/* Reap the new process, killed first if it has not ended within wait_ms; how it ended into why. */
+static void
+upcased_upgrade_reap(struct upcased *d, int wait_ms, char *why, size_t whylen)
+{
+	int status = 0;
+	pid_t r = 0;
+
+	for (int i = 0; i <= wait_ms / 10 && (r = waitpid(d->up.pid, &status, WNOHANG)) == 0; i++)
+		poll(NULL, 0, 10);
+	if (r == 0) {
+		kill(d->up.pid, SIGKILL);
+		r = waitpid(d->up.pid, &status, 0);
+	}
+	if (why != NULL) {
+		if (r == d->up.pid)
+			upgrade_describe_status(status, why, whylen);
+		else
+			snprintf(why, whylen, "is gone");
+	}
+}
+
+/*
+ * Anything went wrong before GO: the new process is killed if need be,
+ * the workers thawed, the metrics endpoint back; we serve on as if
+ * nothing had happened, and a later SIGUSR2 may try again.
+ */
+static void __attribute__((format(printf, 2, 3)))
+upcased_upgrade_fail(struct upcased *d, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	close(d->up.chan);
+	if (d->up.pid > 0)
+		upcased_upgrade_reap(d, 0, NULL, 0);
+	if (d->up.frozen) {
+		worker_pool_freeze(d->tcp, false);
+		worker_pool_freeze(d->udp, false);
+	}
+	if (d->up.metrics_stopped)
+		upcased_open_metrics(d);
+	d->ctl_resume_ms = 0;
+	log_errx("upgrade failed, still serving (pid %ld) with everything it had: %s",
+	    (long)getpid(), why);
+	stats_add(&d->reload_stats, STAT_UPGRADE_FAILURES, 1);
+	memset(&d->up, 0, sizeof(d->up));
+	d->up.chan = -1;
+	notify_ready();
+}
+
+static void
+upcased_upgrade_begin(struct upcased *d)
+{
+	char err[512];
+
+	if (d->up.phase != UP_NONE) {
+		log_notice("received SIGUSR2 during an upgrade (to pid %ld): ignored",
+		    (long)d->up.pid);
+		return;
+	}
+	notify_reloading();
+	if (d->exe[0] == '\0' ||
+	    (d->up.pid = upgrade_spawn(d->exe, upcased_upgrade_argv(d), &d->up.chan, err,
+	    sizeof(err))) == -1) {
+		log_errx("upgrade failed, still serving: cannot start the new binary: %s",
+		    d->exe[0] != '\0' ? err : "its path is not known");
+		stats_add(&d->reload_stats, STAT_UPGRADE_FAILURES, 1);
+		memset(&d->up, 0, sizeof(d->up));
+		d->up.chan = -1;
+		notify_ready();
+		return;
+	}
+	d->up.phase = UP_STARTED;
+	d->up.began_ms = clock_ms();
+	d->up.deadline_ms = d->up.began_ms + (uint64_t)d->conf->upgrade_timeout * 1000;
+	log_info("upgrade: started %s (pid %ld); serving on until it is ready", d->exe,
+	    (long)d->up.pid);
+}
+
+/* The state, as the new process is to take it (handover.h), with the descriptors. */
+static int
+upcased_upgrade_state(struct upcased *d, struct handover_buf *b, struct fdvec *fds)
+{
+	struct stats total;
+	struct ho_meta m;
+	const char *pidpath;
+	int pidfd;
+
+	handover_begin(b);
+	memset(&m, 0, sizeof(m));
+	m.pid = (uint32_t)getpid();
+	m.start_wall_ms = d->start_ms;
+	m.loaded_wall_ms = __atomic_load_n(&d->loaded_ms, __ATOMIC_RELAXED);
+	upcased_stats(d, &total);
+	m.upgrades = (uint32_t)stats_get(&total, STAT_UPGRADES);
+	snprintf(m.version, sizeof(m.version), "%s", PACKAGE_VERSION);
+	handover_put_meta(b, &m);
+	for (size_t i = 0; i < d->listeners.n; i++) {
+		const struct listener *l = &d->listeners.v[i];
+		struct ho_listener h;
+
+		if (l->fd == -1)
+			continue;
+		memset(&h, 0, sizeof(h));
+		if ((h.fd = fdvec_push(fds, l->fd)) == UINT32_MAX)
+			return -1;
+		h.type = l->type;
+		h.shard = l->shard;
+		h.port = l->port;
+		h.proxy = l->proxy;
+		h.reuse_port = l->reuse_port;
+		h.activated = d->listeners.activated;
+		snprintf(h.address, sizeof(h.address), "%s", l->address != NULL ? l->address : "");
+		handover_put_listener(b, &h);
+	}
+	d->up.nlisteners = fds->n;
+	if (d->ctl.fd != -1)
+		handover_put_control(b, fdvec_push(fds, d->ctl.fd), d->ctl.path);
+	if ((pidfd = daemon_pidfile_fd(&pidpath)) != -1)
+		handover_put_pidfile(b, fdvec_push(fds, pidfd), pidpath);
+	if ((d->up.nconns = tcp_pool_export(d->tcp, b, fds)) < 0)
+		return -1;
+	/* Read once the workers are frozen: nothing moves them meanwhile. */
+	upcased_stats(d, &total);
+	for (int i = 0; i < STAT__COUNT; i++) {
+		char key[160];
+
+		stats_key((enum stat_id)i, key, sizeof(key));
+		handover_put_counter(b, key, total.v[i]);
+	}
+	for (int h = 0; h < HIST__COUNT; h++)
+		handover_put_hist(b, stats_hist_name((enum hist_id)h), total.h[h].n,
+		    HIST_BUCKETS + 1, total.h[h].sum);
+	return fds->failed || handover_end(b) == -1 ? -1 : 0;
+}
+
+/* HELLO came: freeze, and hand everything over. */
+static void
+upcased_upgrade_send(struct upcased *d, uint32_t version)
+{
+	struct handover_buf b;
+	struct fdvec fds;
+	int r;
+
+	if (version < HANDOVER_VERSION) {
+		upgrade_send(d->up.chan, UPGRADE_FAIL, 0, NULL, 0, NULL, 0, clock_ms() + 1000);
+		upcased_upgrade_fail(d, "the new binary reads handover format %u, older than "
+		    "this one writes (%d): a downgrade must restart", version, HANDOVER_VERSION);
+		return;
+	}
+	/* Its port must be free for the new process; back if anything fails. */
+	if (d->metrics != NULL) {
+		metrics_stop(d->metrics);
+		d->metrics = NULL;
+		d->up.metrics_stopped = true;
+	}
+	worker_pool_freeze(d->udp, true);
+	worker_pool_freeze(d->tcp, true);
+	d->up.frozen = true;
+	d->ctl_resume_ms = UINT64_MAX;	/* a control client accepted now would be lost */
+	memset(&b, 0, sizeof(b));
+	memset(&fds, 0, sizeof(fds));
+	d->up.deadline_ms = clock_ms() + UPGRADE_HANDOVER_MS;
+	if (upcased_upgrade_state(d, &b, &fds) == -1) {
+		handover_buf_free(&b);
+		fdvec_free(&fds);
+		upcased_upgrade_fail(d, "out of memory for the handover");
+		return;
+	}
+	r = upgrade_send_state(d->up.chan, b.p, b.len, &fds, d->up.deadline_ms);
+	log_info("upgrade: handing over %ld connections, %zu listeners (%zu bytes, %zu "
+	    "descriptors)", d->up.nconns, d->up.nlisteners, b.len, fds.n);
+	handover_buf_free(&b);
+	fdvec_free(&fds);
+	if (r == -1) {
+		upcased_upgrade_fail(d, "sending the handover: %s", strerror(errno));
+		return;
+	}
+	d->up.phase = UP_SENT;
+}
+
+/*
+ * READY came: the new process serves from GO on.  Under systemd it is
+ * the main process from now: READY=1 first (ends our RELOADING=1:
+ * systemd takes MAINPID= only while running), then MAINPID=, both before
+ * GO so that it can notify as the main process at once.  Then we exit,
+ * touching no socket: closing our copies changes nothing for clients.
+ */
+static void __attribute__((noreturn))
+upcased_upgrade_commit(struct upcased *d)
+{
+	notify_ready();
+	notify_mainpid((long)d->up.pid);
+	if (upgrade_send(d->up.chan, UPGRADE_GO, 0, NULL, 0, NULL, 0, clock_ms() + 1000) == -1)
+		log_warn("upgrade: telling pid %ld to go", (long)d->up.pid);
+	log_info("upgrade: pid %ld serves now (%ld connections and %zu listeners handed "
+	    "over, %llu ms after SIGUSR2); exiting", (long)d->up.pid, d->up.nconns,
+	    d->up.nlisteners, (unsigned long long)(clock_ms() - d->up.began_ms));
+	daemon_pidfile_forget();	/* the new process holds it, and writes its pid */
+	fflush(stdout);
+	_exit(EX_OK);	/* nothing of ours to tear down: the workers are frozen */
+}
+
+/* The channel is readable, or the deadline passed. */
+static void
+upcased_upgrade_step(struct upcased *d, uint64_t now)
+{
+	char why[512], text[512];
+	uint32_t value;
+	uint8_t type;
+	ssize_t n;
+
+	n = upgrade_recv(d->up.chan, &type, &value, text, sizeof(text) - 1, NULL, now);
+	if (n == -1 && errno == ETIMEDOUT) {
+		if (now < d->up.deadline_ms)
+			return;
+		upcased_upgrade_fail(d, "pid %ld did not %s within %s", (long)d->up.pid,
+		    d->up.phase == UP_STARTED ? "say it was ready to take over" :
+		    "take the handover", d->up.phase == UP_STARTED ?
+		    "upgrade_timeout" : "5 s");
+		return;
+	}
+	if (n == -1) {
+		upcased_upgrade_fail(d, "reading from pid %ld: %s", (long)d->up.pid,
+		    strerror(errno));
+		return;
+	}
+	if (n == 0 && type == 0) {
+		upcased_upgrade_reap(d, 2000, why, sizeof(why));
+		d->up.pid = 0;	/* reaped */
+		upcased_upgrade_fail(d, "%s %s before it was ready to take over", d->exe, why);
+		return;
+	}
+	text[n] = '\0';
+	switch (type) {
+	case UPGRADE_EXEC:
+		upcased_upgrade_fail(d, "cannot run %s: %s", d->exe, strerror((int)value));
+		return;
+	case UPGRADE_FAIL:
+		upcased_upgrade_fail(d, "the new process refused: %s", text);
+		return;
+	case UPGRADE_HELLO:
+		if (d->up.phase == UP_STARTED) {
+			upcased_upgrade_send(d, value);
+			return;
+		}
+		break;
+	case UPGRADE_READY:
+		if (d->up.phase == UP_SENT)
+			upcased_upgrade_commit(d);
+		break;
+	}
+	upcased_upgrade_fail(d, "unexpected message '%c' from pid %ld",
+	    type >= 0x20 && type < 0x7f ? type : '?', (long)d->up.pid);
+}
+
 /* ------------------------------------------------------------ start and stop */
+
+static void upcased_open_control(struct upcased *d);
+
+/* ------------------------------------------------------------ live upgrade: the new process */
+
+static int
+inherit_take(struct inherit *in, uint32_t i)
+{
+	int fd = in->fds.v[i];	/* handover_parse checked i, and that it is named once */
+
+	in->fds.v[i] = -1;
+	return fd;
+}
+
+static int
+inherit_meta(const struct ho_meta *m, void *arg)
+{
+	struct inherit *in = arg;
+
+	in->meta = *m;
+	in->have_meta = true;
+	return 0;
+}
+
+static int
+inherit_listener(const struct ho_listener *l, void *arg)
+{
+	struct inherit *in = arg;
+	int fd = inherit_take(in, l->fd);
+
+	if (listener_set_add(&in->handed, fd, l->type, l->shard, l->port, l->address,
+	    l->proxy, l->reuse_port) == -1) {
+		close(fd);
+		return -1;
+	}
+	if (l->activated)
+		in->handed.activated = true;
+	return 0;
+}
+
+static int
+inherit_conn(const struct ho_conn *c, void *arg)
+{
+	struct inherit *in = arg;
+
+	if (in->nconns == in->cap) {
+		size_t cap = in->cap ? 2 * in->cap : 256;
+		struct ho_conn *v = realloc(in->conns, cap * sizeof(*v));
+		int *f;
+
+		if (v == NULL)
+			return -1;
+		in->conns = v;
+		if ((f = realloc(in->conn_fd, cap * sizeof(*f))) == NULL)
+			return -1;
+		in->conn_fd = f;
+		in->cap = cap;
+	}
+	in->conns[in->nconns] = *c;	/* its out and proxy point into in->buf */
+	in->conn_fd[in->nconns++] = inherit_take(in, c->fd);
+	return 0;
+}
+
+static int
+inherit_counter(const char *name, uint64_t value, void *arg)
+{
+	struct inherit *in = arg;
+	int id = stats_from_key(name);
+
+	if (id >= 0)	/* one this version does not have: dropped */
+		in->counters.v[id] = value;
+	return 0;
+}
+
+static int
+inherit_hist(const char *name, const uint64_t *counts, size_t n, uint64_t sum, void *arg)
+{
+	struct inherit *in = arg;
+	int h = stats_hist_from_name(name);
+
+	/* Other buckets than ours cannot be added up: started afresh. */
+	if (h >= 0 && n == HIST_BUCKETS + 1) {
+		memcpy(in->counters.h[h].n, counts, n * sizeof(*counts));
+		in->counters.h[h].sum = sum;
+	}
+	return 0;
+}
+
+static int
+inherit_control(uint32_t fd, const char *path, void *arg)
+{
+	struct inherit *in = arg;
+
+	in->ctl_fd = inherit_take(in, fd);
+	snprintf(in->ctl_path, sizeof(in->ctl_path), "%s", path);
+	return 0;
+}
+
+static int
+inherit_pidfile(uint32_t fd, const char *path, void *arg)
+{
+	struct inherit *in = arg;
+
+	in->pid_fd = inherit_take(in, fd);
+	snprintf(in->pid_path, sizeof(in->pid_path), "%s", path);
+	return 0;
+}
+
+/* Before we serve: the old process is still serving, so nothing we do may touch a client. */
+static void __attribute__((noreturn, format(printf, 3, 4)))
+inherit_refuse(struct inherit *in, int status, const char *fmt, ...)
+{
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_errx("upgrade: %s", why);
+	upgrade_send(in->chan, UPGRADE_FAIL, 0, why, strlen(why), NULL, 0, clock_ms() + 1000);
+	upcased_exit(status);
+}
+
+/*
+ * Started by a running upcased on SIGUSR2 (UPCASED_UPGRADE_FD): say so,
+ * and take what it hands over.  The configuration has loaded already.
+ */
+static void
+upcased_inherit(struct upcased *d, const char *fdvar)
+{
+	static const struct handover_visitor visit = {
+		.meta = inherit_meta, .listener = inherit_listener, .conn = inherit_conn,
+		.counter = inherit_counter, .hist = inherit_hist, .control = inherit_control,
+		.pidfile = inherit_pidfile,
+	};
+	struct inherit *in = calloc(1, sizeof(*in));
+	uint64_t deadline = clock_ms() + UPGRADE_HANDOVER_MS;
+	char err[512];
+
+	if (in == NULL)
+		fatal("calloc");
+	in->chan = (int)strtol(fdvar, NULL, 10);
+	in->ctl_fd = in->pid_fd = -1;
+	unsetenv(UPGRADE_ENV);
+	if (fcntl(in->chan, F_SETFD, FD_CLOEXEC) == -1 ||
+	    fcntl(in->chan, F_SETFL, fcntl(in->chan, F_GETFL) | O_NONBLOCK) == -1) {
+		log_warn("upgrade: %s=%s", UPGRADE_ENV, fdvar);
+		upcased_exit(EX_USAGE);
+	}
+	if (upgrade_send(in->chan, UPGRADE_HELLO, HANDOVER_VERSION, NULL, 0, NULL, 0,
+	    deadline) == -1) {
+		log_warn("upgrade: saying hello to the old process");
+		upcased_exit(EX_UNAVAILABLE);
+	}
+	if (upgrade_recv_state(in->chan, &in->buf, &in->len, &in->fds, deadline, err,
+	    sizeof(err)) == -1)
+		inherit_refuse(in, EX_PROTOCOL, "%s", err);
+	if (handover_parse(in->buf, in->len, in->fds.n, &visit, in, err, sizeof(err)) == -1)
+		inherit_refuse(in, EX_PROTOCOL, "cannot take the handover: %s", err);
+	for (size_t i = 0; i < in->fds.n; i++)
+		if (in->fds.v[i] != -1)
+			close(in->fds.v[i]);	/* named by no record we know */
+	d->in = in;
+}
+
+/* READY, then wait for GO: from then on we serve, and the old process is gone. */
+static void
+upcased_inherit_ready(struct upcased *d)
+{
+	struct inherit *in = d->in;
+	uint32_t value;
+	uint8_t type;
+	ssize_t n;
+
+	if (upgrade_send(in->chan, UPGRADE_READY, 0, NULL, 0, NULL, 0,
+	    clock_ms() + UPGRADE_HANDOVER_MS) == -1) {
+		log_warn("upgrade: telling the old process we are ready");
+		upcased_exit(EX_UNAVAILABLE);
+	}
+	n = upgrade_recv(in->chan, &type, &value, NULL, 0, NULL, clock_ms() + UPGRADE_HANDOVER_MS);
+	if (n == -1 || type != UPGRADE_GO) {
+		log_warnx("upgrade: the old process did not say go (%s): it serves on; exiting",
+		    n == -1 ? strerror(errno) : "it went away");
+		upcased_exit(EX_UNAVAILABLE);
+	}
+	close(in->chan);
+}
+
+/* After GO: the pidfile, the control socket and the counters are ours. */
+static void
+upcased_inherit_adopt(struct upcased *d)
+{
+	struct inherit *in = d->in;
+	const char *pf = d->conf->pidfile, *cs = d->conf->control_socket;
+	char err[512];
+
+	if (in->pid_fd != -1 && pf != NULL && strcmp(pf, in->pid_path) == 0) {
+		if (daemon_pidfile_adopt(in->pid_fd, in->pid_path, err, sizeof(err)) == -1) {
+			log_warnx("upgrade: %s", err);
+			close(in->pid_fd);
+		}
+	} else if (in->pid_fd != -1) {
+		/* The file names another pidfile now: the old one goes. */
+		unlink(in->pid_path);
+		close(in->pid_fd);
+		if (pf != NULL && daemon_pidfile_open(pf, err, sizeof(err)) == -1)
+			log_warnx("%s", err);
+	} else if (pf != NULL && daemon_pidfile_open(pf, err, sizeof(err)) == -1)
+		log_warnx("%s", err);
+	if (daemon_pidfile_write(err, sizeof(err)) == -1)
+		log_warnx("%s", err);
+	if (in->ctl_fd != -1 && cs != NULL && strcmp(cs, in->ctl_path) == 0 &&
+	    control_adopt(&d->ctl, in->ctl_fd, in->ctl_path, err, sizeof(err)) == 0)
+		ratelimit_init(&d->ctl_rl, 1, 10000, clock_ms());
+	else {
+		if (in->ctl_fd != -1) {
+			close(in->ctl_fd);
+			unlink(in->ctl_path);
+		}
+		upcased_open_control(d);
+	}
+	d->inherited = in->counters;
+	/* Each worker counts the connections it adopted as accepted: not twice. */
+	d->inherited.v[STAT_TCP_ACCEPTED] -= d->inherited.v[STAT_TCP_ACCEPTED] >= in->nconns ?
+	    in->nconns : d->inherited.v[STAT_TCP_ACCEPTED];
+	d->inherited.v[STAT_UPGRADES]++;
+	if (in->have_meta)
+		d->start_ms = in->meta.start_wall_ms;
+}
+
+static void
+upcased_inherit_free(struct upcased *d)
+{
+	struct inherit *in = d->in;
+
+	if (in == NULL)
+		return;
+	fdvec_free(&in->fds);
+	free(in->buf);
+	free(in->conns);
+	free(in->conn_fd);
+	free(in);
+	d->in = NULL;
+}
+
+/* The TCP pool, each worker adopting its share of the connections handed over. */
+static struct worker_pool *
+upcased_inherit_tcp(struct upcased *d, int n, const struct worker_params *tp)
+{
+	struct inherit *in = d->in;
+	struct tcp_adopt *a = calloc((size_t)n, sizeof(*a));
+	void **arg = calloc((size_t)n, sizeof(*arg));
+	const struct ho_conn **cv = calloc(in->nconns + 1, sizeof(*cv));
+	int *fv = calloc(in->nconns + 1, sizeof(*fv));
+	struct worker_pool *pool;
+	size_t k = 0;
+
+	if (a == NULL || arg == NULL || cv == NULL || fv == NULL)
+		fatal("out of memory for the connections handed over");
+	/* Dealt round: worker i takes every n-th, contiguous in cv and fv. */
+	for (int i = 0; i < n; i++) {
+		a[i].c = cv + k;
+		a[i].fd = fv + k;
+		for (size_t j = (size_t)i; j < in->nconns; j += (size_t)n) {
+			cv[k] = &in->conns[j];
+			fv[k++] = in->conn_fd[j];
+			a[i].n++;
+		}
+		arg[i] = &a[i];
+	}
+	pool = worker_pool_create_adopt(&tcp_worker_ops, n, tp, arg);
+	free(a);
+	free(arg);
+	free(cv);
+	free(fv);
+	return pool;
+}
+
+
 
 static void
 upcased_signal_set(sigset_t *set)
@@ -612,6 +1243,7 @@ upcased_signal_set(sigset_t *set)
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
 }
 
 /*
@@ -642,38 +1274,93 @@ upcased_signals(void)
 	return fd;
 }
 
+/*
+ * Sockets handed to us (a live upgrade's, or kept by systemd's fd store)
+ * that the file still lists are kept, as a reload keeps them; the rest
+ * are closed (the old process, or systemd, lets go of its copies).
+ */
+static void
+upcased_reuse_listeners(struct upcased *d, struct listener_set *given, const char *whose)
+{
+	char err[512];
+
+	if (listener_set_open(&d->listeners, d->conf, d->udp_threads, given, err,
+	    sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		if (d->in != NULL)
+			inherit_refuse(d->in, EX_OSERR, "%s", err);
+		upcased_exit(EX_OSERR);
+	}
+	listener_set_fdstore(&d->listeners, given);
+	for (size_t i = 0; i < given->n; i++)
+		if (given->v[i].fd != -1)
+			log_info("%s %s: no longer in %s: closing it", whose, given->v[i].name,
+			    d->opt.conf_path);
+	listener_set_close(given);
+	/* Sockets made by the processes before us keep their backlog otherwise. */
+	listener_set_backlog(&d->listeners, d->conf->backlog);
+}
+
+/* Socket activation: systemd's sockets are served whatever listen says. */
+static void
+upcased_activated(struct upcased *d)
+{
+	const char *file;
+	int line = 0;
+
+	log_info("using %zu sockets passed by systemd; the listen setting is not used",
+	    d->listeners.n);
+	if ((file = listen_where(d->conf, &line)) != NULL)
+		log_notice("%s:%d: listen is not used: the sockets come from systemd "
+		    "(socket activation); edit upcased.socket instead", file, line);
+	/* Every UDP worker waits on systemd's one socket per listener. */
+	d->conf_start = d->conf;
+	/* Else a proxy's clients would all be served as the proxy. */
+	listener_set_match_proxy(&d->listeners, d->conf);
+	listener_set_buffers(&d->listeners, d->conf->tcp_send_buffer,
+	    d->conf->tcp_receive_buffer);
+}
+
 static void
 upcased_open_listeners(struct upcased *d)
 {
+	struct listener_set stored;
 	char err[512];
-	int r = listener_set_activated(&d->listeners, err, sizeof(err));
+	int r;
 
-	if (r == -1) {
+	if (d->in != NULL) {
+		if (d->in->handed.activated) {
+			d->listeners = d->in->handed;
+			memset(&d->in->handed, 0, sizeof(d->in->handed));
+			upcased_activated(d);
+		} else
+			upcased_reuse_listeners(d, &d->in->handed, "listener");
+		return;
+	}
+	if ((r = listener_set_activated(&d->listeners, &stored, err, sizeof(err))) == -1) {
 		log_warnx("socket activation: %s", err);
 		upcased_exit(EX_OSERR);
 	}
-	if (r == 1) {
-		const char *file;
-		int line = 0;
-
-		log_info("using %zu sockets passed by systemd; the listen setting is not used",
-		    d->listeners.n);
-		if ((file = listen_where(d->conf, &line)) != NULL)
-			log_notice("%s:%d: listen is not used: the sockets come from systemd "
-			    "(socket activation); edit upcased.socket instead", file, line);
-		/* Every UDP worker waits on systemd's one socket per listener. */
-		d->conf_start = d->conf;
-		/* Else a proxy's clients would all be served as the proxy. */
-		listener_set_match_proxy(&d->listeners, d->conf);
-		listener_set_buffers(&d->listeners, d->conf->tcp_send_buffer,
-		    d->conf->tcp_receive_buffer);
+	if (r == 1 && d->listeners.activated) {
+		/* Ours in the store too: from a time before socket activation. */
+		listener_set_fdstore(&d->listeners, &stored);
+		listener_set_close(&stored);
+		upcased_activated(d);
 		return;
 	}
+	if (stored.n > 0) {
+		log_info("taking %zu listening sockets back from systemd's file descriptor "
+		    "store", stored.n);
+		upcased_reuse_listeners(d, &stored, "stored listener");
+		return;
+	}
+	listener_set_close(&stored);
 	if (listener_set_open(&d->listeners, d->conf, d->udp_threads, NULL, err,
 	    sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		upcased_exit(EX_OSERR);
 	}
+	listener_set_fdstore(&d->listeners, NULL);
 }
 
 /*
@@ -823,7 +1510,7 @@ upcased_check_config(struct upcased *d)
 		log_errx("%s: user: %s", d->opt.conf_path, err);
 		upcased_exit(EX_CONFIG);
 	}
-	if (geteuid() != 0) {
+	if (geteuid() != 0 && !(d->in != NULL && geteuid() == d->uid)) {
 		log_errx("%s: user is set (%s) but upcased was not started as root",
 		    d->opt.conf_path, d->conf->user);
 		upcased_exit(EX_CONFIG);
@@ -860,20 +1547,32 @@ upcased_open_metrics(struct upcased *d)
 	    upcased_expose, d, err, sizeof(err));
 	if (d->metrics == NULL) {
 		log_warnx("%s", err);
-		upcased_exit(EX_OSERR);
+		/* Taking over, or after a failed upgrade: never stop serving for it. */
+		if (!d->serving && !d->upgraded)
+			upcased_exit(EX_OSERR);
+		return;
 	}
 	log_info("metrics: serving http://%s/metrics", metrics_where(d->metrics));
 }
 
+/*
+ * Start-up.  Started by a running upcased for a live upgrade (d->in), the
+ * same, but the listeners, pidfile and control socket are the ones it
+ * hands over, nothing is served before it says GO, and we are detached
+ * already.
+ */
 static void
 upcased_start(struct upcased *d)
 {
 	struct worker_params tp, up;
 	char desc[1024], err[512], tcp_why[PATH_MAX + 200], udp_why[PATH_MAX + 200];
+	char from[160] = "";
+	int ntcp;
 
 	upcased_check_config(d);
 	d->sigfd = upcased_signals();
 	upcased_check_nofile(d->conf);
+	upcased_find_exe(d);
 	/*
 	 * The pidfile's lock before the listeners: a second upcased with this
 	 * pidfile says "already running", not that the port is taken.  The
@@ -881,25 +1580,37 @@ upcased_start(struct upcased *d)
 	 */
 	if (d->conf->user)
 		daemon_pidfile_owner(d->uid, d->gid);
-	if (d->conf->pidfile && daemon_pidfile_open(d->conf->pidfile, err, sizeof(err)) == -1) {
+	if (d->in == NULL && d->conf->pidfile &&
+	    daemon_pidfile_open(d->conf->pidfile, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		upcased_exit(EX_CANTCREAT);
 	}
 	d->udp_threads = udp_thread_count(d->conf, udp_why, sizeof(udp_why));
 	upcased_open_listeners(d);
-	if (!d->opt.foreground)
-		daemon_detach();
-	if (daemon_pidfile_write(err, sizeof(err)) == -1) {
-		log_warnx("%s", err);
-		upcased_exit(EX_CANTCREAT);
+	if (d->in == NULL) {
+		if (!d->opt.foreground)
+			daemon_detach();
+		if (daemon_pidfile_write(err, sizeof(err)) == -1) {
+			log_warnx("%s", err);
+			upcased_exit(EX_CANTCREAT);
+		}
+		upcased_open_control(d);
 	}
-	upcased_open_control(d);
-	if (d->conf->user)
+	if (d->conf->user && geteuid() == 0)
 		upcased_drop_privileges(d);
 	if (policy_build(&d->policy, d->conf) == -1)
 		fatal("out of memory for the access lists");
 	worker_params_from(&tp, d->conf, &d->policy, &d->listeners, SOCK_STREAM);
 	worker_params_from(&up, d->conf, &d->policy, &d->listeners, SOCK_DGRAM);
+	ntcp = thread_count("tcp.threads", d->conf->tcp_threads, tcp_why, sizeof(tcp_why));
+	if (d->in != NULL) {
+		upcased_inherit_ready(d);	/* returns once the old process said GO */
+		upcased_inherit_adopt(d);
+		snprintf(from, sizeof(from), "; took over from pid %lu (upcased %s): %zu "
+		    "connections, %zu listeners", (unsigned long)d->in->meta.pid,
+		    d->in->have_meta ? d->in->meta.version : "?", d->in->nconns,
+		    d->listeners.n);
+	}
 	/*
 	 * UDP first: once the TCP workers accept, a flood of clients may take
 	 * every descriptor left (a low ulimit -n), and a pool made after that
@@ -907,8 +1618,12 @@ upcased_start(struct upcased *d)
 	 * answer finds UDP ready too.
 	 */
 	d->udp = worker_pool_create(&udp_worker_ops, d->udp_threads, &up);
-	d->tcp = worker_pool_create(&tcp_worker_ops, thread_count("tcp.threads",
-	    d->conf->tcp_threads, tcp_why, sizeof(tcp_why)), &tp);
+	if (d->in != NULL)
+		d->tcp = upcased_inherit_tcp(d, ntcp, &tp);
+	else
+		d->tcp = worker_pool_create(&tcp_worker_ops, ntcp, &tp);
+	d->upgraded = d->in != NULL;
+	upcased_inherit_free(d);
 	d->beats = calloc((size_t)(worker_pool_size(d->tcp) + worker_pool_size(d->udp)),
 	    sizeof(*d->beats));
 	if (d->beats == NULL)
@@ -925,9 +1640,10 @@ upcased_start(struct upcased *d)
 		daemon_detach_done(0);	/* serving: the starting command exits 0 */
 	listener_set_describe(&d->listeners, desc, sizeof(desc));
 	log_info("upcased %s started: %d tcp workers%s, %d udp worker%s%s, charset %s; "
-	    "listening on %s", PACKAGE_VERSION, worker_pool_size(d->tcp), tcp_why,
+	    "listening on %s%s", PACKAGE_VERSION, worker_pool_size(d->tcp), tcp_why,
 	    worker_pool_size(d->udp), worker_pool_size(d->udp) == 1 ? "" : "s", udp_why,
-	    transform_charset_name(d->conf->charset), desc);
+	    transform_charset_name(d->conf->charset), desc, from);
+	d->serving = true;
 	notify_ready();
 	upcased_update_status(d);
 }
@@ -972,6 +1688,13 @@ upcased_loop(struct upcased *d, bool stopping)
 		if (worker_pool_snapshot_busy(d->udp))
 			p[n++] = (struct pollfd){ .fd = worker_pool_snapshot_fd(d->udp),
 			    .events = POLLIN };
+		if (d->up.phase != UP_NONE) {
+			p[n++] = (struct pollfd){ .fd = d->up.chan, .events = POLLIN };
+			if (d->up.deadline_ms <= now)
+				timeout = 0;
+			else if (d->up.deadline_ms - now < (uint64_t)timeout)
+				timeout = (int)(d->up.deadline_ms - now);
+		}
 		nctl = control_pollfds(&d->ctl, p + n, now >= d->ctl_resume_ms, now, &timeout);
 		if (poll(p, (nfds_t)(n + nctl), timeout) == -1) {
 			if (errno != EINTR)
@@ -989,8 +1712,19 @@ upcased_loop(struct upcased *d, bool stopping)
 				if (stopping)
 					log_info("received %s while stopping: ignored",
 					    strsignal((int)si.ssi_signo));
+				else if (d->up.phase != UP_NONE)
+					log_notice("received %s during an upgrade: ignored (the "
+					    "new process reads the file as it starts)",
+					    strsignal((int)si.ssi_signo));
 				else
 					upcased_reload(d);
+				break;
+			case SIGUSR2:
+				if (stopping)
+					log_info("received %s while stopping: ignored",
+					    strsignal((int)si.ssi_signo));
+				else
+					upcased_upgrade_begin(d);
 				break;
 			case SIGUSR1:
 				upcased_log_stats(d);
@@ -999,6 +1733,8 @@ upcased_loop(struct upcased *d, bool stopping)
 			case SIGINT:
 				if (!stopping) {
 					log_info("received %s", strsignal((int)si.ssi_signo));
+					if (d->up.phase != UP_NONE)
+						upcased_upgrade_fail(d, "stop asked for");
 					return;
 				}
 				if (hurried)
@@ -1011,6 +1747,8 @@ upcased_loop(struct upcased *d, bool stopping)
 				break;
 			}
 		}
+		if (d->up.phase != UP_NONE)
+			upcased_upgrade_step(d, clock_ms());
 		upcased_serve_control(d, p + n, nctl, clock_ms());
 		upcased_update_status(d);
 		if (!stopping)
@@ -1057,6 +1795,7 @@ main(int argc, char **argv)
 	char err[512];
 
 	memset(&d, 0, sizeof(d));
+	d.up.chan = -1;
 	d.start_ms = d.loaded_ms = wall_ms();
 	log_set_exit(upcased_exit);
 	if (stdfds_ensure_open() == -1)
@@ -1090,7 +1829,7 @@ main(int argc, char **argv)
 	 * every line without a word.  Say so while stderr still reaches the
 	 * person starting us.
 	 */
-	if (!d.opt.foreground && !log_syslog_reachable())
+	if (!d.opt.foreground && getenv(UPGRADE_ENV) == NULL && !log_syslog_reachable())
 		log_warnx("%s: %s: no syslog daemon takes messages there, so once detached "
 		    "every message is lost; under systemd (the journal) or another "
 		    "supervisor, run upcased -f", _PATH_LOG, strerror(errno));
@@ -1101,6 +1840,9 @@ main(int argc, char **argv)
 	log_init("upcased", d.opt.foreground ? LOG_TO_STDERR :
 	    LOG_TO_STDERR | LOG_TO_SYSLOG, d.conf->log_facility);
 	log_setlevel(d.opt.debug ? LOG_DEBUG : d.conf->log_level);
+	/* Started by a running upcased (SIGUSR2): take what it hands over. */
+	if (getenv(UPGRADE_ENV) != NULL)
+		upcased_inherit(&d, getenv(UPGRADE_ENV));
 	upcased_start(&d);
 	upcased_loop(&d, false);
 	upcased_stop(&d);

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -273,6 +274,26 @@ worker_pool_snapshot(const struct worker_pool *pool, int i)
 	return &pool->w[i]->snap;
 }
 
+/*
+ * Frozen (live upgrade): only the mailbox and snapshots, so that nothing
+ * a client sent is read, and nothing is written, while the state is
+ * handed over; the heartbeat goes on, the watchdog must not fire.
+ */
+static void
+worker_frozen_turn(struct worker *w)
+{
+	struct pollfd p = { .fd = w->evfd, .events = POLLIN };
+	uint64_t now;
+
+	if (poll(&p, 1, WORKER_TICK_MS) == -1 && errno != EINTR)
+		fatal("poll");
+	now = clock_ms();
+	if (p.revents & POLLIN)
+		worker_take_params(w, now);
+	worker_take_snapshot(w, now);
+	__atomic_add_fetch(&w->heartbeat, 1, __ATOMIC_RELAXED);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -284,8 +305,15 @@ worker_main(void *arg)
 	worker_thread_setup(w);
 	memset(&none, 0, sizeof(none));
 	ops->apply(w, &none, clock_ms());
+	if (w->adopt != NULL && ops->adopt != NULL)
+		ops->adopt(w, w->adopt, clock_ms());
+	w->adopt = NULL;
 	mailbox_ack(&w->pool->mb);	/* started: worker_pool_create may return */
 	for (;;) {
+		if (w->params.frozen) {
+			worker_frozen_turn(w);
+			continue;
+		}
 		int timeout = ops->timeout ? ops->timeout(w, clock_ms()) : WORKER_TICK_MS;
 		int n = epoll_wait(w->epfd, ev, WORKER_EPOLL_BATCH, timeout);
 		uint64_t now = clock_ms();
@@ -352,6 +380,13 @@ worker_create(struct worker_pool *pool, int id, const struct worker_params *p)
 struct worker_pool *
 worker_pool_create(const struct worker_ops *ops, int n, const struct worker_params *p)
 {
+	return worker_pool_create_adopt(ops, n, p, NULL);
+}
+
+struct worker_pool *
+worker_pool_create_adopt(const struct worker_ops *ops, int n, const struct worker_params *p,
+    void *const *adopt)
+{
 	struct worker_pool *pool = calloc(1, sizeof(*pool));
 
 	if (pool == NULL || (pool->w = calloc((size_t)n, sizeof(*pool->w))) == NULL ||
@@ -371,8 +406,10 @@ worker_pool_create(const struct worker_ops *ops, int n, const struct worker_para
 	if (ops->pool_apply != NULL)
 		ops->pool_apply(pool->shared, p);
 	/* Every worker exists before any runs: a worker may wake its peers. */
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		pool->w[i] = worker_create(pool, i, p);
+		pool->w[i]->adopt = adopt != NULL ? adopt[i] : NULL;
+	}
 	for (int i = 0; i < n; i++) {
 		int e = pthread_create(&pool->threads[i], NULL, worker_main, pool->w[i]);
 
@@ -395,6 +432,15 @@ worker_pool_apply(struct worker_pool *pool, const struct worker_params *p)
 	if (pool->ops->pool_apply != NULL)
 		pool->ops->pool_apply(pool->shared, p);
 	mailbox_post(pool, p);
+}
+
+void
+worker_pool_freeze(struct worker_pool *pool, bool on)
+{
+	struct worker_params p = pool->mb.params;	/* only the main thread writes it */
+
+	p.frozen = on;
+	mailbox_post(pool, &p);
 }
 
 void

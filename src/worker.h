@@ -105,6 +105,8 @@ struct worker_params {
 	int      proxy_timeout_ms;           /* TCP: a PROXY header must be whole by then */
 	size_t   nlfds;
 	bool     draining;                   /* let go of listeners, finish, exit */
+	bool     frozen;                     /* live upgrade: serve nothing, poll nothing
+	                                        but the mailbox (worker_pool_freeze) */
 	uint64_t drain_deadline_ms;          /* monotonic */
 };
 
@@ -135,6 +137,7 @@ struct worker {
 	uint64_t snap_claim;               /* atomic: the last one answered, claimed by
 	                                      the worker or, once it is out, the main thread */
 	bool     out;                      /* atomic: the worker left its loop */
+	void    *adopt;                    /* ops->adopt's argument, before the loop */
 	struct worker_snap snap;
 };
 
@@ -161,6 +164,12 @@ struct worker_ops {
 	 * by its return the worker must poll no listener outside w->params.
 	 */
 	void (*apply)(struct worker *w, const struct worker_params *old, uint64_t now);
+	/*
+	 * Live upgrade, in the new process: take over what arg holds (the
+	 * connections handed to this worker), before the loop's first turn.
+	 * May be NULL.
+	 */
+	void (*adopt)(struct worker *w, void *arg, uint64_t now);
 	/* An epoll event whose data.ptr the kind registered. */
 	void (*event)(struct worker *w, void *tag, uint32_t events, uint64_t now);
 	/* After every turn of the loop (timers, listening on or off). */
@@ -183,6 +192,18 @@ struct worker_ops {
 /* Start n workers of one kind with settings p; returns once each has applied p. */
 struct worker_pool *worker_pool_create(const struct worker_ops *ops, int n,
     const struct worker_params *p);
+/* The same, worker i first adopting adopt[i] (ops->adopt) before it serves. */
+struct worker_pool *worker_pool_create_adopt(const struct worker_ops *ops, int n,
+    const struct worker_params *p, void *const *adopt);
+/*
+ * Live upgrade: freeze (on) or thaw every worker; returns when each has
+ * applied it.  A frozen worker polls no listener and no connection, runs
+ * no timer, reads nothing and writes nothing: it waits for the mailbox
+ * (and answers snapshots).  From the return of a freeze until the thaw,
+ * the main thread may read the kind's state (tcp_pool_export): the
+ * mailbox's acknowledgement orders the worker's last writes before.
+ */
+void worker_pool_freeze(struct worker_pool *pool, bool on);
 /* Hand new settings and listeners to every worker; returns when all applied them. */
 void worker_pool_apply(struct worker_pool *pool, const struct worker_params *p);
 /*
