@@ -23,6 +23,12 @@ The service (one container):
  5. the watchdog (a drop-in with WatchdogSec=4s): one worker thread held
     stopped (ptrace), then the whole daemon (SIGSTOP): each time systemd
     kills it for the watchdog and restarts it, and it serves again.
+ 6. live upgrade: "systemctl kill --kill-whom=main -s USR2 upcased" twice
+    while a client streams: MainPID changes, no restart, the watchdog
+    follows the new process, every byte the client sent before the stop
+    that ends it comes back;
+ 7. "systemctl restart" twice while a client connects over and over: the
+    fd store (FileDescriptorStoreMax=) keeps the listeners, nobody refused.
 Socket activation (a second container): the recipe of upcased(8),
 SYSTEMD, run as written (RECIPE below), queries on the socket's ports, the
 first client starting the service, and a client that connects during
@@ -67,6 +73,39 @@ ListenStream=7000
 ListenDatagram=7000
 """
 RECIPE_PORT = 7000
+
+# Run inside: connect to PORT over and over for SECONDS, each time one
+# query and its answer; prints JSON counts (refused, errors).
+CONNLOOP = r"""
+import json, socket, sys, time
+port, secs = int(sys.argv[1]), float(sys.argv[2])
+res = {"ok": 0, "refused": 0, "errors": []}
+end = time.monotonic() + secs
+i = 0
+while time.monotonic() < end:
+    i += 1
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=20)
+        s.settimeout(20)
+        s.sendall(b"q%d" % i)
+        got = b""
+        while len(got) < len(b"Q%d" % i):
+            b = s.recv(64)
+            if not b:
+                break
+            got += b
+        s.close()
+        if got == b"Q%d" % i:
+            res["ok"] += 1
+        else:
+            res["errors"].append(repr(got))
+    except ConnectionRefusedError:
+        res["refused"] += 1
+    except OSError as e:
+        res["errors"].append(str(e))
+    time.sleep(0.005)
+print(json.dumps(res))
+"""
 
 # Run inside: a client that streams to PORT without pausing, reading all
 # the while, until it has read end of file; "stop" on its standard input
@@ -556,6 +595,81 @@ class RealSystemd(unittest.TestCase):
             self.serves()
             print("stopped daemon: SIGABRT, restarted in %.1f s (pid %d -> %d)"
                   % (took, pid2, pid3))
+
+        with Phase("6 live upgrade under systemd (twice), a client streaming throughout"):
+            pid = self.main_pid()
+            restarts = self.show("NRestarts")["NRestarts"]
+            cur = self.cursor()
+            p = self.c.popen(["python3", "-c", STREAMER, "12000"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                self.assertEqual(p.stdout.readline(), b"streaming\n")
+                pids = [pid]
+                for _ in range(2):
+                    time.sleep(0.5)
+                    t0 = time.monotonic()
+                    self.c.check(["systemctl", "kill", "--kill-whom=main", "-s", "USR2",
+                                  "upcased"])
+                    self.wait_until("a new MainPID", lambda: self.main_pid() not in pids
+                                    and self.main_pid() != 0)
+                    pids.append(self.main_pid())
+                    print("upgrade: MainPID %d -> %d in %.2f s"
+                          % (pids[-2], pids[-1], time.monotonic() - t0))
+                    st = self.show("ActiveState", "SubState", "NRestarts")
+                    self.assertEqual(st, {"ActiveState": "active", "SubState": "running",
+                                          "NRestarts": restarts})
+                # The watchdog (4 s) is the new process's now: it keeps pinging.
+                time.sleep(5)
+                self.assertEqual(self.show("NRestarts", "MainPID"),
+                                 {"NRestarts": restarts, "MainPID": str(pids[-1])})
+                self.serves()
+                status = self.c.run(["systemctl", "status", "--no-pager", "upcased"]).stdout
+                self.assertIn("Main PID: %d" % pids[-1], status)
+                p.stdin.write(b"stop\n")
+                p.stdin.flush()
+                self.c.check(["systemctl", "stop", "upcased"])
+                out, err = p.communicate(timeout=60)
+            finally:
+                reap(p)
+            res = json.loads(out)
+            sent = res["sent"].encode("utf-8", "surrogateescape")
+            got = res["got"].encode("utf-8", "surrogateescape")
+            print("through 2 upgrades and a stop: sent %d bytes (%d before the stop), got %d "
+                  "back, eof %s, error %s" % (len(sent), res["mark"], len(got), res["eof"],
+                                              res["err"]))
+            self.assertTrue(res["eof"], res["err"])
+            self.assertIsNone(res["err"])
+            self.assertGreaterEqual(len(got), res["mark"])
+            self.assertEqual(got, harness.py_upper(sent[:len(got)]))
+            ents = self.journal(cur)
+            self.assertFalse([e for e in ents if "Watchdog timeout" in e["MESSAGE"] or
+                              "Main process exited" in e["MESSAGE"]], "not a clean handover")
+            self.assertTrue([e for e in ents if re.search(r"took over from pid %d" % pid,
+                                                          e["MESSAGE"])])
+
+        with Phase("7 systemctl restart with the fd store: nobody refused"):
+            cur = self.cursor()
+            self.c.check(["systemctl", "start", "upcased"])
+            self.serves()
+            p = self.c.popen(["python3", "-c", CONNLOOP, "12000", "8"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                time.sleep(1)
+                pid = self.main_pid()
+                for _ in range(2):
+                    self.c.check(["systemctl", "restart", "upcased"])
+                    time.sleep(1)
+                self.assertNotEqual(self.main_pid(), pid)
+                out, err = p.communicate(timeout=60)
+            finally:
+                reap(p)
+            res = json.loads(out)
+            print("connecting through 2 restarts: %s" % res)
+            self.assertEqual(res["refused"], 0, res)
+            self.assertEqual(res["errors"], [], res)
+            self.assertGreater(res["ok"], 10)
+            self.wait_journal(r"taking \d+ listening sockets back from systemd's file "
+                              r"descriptor store", cur)
 
     # ------------------------------------------------------------ socket activation
 
