@@ -49,7 +49,7 @@ test_format_one_line(void **state)
 	    STAT_TCP_RESETS + 1);
 	assert_non_null(strstr(buf, want));
 	/* Between the entries only: nothing after the last. */
-	snprintf(want, sizeof(want), "upcased_reload_failures_total %d", STAT_RELOAD_FAILURES + 1);
+	snprintf(want, sizeof(want), "upcased_upgrade_failures_total %d", STAT_UPGRADE_FAILURES + 1);
 	assert_string_equal(buf + len - strlen(want), want);
 	for (const char *p = buf; (p = strstr(p, ", ")) != NULL; p += 2)
 		seps++;
