@@ -117,6 +117,7 @@ maxlen() {
 	conf*)     echo 8192 ;;
 	srctable)  echo 2048 ;;	# operations: long runs fill and resize
 	proxy)     echo 4400 ;;	# past PROXY_MAX_LEN (4096), the largest header taken
+	handover)  echo 4096 ;;	# a few connections with output owed
 	*)         echo 512 ;;
 	esac
 }
