@@ -1291,14 +1291,28 @@ upcased_reuse_listeners(struct upcased *d, struct listener_set *given, const cha
 			inherit_refuse(d->in, EX_OSERR, "%s", err);
 		upcased_exit(EX_OSERR);
 	}
-	listener_set_fdstore(&d->listeners, given);
 	for (size_t i = 0; i < given->n; i++)
 		if (given->v[i].fd != -1)
 			log_info("%s %s: no longer in %s: closing it", whose, given->v[i].name,
 			    d->opt.conf_path);
-	listener_set_close(given);
 	/* Sockets made by the processes before us keep their backlog otherwise. */
 	listener_set_backlog(&d->listeners, d->conf->backlog);
+	/*
+	 * Taking over: systemd (NotifyAccess=main) hears from us only once we
+	 * are the main process, after GO: upcased_inherit_fdstore does the rest.
+	 */
+	if (d->in != NULL)
+		return;
+	listener_set_fdstore(&d->listeners, given);
+	listener_set_close(given);
+}
+
+/* After GO: the fd store gets the listeners we serve and lets go of those we dropped. */
+static void
+upcased_inherit_fdstore(struct upcased *d)
+{
+	listener_set_fdstore(&d->listeners, &d->in->handed);
+	listener_set_close(&d->in->handed);
 }
 
 /* Socket activation: systemd's sockets are served whatever listen says. */
@@ -1605,6 +1619,7 @@ upcased_start(struct upcased *d)
 	ntcp = thread_count("tcp.threads", d->conf->tcp_threads, tcp_why, sizeof(tcp_why));
 	if (d->in != NULL) {
 		upcased_inherit_ready(d);	/* returns once the old process said GO */
+		upcased_inherit_fdstore(d);
 		upcased_inherit_adopt(d);
 		snprintf(from, sizeof(from), "; took over from pid %lu (upcased %s): %zu "
 		    "connections, %zu listeners", (unsigned long)d->in->meta.pid,

@@ -330,6 +330,12 @@ worker_main(void *arg)
 		/* Settings change only here, after the batch, so no event points at a stale tag. */
 		if (wake)
 			worker_take_params(w, now);
+		/*
+		 * Frozen just now: the ack went out, the main thread reads our
+		 * connections; the tick's sweeps would close some under it.
+		 */
+		if (w->params.frozen)
+			continue;
 		worker_take_snapshot(w, now);
 		if (ops->tick != NULL)
 			ops->tick(w, now);

@@ -13,12 +13,16 @@ LISTEN_FDNAMES, as systemd does with FileDescriptorStoreMax= in the unit.
   every one answered; the new process says it took the sockets back.
 - A reload that drops a listener removes it from the store; one that adds
   a listener stores it.
+- So does a live upgrade (SIGUSR2) to a file that changed the listeners,
+  with the manager taking messages from the main process only
+  (NotifyAccess=main, as our unit says, and as systemd drops the rest).
 """
 import array
 import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -41,24 +45,39 @@ class FakeManager:
         self.store = {}          # name -> fd (>= 100)
         self.messages = []
         self.lock = threading.Lock()
+        # NotifyAccess=main: once set, messages from any other pid are dropped.
+        self.main_pid = None
+        self.dropped = []
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
 
     def pump(self, timeout=0.0):
         deadline = time.monotonic() + timeout
         while True:
             try:
-                msg, anc, flags, addr = self.sock.recvmsg(4096, socket.CMSG_SPACE(64 * 4))
+                msg, anc, flags, addr = self.sock.recvmsg(
+                    4096, socket.CMSG_SPACE(64 * 4) + socket.CMSG_SPACE(12))
             except socket.timeout:
                 if time.monotonic() >= deadline:
                     return
                 continue
             fds = []
+            pid = None
             for level, kind, data in anc:
                 if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                     a = array.array("i")
                     a.frombytes(data[:len(data) - len(data) % a.itemsize])
                     fds += list(a)
+                elif level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                    pid = struct.unpack("iII", data[:12])[0]
             fields = dict(l.split("=", 1) for l in msg.decode().split("\n") if "=" in l)
             with self.lock:
+                if self.main_pid is not None and pid != self.main_pid:
+                    self.dropped.append((pid, fields))
+                    for fd in fds:
+                        os.close(fd)
+                    continue
+                if "MAINPID" in fields and self.main_pid is not None:
+                    self.main_pid = int(fields["MAINPID"])
                 self.messages.append(fields)
                 if fields.get("FDSTORE") == "1":
                     name = fields.get("FDNAME", "stored")
@@ -263,6 +282,33 @@ class FdStore(unittest.TestCase):
         # No FDSTORE variable: nothing stored (systemd without a store, or none at all).
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(20)
+
+    def test_upgrade_stores_and_removes_as_main(self):
+        """SIGUSR2 with a file that moved the listeners to another port: the
+        new process tells the store once it is the main process, not before
+        (systemd would drop it), so the store ends up with the new ports only."""
+        self.start()
+        old = self.proc.pid
+        self.m.main_pid = old
+        self.m.wait_for(lambda: len(self.m.store) == 2)
+        self.write_conf([self.port2])
+        self.proc.send_signal(signal.SIGUSR2)
+        self.m.wait_for(lambda: self.m.main_pid != old and
+                        any(x.get("READY") == "1" for x in self.m.messages[-3:]), 20)
+        self.proc.wait(20)
+        new = self.m.main_pid
+        want = {"upcased-listener-tcp-all-%d-127.0.0.1" % self.port2,
+                "upcased-listener-udp-all-%d-127.0.0.1" % self.port2}
+        try:
+            self.m.wait_for(lambda: set(self.m.store) == want, 5)
+        finally:
+            print("store %s; dropped from non-main pids: %s"
+                  % (sorted(self.m.store), [(p, sorted(f)) for p, f in self.m.dropped]))
+            os.kill(new, signal.SIGTERM)
+            for _ in range(400):
+                if not os.path.exists("/proc/%d" % new):
+                    break
+                time.sleep(0.05)
 
 
 if __name__ == "__main__":
