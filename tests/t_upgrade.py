@@ -281,8 +281,38 @@ class Upgrade(unittest.TestCase):
             return int(len(st.data) * frac)
 
         driver = threading.Thread(target=self.drive,
-                                  args=(streams, time.monotonic() + 120, stop, limit_of))
+                                  args=(streams, time.monotonic() + 40, stop, limit_of))
         driver.start()
+        # New clients all the while: those in the accept queue at a
+        # handover are the new process's to serve.
+        fresh = {"ok": 0, "failed": []}
+
+        def connector():
+            i = 0
+            while not stop.is_set():
+                i += 1
+                try:
+                    c = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
+                    c.settimeout(10)
+                    c.sendall(("new %d ω" % i).encode())
+                    want = ("NEW %d Ω" % i).encode()
+                    got = b""
+                    while len(got) < len(want):
+                        b = c.recv(100)
+                        if not b:
+                            break
+                        got += b
+                    c.close()
+                    if got == want:
+                        fresh["ok"] += 1
+                    else:
+                        fresh["failed"].append(got)
+                except OSError as e:
+                    fresh["failed"].append(str(e))
+                time.sleep(0.005)
+
+        conn_thread = threading.Thread(target=connector)
+        conn_thread.start()
         pids = [self.d.pid]
         took = []
         pending_seen = 0
@@ -297,10 +327,21 @@ class Upgrade(unittest.TestCase):
         finally:
             stop.set()
             driver.join(180)
+            conn_thread.join(30)
+        self.assertEqual(fresh["failed"], [])
+        self.assertGreater(fresh["ok"], 10)
         errors = [(i, st.error) for i, st in enumerate(streams) if st.error]
         self.assertEqual(errors, [])
-        short = [(i, len(st.got), len(st.want)) for i, st in enumerate(streams)
-                 if len(st.got) != len(st.want)]
+        short = [(i, len(st.got), len(st.want), st.sent, len(st.data), st.eof)
+                 for i, st in enumerate(streams) if len(st.got) != len(st.want)]
+        if short:
+            # What the server says of them: which worker, state, bytes.
+            ports = {"127.0.0.1:%d" % streams[i].s.getsockname()[1] for i, *_ in short}
+            listing = run([UPCASE, "--connections", "-S", self.d.ctl])[1].decode()
+            print("short streams (index, got, want, sent, size, eof): %s\nserver's view:\n%s"
+                  % (short, "\n".join(l for l in listing.splitlines()
+                                      if l.split(" ")[0] in ports) or "(none listed)"))
+            print(self.d.read_log()[-3000:])
         self.assertEqual(short, [], "streams short of their answer")
         # The half-closed ones got a clean end of file after all of it; the
         # others were never closed on.
@@ -314,11 +355,14 @@ class Upgrade(unittest.TestCase):
         nbytes = sum(len(st.want) for st in streams)
         print("220 streams, %d bytes checked, through 10 upgrades; pids %s; SIGUSR2 to "
               "new pid: median %.0f ms, max %.0f ms; connections flushing at the "
-              "handovers: %d" % (nbytes, pids, sorted(took)[5] * 1000, max(took) * 1000,
-                                 pending_seen))
+              "handovers: %d; %d new connections made meanwhile, all answered"
+              % (nbytes, pids, sorted(took)[5] * 1000, max(took) * 1000, pending_seen,
+                 fresh["ok"]))
         s = self.d.stats()
         self.assertEqual(s.get("upcased_upgrades_total"), 10)
         self.assertEqual(s.get("upcased_tcp_connections_open"), 100 + 20)
+        self.assertEqual(s.get("upcased_tcp_connections_accepted_total"),
+                         220 + fresh["ok"] + 1)   # the readiness probe
         for st in streams:
             st.s.close()
 
