@@ -175,8 +175,14 @@ class Stream:
     """One client connection: sends a random text in random chunks, checks
     every byte that comes back against str.upper()."""
 
-    def __init__(self, port, rng, size, half_close_at=None, stall=False):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    def __init__(self, port, rng, size, half_close_at=None, stall=False, rcvbuf=0):
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            # Before connect: shrunk after it, the window already offered
+            # makes the kernel drop data and back off for seconds.
+            self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.s.settimeout(10)
+        self.s.connect(("127.0.0.1", port))
         self.s.setblocking(False)
         text = random_text(rng, size)
         self.data = text.encode()
@@ -266,9 +272,8 @@ class Upgrade(unittest.TestCase):
                                   half_close_at=5 if i % 2 == 0 else None))
         # Clients that do not read: the server holds output for them.
         for i in range(20):
-            st = Stream(self.d.port, random.Random(rng.random()), 150000, stall=True)
-            st.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            streams.append(st)
+            streams.append(Stream(self.d.port, random.Random(rng.random()), 150000,
+                                  stall=True, rcvbuf=4096))
         stop = threading.Event()
         # Pace: the whole text goes out over the ten upgrades, not before.
         t_start = time.monotonic()
