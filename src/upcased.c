@@ -886,13 +886,24 @@ upcased_upgrade_send(struct upcased *d, uint32_t version)
  * GO so that it can notify as the main process at once.  Then we exit,
  * touching no socket: closing our copies changes nothing for clients.
  */
-static void __attribute__((noreturn))
+static void
 upcased_upgrade_commit(struct upcased *d)
 {
 	notify_ready();
 	notify_mainpid((long)d->up.pid);
-	if (upgrade_send(d->up.chan, UPGRADE_GO, 0, NULL, 0, NULL, 0, clock_ms() + 1000) == -1)
-		log_warn("upgrade: telling pid %ld to go", (long)d->up.pid);
+	if (upgrade_send(d->up.chan, UPGRADE_GO, 0, NULL, 0, NULL, 0, clock_ms() + 1000) == -1) {
+		/*
+		 * It died after READY: it never served, so we serve on.  Under
+		 * systemd with NotifyAccess=main our MAINPID= back may be refused,
+		 * and the service manager then sees its main process gone.
+		 */
+		int e = errno;
+
+		notify_mainpid((long)getpid());
+		upcased_upgrade_fail(d, "telling pid %ld to go: %s", (long)d->up.pid,
+		    strerror(e));
+		return;
+	}
 	log_info("upgrade: pid %ld serves now (%ld connections and %zu listeners handed "
 	    "over, %llu ms after SIGUSR2); exiting", (long)d->up.pid, d->up.nconns,
 	    d->up.nlisteners, (unsigned long long)(clock_ms() - d->up.began_ms));
@@ -946,8 +957,10 @@ upcased_upgrade_step(struct upcased *d, uint64_t now)
 		}
 		break;
 	case UPGRADE_READY:
-		if (d->up.phase == UP_SENT)
-			upcased_upgrade_commit(d);
+		if (d->up.phase == UP_SENT) {
+			upcased_upgrade_commit(d);	/* returns only if GO could not be said */
+			return;
+		}
 		break;
 	}
 	upcased_upgrade_fail(d, "unexpected message '%c' from pid %ld",
@@ -1617,26 +1630,34 @@ upcased_start(struct upcased *d)
 	worker_params_from(&tp, d->conf, &d->policy, &d->listeners, SOCK_STREAM);
 	worker_params_from(&up, d->conf, &d->policy, &d->listeners, SOCK_DGRAM);
 	ntcp = thread_count("tcp.threads", d->conf->tcp_threads, tcp_why, sizeof(tcp_why));
-	if (d->in != NULL) {
-		upcased_inherit_ready(d);	/* returns once the old process said GO */
-		upcased_inherit_fdstore(d);
-		upcased_inherit_adopt(d);
-		snprintf(from, sizeof(from), "; took over from pid %lu (upcased %s): %zu "
-		    "connections, %zu listeners", (unsigned long)d->in->meta.pid,
-		    d->in->have_meta ? d->in->meta.version : "?", d->in->nconns,
-		    d->listeners.n);
-	}
 	/*
 	 * UDP first: once the TCP workers accept, a flood of clients may take
 	 * every descriptor left (a low ulimit -n), and a pool made after that
 	 * could not get its epoll and eventfd.  And a client that saw TCP
 	 * answer finds UDP ready too.
 	 */
-	d->udp = worker_pool_create(&udp_worker_ops, d->udp_threads, &up);
-	if (d->in != NULL)
+	if (d->in != NULL) {
+		/*
+		 * Taking over: everything that can fail is done before READY, the
+		 * workers made and the connections adopted, all frozen (nothing
+		 * is read or written) until the old process says GO.
+		 */
+		tp.frozen = up.frozen = true;
+		d->udp = worker_pool_create(&udp_worker_ops, d->udp_threads, &up);
 		d->tcp = upcased_inherit_tcp(d, ntcp, &tp);
-	else
+		upcased_inherit_ready(d);	/* returns once the old process said GO */
+		worker_pool_freeze(d->udp, false);
+		worker_pool_freeze(d->tcp, false);
+		upcased_inherit_fdstore(d);
+		upcased_inherit_adopt(d);
+		snprintf(from, sizeof(from), "; took over from pid %lu (upcased %s): %zu "
+		    "connections, %zu listeners", (unsigned long)d->in->meta.pid,
+		    d->in->have_meta ? d->in->meta.version : "?", d->in->nconns,
+		    d->listeners.n);
+	} else {
+		d->udp = worker_pool_create(&udp_worker_ops, d->udp_threads, &up);
 		d->tcp = worker_pool_create(&tcp_worker_ops, ntcp, &tp);
+	}
 	d->upgraded = d->in != NULL;
 	upcased_inherit_free(d);
 	d->beats = calloc((size_t)(worker_pool_size(d->tcp) + worker_pool_size(d->udp)),

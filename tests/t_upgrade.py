@@ -13,8 +13,8 @@ binary at the path upcased was started from, with nothing lost.
 - UDP under load through upgrades: every datagram answered (loss counted
   and reported; 0 on loopback).
 - A broken new binary (exits 1, sleeps for ever, crashes after it got the
-  descriptors, rejects the configuration with 78, an older handover
-  format): the old process keeps serving every connection, says why at
+  descriptors, says it is ready and is gone before the go, rejects the
+  configuration with 78, an older handover format): the old process keeps serving every connection, says why at
   err, counts the failure, and a later SIGUSR2 succeeds.  A second
   SIGUSR2 during an upgrade is ignored with a log line.
 """
@@ -446,6 +446,15 @@ while True:
     if not msg or msg[:1] == b"E":
         break
 open(NOTE, "w").write("%d\n" % len(fds))
+if READY:
+    # Says it is ready, but will hear nothing more (as if gone before the
+    # go: shut down first, so the old one's GO fails for sure): it must
+    # serve on.
+    s.shutdown(socket.SHUT_RD)
+    s.send(b"R\0\0\0\0\0\0\0")
+    import time
+    time.sleep(1)
+    os._exit(0)
 os.abort()
 '''
 
@@ -510,13 +519,17 @@ class BrokenBinary(unittest.TestCase):
         print("sleeps for ever: killed after %.1f s" % took)
         # Crashes once it holds every descriptor.
         note = os.path.join(self.d.dir, "crasher-note")
-        crasher = CRASHER.replace("NOTE", repr(note))
+        crasher = CRASHER.replace("NOTE", repr(note)).replace("READY", "False")
         self.d.replace_binary(crasher.replace("VERSION", "1"))
         self.fails("was killed by signal 6")
         with open(note) as f:
             got = int(f.read())
         self.assertGreaterEqual(got, 30 + 2)   # the connections and both listeners
         print("crashed holding %d descriptors: old process serves on" % got)
+        # Ready, then gone before the go.
+        self.d.replace_binary(CRASHER.replace("NOTE", repr(note)).replace("READY", "True")
+                              .replace("VERSION", "1"))
+        self.fails("telling pid")
         # An older handover format: refused before anything is frozen.
         self.d.replace_binary(crasher.replace("VERSION", "0"))
         self.fails("reads handover format 0, older than this one writes")
@@ -528,7 +541,7 @@ class BrokenBinary(unittest.TestCase):
             f.write("max_connections = \"many\";\n")
         self.fails("exited with status 78")
         s = self.d.stats()
-        self.assertEqual(s.get("upcased_upgrade_failures_total"), 5)
+        self.assertEqual(s.get("upcased_upgrade_failures_total"), 6)
         self.assertEqual(s.get("upcased_upgrades_total"), 0)
         # Fixed: the next SIGUSR2 goes through, and every connection with it.
         self.d.write_conf(good)
@@ -536,7 +549,7 @@ class BrokenBinary(unittest.TestCase):
         self.check_all()
         s = self.d.stats()
         self.assertEqual(s.get("upcased_upgrades_total"), 1)
-        self.assertEqual(s.get("upcased_upgrade_failures_total"), 5)
+        self.assertEqual(s.get("upcased_upgrade_failures_total"), 6)
         self.assertEqual(s.get("upcased_tcp_connections_open"), 30)
         # The failures were logged at err (-f: "<3>" only when stderr is the journal).
         self.assertNotIn("unexpected message", self.d.read_log())
