@@ -12,6 +12,10 @@ binary at the path upcased was started from, with nothing lost.
   time.
 - UDP under load through upgrades: every datagram answered (loss counted
   and reported; 0 on loopback).
+- The file applies as at a start (tcp.threads, a new listener, two UDP
+  shards, a UTF-8 character split across the handover); socket
+  activation; privileges dropped (user = nobody: the new process is not
+  root).
 - A broken new binary (exits 1, sleeps for ever, crashes after it got the
   descriptors, says it is ready and is gone before the go, rejects the
   configuration with 78, an older handover format): the old process keeps serving every connection, says why at
@@ -47,21 +51,42 @@ class Upgradable:
     test can replace the file (as apt or make install do) before SIGUSR2.
     The serving PID is read from the pidfile."""
 
-    def __init__(self, extra="", threads=None):
+    def __init__(self, extra="", activated=None, rundir=""):
+        """activated: sockets to pass as systemd does (LISTEN_FDS from 3);
+        rundir: a subdirectory for the pidfile and control socket (made by
+        the daemon)."""
         self.dir = tempfile.mkdtemp(prefix="upcase-upgrade-")
+        os.chmod(self.dir, 0o755)
         self.exe = os.path.join(self.dir, "upcased")
         shutil.copy2(UPCASED, self.exe)
         self.port = free_port()
-        self.pidfile = os.path.join(self.dir, "upcased.pid")
-        self.ctl = os.path.join(self.dir, "ctl")
+        run_dir = os.path.join(self.dir, rundir)
+        self.pidfile = os.path.join(run_dir, "upcased.pid")
+        self.ctl = os.path.join(run_dir, "ctl")
         self.conf = os.path.join(self.dir, "upcased.conf")
         self.extra = extra
         self.write_conf()
+        os.chmod(self.conf, 0o644)
         self.log_path = os.path.join(self.dir, "log")
         self.log = open(self.log_path, "wb")
         import subprocess
-        self.first = subprocess.Popen([self.exe, "-f", "-c", self.conf], stdout=self.log,
-                                      stderr=subprocess.STDOUT)
+        cmd, env, keep, place = [self.exe, "-f", "-c", self.conf], None, [], None
+        if activated:
+            fds = [sk.fileno() for sk in activated]
+            env = dict(os.environ, LISTEN_FDS=str(len(fds)))
+            cmd = ["/bin/sh", "-c", 'LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"'] + cmd
+            keep = list(range(3, 3 + len(fds)))
+            high = [os.dup(fd) + 0 for fd in fds]
+
+            def place():
+                for i, fd in enumerate(high):
+                    os.dup2(fd, 3 + i)
+        self.first = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env,
+                                      pass_fds=keep, preexec_fn=place)
+        if activated:
+            for fd in high:
+                os.close(fd)
+            self.port = activated[0].getsockname()[1]
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.first.poll() is not None:
@@ -157,6 +182,7 @@ class Upgradable:
             self.first.kill()
             self.first.wait()
         self.log.close()
+        self.pidfile_left = os.path.exists(self.pidfile)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def replace_binary(self, content=None, path=None):
@@ -431,6 +457,101 @@ class Upgrade(unittest.TestCase):
         self.assertGreater(result["sent"], 100)
         for s in socks:
             s.close()
+
+
+class Variants(unittest.TestCase):
+    """An upgrade applies the file as a start-up does; under socket
+    activation; with privileges dropped."""
+
+    def query(self, port, text="variant straße"):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(text.encode())
+        want = text.upper().encode()
+        got = b""
+        while len(got) < len(want):
+            b = s.recv(4096)
+            if not b:
+                break
+            got += b
+        s.close()
+        return got == want
+
+    def udp_query(self, port):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.settimeout(5)
+        u.sendto("ωmega".encode(), ("127.0.0.1", port))
+        ok = u.recv(100) == "ΩMEGA".encode()
+        u.close()
+        return ok
+
+    def test_the_file_applies_as_at_start(self):
+        d = Upgradable(extra="tcp = { threads = 2; };\nudp = { threads = 2; };")
+        try:
+            held = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+            held.sendall(b"held \xc3")          # half of an \xc3\xa9 (e acute)
+            time.sleep(0.1)
+            other = free_port()
+            d.write_conf('listen = ( { address = "127.0.0.1"; port = %d; }, '
+                         '{ address = "127.0.0.1"; port = %d; } );\n'
+                         'pidfile = "%s";\ncontrol_socket = "%s";\n'
+                         'tcp = { threads = 3; };\nudp = { threads = 2; };\n'
+                         % (d.port, other, d.pidfile, d.ctl))
+            d.upgrade()
+            listing = run([UPCASE, "--stats", "-S", d.ctl])[1].decode()
+            # tcp.threads needs a restart on reload; an upgrade applies it.
+            self.assertIn('worker="tcp2"', listing)
+            self.assertTrue(self.query(other), "the new listener")
+            self.assertTrue(self.query(d.port))
+            # Both UDP shards (udp.threads = 2) handed over and served.
+            for _ in range(8):
+                self.assertTrue(self.udp_query(d.port))
+            held.sendall(b"\xa9 done")
+            want = "HELD É DONE".encode()
+            got = b""
+            held.settimeout(10)
+            while len(got) < len(want):
+                got += held.recv(100)
+            self.assertEqual(got, want)
+            held.close()
+        finally:
+            d.stop()
+
+    def test_socket_activation(self):
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        tcp.bind(("127.0.0.1", 0))
+        tcp.listen(16)
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", tcp.getsockname()[1]))
+        d = Upgradable(activated=[tcp, udp])
+        tcp.close()
+        udp.close()
+        try:
+            self.assertTrue(self.query(d.port))
+            d.upgrade()
+            d.upgrade()
+            self.assertTrue(self.query(d.port))
+            self.assertTrue(self.udp_query(d.port))
+            self.assertEqual(d.read_log().count("using 2 sockets passed by systemd"), 3)
+        finally:
+            d.stop()
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root: user = nobody")
+    def test_user_dropped(self):
+        d = Upgradable(extra='user = "nobody";', rundir="run")
+        try:
+            self.assertEqual(os.stat("/proc/%d" % d.pid).st_uid, 65534)
+            held = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+            pid, _ = d.upgrade()
+            # Not root: it runs as the user already, and takes over.
+            self.assertEqual(os.stat("/proc/%d" % pid).st_uid, 65534)
+            held.sendall(b"still here")
+            self.assertEqual(held.recv(100), b"STILL HERE")
+            held.close()
+            self.assertTrue(self.query(d.port))
+        finally:
+            d.stop()
+        self.assertFalse(d.pidfile_left, "the pidfile outlived the daemon")
 
 
 CRASHER = r'''#!/usr/bin/env python3
