@@ -2196,6 +2196,7 @@ report(const struct totals *t, double *cpu_pct)
 	add(&r, "client_cpu_pct", false, "%.1f", *cpu_pct);
 	if (srv) {
 		add(&r, "server_pid", false, "%ld", t->pid);
+		add(&r, "server_cpu_ms", false, "%.0f", srv_secs * 1e3);
 		add(&r, "server_cpu_pct", false, "%.1f", wall > 0 ? 100 * srv_secs / wall : 0);
 		if (t->c.done > 0 && opts.mode != M_BULK && opts.mode != M_IDLE)
 			add(&r, "server_cpu_us", false, "%.2f", srv_secs * 1e6 / (double)t->c.done);
