@@ -36,6 +36,12 @@ measured part, as upcase-benchmark --pid reports it).  Each form runs
 --rounds rounds, the order of the servers rotating; the table shows
 medians, and ratios of upcased's figure to each other server's.
 
+BENCH_VARIANTS=1 adds upcased with other settings, on the scenarios where
+each costs something: udp.guard = false (UDP), every per-source limit
+applied to loopback at rates too high to refuse anything (UDP, reconnect),
+and the kernel's buffer autotuning instead of tcp.send_buffer and
+tcp.receive_buffer (50 and 1000 x 1, bulk).
+
 A full run (about 8 minutes) appends the table to bench/RESULTS.md and puts
 it in README.md's Performance section; BENCH_QUICK=1 runs short, once, with
 2,000 idle connections, and only prints.
@@ -81,6 +87,17 @@ SCENARIOS = [
      ["-c", str(IDLE), "--duration", "1", "--timeout", "30000"], ALL, "u"),
 ]
 
+# upcased with other settings (BENCH_VARIANTS=1): name, config, scenarios.
+VARIANTS = [
+    ("upcased-unguarded", "udp = { guard = false; };", ("udp",)),
+    ("upcased-limited",
+     "udp = { rate_limit = 1000000; burst = 1000000; exempt = ( ); };\n"
+     "limits = { connection_rate = 1000000; connection_burst = 1000000; exempt = ( ); };",
+     ("udp", "reconnect")),
+    ("upcased-autotuned", "tcp = { send_buffer = 0; receive_buffer = 0; };",
+     ("c50", "c1000", "bulk", "bulk8")),
+]
+
 LINE = {"redis-server": r"PING\r\n", "memcached": r"version\r\n"}
 POLICY_RC = "/usr/sbin/policy-rc.d"
 
@@ -123,8 +140,9 @@ def ensure_packages():
 
 
 class Server:
-    def __init__(self, name, argv, port, udp):
-        self.name, self.port, self.udp = name, port, udp
+    def __init__(self, name, argv, port, udp, only=None):
+        """only: the scenarios it runs (a variant of upcased), else by name."""
+        self.name, self.port, self.udp, self.only = name, port, udp, only
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.pid = self.proc.pid
         deadline = time.monotonic() + 15
@@ -147,6 +165,9 @@ class Server:
                 return s.recv(100) == b"PING"
             except OSError:
                 return False
+
+    def runs(self, sc):
+        return sc[0] in self.only if self.only is not None else self.name in sc[4]
 
     def alive(self):
         return self.proc.poll() is None
@@ -206,9 +227,16 @@ def start_servers(args, tmp):
         versions["memcached"] = version(["memcached", "-V"])
     else:
         note("memcached not installed: left out")
-    for name, argv, port, udp in wanted:
+    if os.environ.get("BENCH_VARIANTS", "") not in ("", "0"):
+        for name, extra, only in VARIANTS:
+            port = harness.free_port()
+            vconf = os.path.join(tmp, name + ".conf")
+            with open(vconf, "w") as f:
+                f.write(harness.make_conf(port, extra="max_connections = 20000;\n" + extra))
+            wanted.append((name, [args.upcased, "-f", "-c", vconf], port, True, only))
+    for name, argv, port, udp, *only in wanted:
         try:
-            servers.append(Server(name, argv, port, udp))
+            servers.append(Server(name, argv, port, udp, only[0] if only else None))
         except (RuntimeError, OSError) as e:
             note("%s: %s: left out" % (name, e))
     return servers, versions
@@ -275,7 +303,7 @@ def run_all(args, servers):
                     continue
                 k = (r + SCENARIOS.index(sc)) % len(servers)
                 for srv in servers[k:] + servers[:k]:
-                    if srv.name not in sc[4]:
+                    if not srv.runs(sc):
                         continue
                     if not srv.alive():
                         res = {"rc": "server died", "stderr": ""}
