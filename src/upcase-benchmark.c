@@ -1703,6 +1703,29 @@ find_server_pid(int port)
 	return found;
 }
 
+/*
+ * Is the target an address of this host?  Binding to it succeeds only if
+ * it is, so that idle mode never takes a local process listening on the
+ * same port for a remote server.
+ */
+static bool
+target_is_local(void)
+{
+	struct sockaddr_storage a = target;
+	int fd = socket(a.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool local;
+
+	if (fd == -1)
+		return false;
+	if (a.ss_family == AF_INET)
+		((struct sockaddr_in *)&a)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&a)->sin6_port = 0;
+	local = bind(fd, (struct sockaddr *)&a, targetlen) == 0;
+	close(fd);
+	return local;
+}
+
 /* ------------------------------------------------------------ command line */
 
 static void
@@ -2292,15 +2315,14 @@ main(int argc, char **argv)
 	raise_nofile(opts.conns + 64);
 	texts_make();
 	t.pid = opts.pid;
-	if (t.pid == 0 && opts.mode == M_IDLE)
+	if (t.pid == 0 && opts.mode == M_IDLE && target_is_local())
 		t.pid = find_server_pid((int)opt_num(opts.port, 1, 65535, "-p"));
-	if (opts.mode == M_IDLE) {
-		t.s0 = server_sample(t.pid);
-		t.rss_before_kib = t.s0.rss_kib;
-		if (!t.s0.ok && !opts.quiet)
-			note("%s: the server's process not found (--pid): no RSS reported",
-			    opts.pid ? "--pid" : "idle");
-	}
+	t.s0 = server_sample(t.pid);
+	t.rss_before_kib = t.s0.rss_kib;
+	if (opts.pid != 0 && !t.s0.ok)
+		note("--pid %ld: no such process, or /proc/%ld/stat unreadable", opts.pid, opts.pid);
+	else if (opts.mode == M_IDLE && !t.s0.ok && !opts.quiet)
+		note("idle: the server's process was not found on this host (--pid): no RSS reported");
 	w = workers_create();
 	t.h = xcalloc(1, sizeof(*t.h));
 	for (int i = 0; i < opts.threads; i++)

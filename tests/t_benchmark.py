@@ -20,6 +20,7 @@ import socket
 import socketserver
 import subprocess
 import threading
+import time
 import unittest
 
 import harness
@@ -90,6 +91,28 @@ class Upper(socketserver.BaseRequestHandler):
                 self.request.sendall(bytes(out))
             except OSError:
                 return
+
+
+class Slow(socketserver.BaseRequestHandler):
+    """Answers each line after 20 ms, so the latency measured is known."""
+
+    def handle(self):
+        pending = b""
+        while True:
+            try:
+                data = self.request.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            pending += data
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                time.sleep(0.020)
+                try:
+                    self.request.sendall(harness.py_upper(line + b"\n"))
+                except OSError:
+                    return
 
 
 class RedisLike(socketserver.BaseRequestHandler):
@@ -320,6 +343,17 @@ class WrongServers(unittest.TestCase):
         rc, res, err = run_json(["-p", str(srv.port), "-c", "2", "-n", "200", "--line", "PING",
                                  "reconnect"])
         self.assertEqual((rc, res.get("requests")), (0, 200), "%s %s" % (res, err))
+
+    def test_latency_of_a_slow_server(self):
+        srv = Server(Slow)
+        self.addCleanup(srv.stop)
+        rc, res, err = run_json(["-p", str(srv.port), "-c", "2", "-n", "30"])
+        self.assertEqual((rc, res.get("requests")), (0, 30), "%s %s" % (res, err))
+        # 20 ms a reply, and the histogram's buckets under 1% wide.
+        self.assertGreaterEqual(res["p50_us"], 20000 * 0.99, res)
+        self.assertLess(res["p50_us"], 30000, res)
+        self.assertGreaterEqual(res["max_us"], res["p99_us"])
+        print("20 ms server: p50 %(p50_us).0f us, p99 %(p99_us).0f us, max %(max_us).0f us" % res)
 
     def test_exit_statuses(self):
         port = harness.free_port()          # nothing listens there
