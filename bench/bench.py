@@ -389,7 +389,7 @@ def cpu_model():
     return platform.processor() or "?"
 
 
-def notes_text(args, servers, versions):
+def notes_text(args, servers, versions, load):
     workers = os.cpu_count() or 1
     lines = [
         "Medians of %d round(s), %g s a timed run; one upcase-benchmark client thread.  "
@@ -403,6 +403,8 @@ def notes_text(args, servers, versions):
     ]
     if versions:
         lines.append("Versions: " + "; ".join("%s %s" % kv for kv in sorted(versions.items())) + ".")
+    lines.append("Load average before the run %.2f, after %.2f (other work on the machine "
+                 "shows here: it shares the CPUs with the servers and the client)." % load)
     left = [n for n in ALL if n not in [s.name for s in servers]]
     if left:
         lines.append("Left out (not installed or did not start): " + ", ".join(left) + ".")
@@ -447,6 +449,7 @@ def main():
     ensure_packages()
     tmp = tempfile.mkdtemp(prefix="upcase-bench-")
     t0 = time.monotonic()
+    load0 = os.getloadavg()[0]
     servers, versions = start_servers(args, tmp)
     try:
         if not servers or servers[0].name != "upcased":
@@ -457,7 +460,7 @@ def main():
             s.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     tab = table(servers, results, forms)
-    notes = notes_text(args, servers, versions)
+    notes = notes_text(args, servers, versions, (load0, os.getloadavg()[0]))
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     host = "Linux %s, %s, %d CPUs" % (platform.release(), cpu_model(), os.cpu_count() or 0)
     print("\n" + tab + "\n")
