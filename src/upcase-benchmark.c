@@ -588,6 +588,7 @@ struct worker {
 	int      nopened;        /* connections opened so far (setup) */
 	uint64_t budget, issued; /* -n: this worker's share; requests started */
 	uint64_t inflight;       /* requests outstanding over all its connections */
+	int      nlive;          /* tcp modes: connections with a socket */
 	uint64_t last_tick;
 	uint64_t progress;       /* atomic: cnt.done, for the progress line */
 	uint8_t *rbuf;
@@ -629,8 +630,10 @@ conn_set_events(struct worker *w, struct conn *c, uint32_t ev)
 static void
 conn_close(struct worker *w, struct conn *c, enum cstate next)
 {
-	if (c->fd != -1)
+	if (c->fd != -1) {
 		close(c->fd);	/* also leaves epoll */
+		w->nlive--;
+	}
 	c->fd = -1;
 	c->state = next;
 	if (c->pending) {
@@ -689,6 +692,7 @@ conn_open(struct worker *w, struct conn *c, uint32_t ev)
 		conn_fail(w, c, "socket", errno);
 		return false;
 	}
+	w->nlive++;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (conn_bind_source(c->fd) == -1) {
 		conn_fail(w, c, "bind", errno);
@@ -1030,6 +1034,13 @@ static bool
 sess_finished(const struct worker *w)
 {
 	return opts.requests != 0 && w->issued >= w->budget && w->inflight == 0;
+}
+
+/* tcp: also over when every connection has failed (they are not reopened). */
+static bool
+tcp_finished(const struct worker *w)
+{
+	return sess_finished(w) || w->nlive == 0;
 }
 
 static void
@@ -1492,7 +1503,7 @@ udp_end(struct worker *w)
 
 static const struct mode modes[] = {
 	[M_TCP] = { "tcp", "requests/s", sess_open, sess_begin, sess_event, sess_tick,
-	    sess_finished, tcp_end },
+	    tcp_finished, tcp_end },
 	[M_RECONNECT] = { "reconnect", "connections/s", NULL, cyc_begin, cyc_event, cyc_tick,
 	    sess_finished, tcp_end },
 	[M_UDP] = { "udp", "datagrams/s", udp_open, udp_begin, udp_event, udp_tick,

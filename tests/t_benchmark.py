@@ -309,6 +309,10 @@ class WrongServers(unittest.TestCase):
         self.assertRegex(err, r"connection \d+ request \d+: wrong reply at byte \d+: "
                               r"0x[0-9a-f]{2} '.', want 0x[0-9a-f]{2} '.'")
         print("caught: " + err.strip().splitlines()[0])
+        # With -n the run must still end once its only connection is gone.
+        srv.corrupt_at = srv.count + 32 * 3
+        rc, res, err = run_json(["-p", str(srv.port), "-c", "1", "-n", "1000000"], timeout=30)
+        self.assertEqual((rc, res["wrong"]), (1, 1), "%s %s" % (res, err))
 
     def test_dropped_datagrams_are_counted(self):
         srv = DroppingUDP()
