@@ -1,45 +1,59 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: ISC
-"""bench.py: upcased against the classic ways of offering the same service,
-measured side by side in one run, reported as ratios (the machines are
-shared and noisy: absolute numbers mean little, ratios mean more).
+"""bench.py: upcased beside redis-server, memcached and a minimal epoll
+server, the same scenarios alternating, driven by upcase-benchmark.
 
-Contenders, all on 127.0.0.1:
-  upcased      the real daemon (this build)
-  textbook     TCPServer.py / UDPServer.py from the textbook, threaded so it
-               can hold several connections (socketserver.ThreadingTCPServer,
-               one thread per connection, listen backlog 5)
-  inetd-style  socat forking one unbuffered `tr a-z A-Z` per connection, as an
-               inetd/xinetd service would (TCP only, ASCII only)
-  upcased-unguarded  upcased with udp.guard = false (udp only): what the
-               source guards and the loop breaker cost
-  upcased-limited    upcased with its per-source limits applied to loopback
-               too, at rates too high to refuse anything (udp and connect):
-               what the per-source tables and buckets cost
-  upcased-autotuned  upcased with tcp.send_buffer = tcp.receive_buffer = 0
-               (the kernel's autotuning, as before those settings; TCP
-               workloads): what capping each connection's kernel memory
-               costs
+Servers, all on free 127.0.0.1 ports, started here and stopped by PID:
+  upcased       this build, the shipped defaults (tcp.threads = 0: one
+                TCP worker a CPU) with max_connections = 20000
+  yardstick     bench/yardstick: one thread, one epoll loop, ASCII only
+                (the floor an epoll server reaches)
+  redis-server  --save '' --appendonly no --protected-mode no (clients come
+                from 127.0.N.1) --maxclients 20000; commands run on one
+                thread (io-threads 1, the default); driven with inline PING
+  memcached     -U 0 -t 1 -c 20000: one worker thread (beside its listener
+                and maintenance threads), no UDP; driven with "version"
+redis-server and memcached are installed from Debian (apt-get) when missing
+and this runs as root, with a policy-rc.d in place so that the packages'
+own services are not started; if that fails, they are left out with a note.
 
-Workloads, all driven by bench/loadgen (C, epoll), which checks every reply:
-  sessions-64    64 persistent connections, closed loop of 32-byte requests
-  sessions-1000  the same with 1000 connections: 1000 threads for textbook,
-                 2000 processes for inetd-style
-  connect        16 clients doing connect, send 32 bytes, read, close
-  bulk           one connection streams 64 MiB of ASCII through the server
-  bulk-utf8      the same, 32 MiB of text with non-ASCII letters (not for
-                 inetd-style, which is ASCII-only by design)
-  udp            4 sockets with 16 datagrams of 32 bytes in flight each
+Scenarios (upcase-benchmark modes; the one client thread):
+  10 x 1, 50 x 1, 1000 x 1   connections x requests outstanding
+  50 x 32                    pipelined
+  reconnect                  8 clients: connect, send, receive, close
+  UDP 4 x 8                  upcased and yardstick (the others: no UDP)
+  bulk ASCII                 one stream; upcased and yardstick
+  bulk UTF-8                 Greek, Cyrillic, accented Latin, CJK; upcased
+                             only (the others cannot transform it)
+  10,000 idle                the server's RSS per connection
+upcased and yardstick get 32-byte requests, every reply checked; redis and
+memcached get their one-line commands, replies counted by line.
 
-Each contender runs every workload in turn, in --rounds rounds (the order
-of the contenders rotating from round to round); the table shows medians.
-Every process started is stopped by its PID.
+Two forms: unpinned (every process on every CPU), requests/s as the client
+sees them; pinned (the server's threads on CPU 0, the client on CPU 1), the
+server's CPU time per reply (utime + stime from /proc/PID/stat over the
+measured part, as upcase-benchmark --pid reports it).  Each form runs
+--rounds rounds, the order of the servers rotating; the table shows
+medians, and ratios of upcased's figure to each other server's.
 
-Usage: bench.py --upcased PATH --loadgen PATH [--seconds S] [--rounds N] [-v]
+BENCH_VARIANTS=1 adds upcased with other settings, on the scenarios where
+each costs something: udp.guard = false (UDP), every per-source limit
+applied to loopback at rates too high to refuse anything (UDP, reconnect),
+and the kernel's buffer autotuning instead of tcp.send_buffer and
+tcp.receive_buffer (50 and 1000 x 1, bulk).
+
+A full run (about 8 minutes) appends the table to bench/RESULTS.md and puts
+it in README.md's Performance section; BENCH_QUICK=1 runs short, once, with
+2,000 idle connections, and only prints.
+
+Usage: bench.py --upcased PATH --benchmark PATH --yardstick PATH
+                [--results FILE] [--readme FILE] [--seconds S] [--rounds N] [-v]
 """
 import argparse
+import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import statistics
@@ -52,241 +66,422 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 import harness  # noqa: E402
 
-TEXTBOOK = r'''
-import socketserver, sys
-port = int(sys.argv[1])
-class TCP(socketserver.BaseRequestHandler):
-    def handle(self):
-        while True:
-            data = self.request.recv(2048)
-            if not data:
-                return
-            self.request.sendall(data.decode("utf-8", "surrogateescape").upper().encode("utf-8", "surrogateescape"))
-class UDP(socketserver.BaseRequestHandler):
-    def handle(self):
-        data, sock = self.request
-        sock.sendto(data.decode("utf-8", "surrogateescape").upper().encode("utf-8", "surrogateescape"), self.client_address)
-socketserver.ThreadingTCPServer.allow_reuse_address = True
-socketserver.ThreadingTCPServer.daemon_threads = True
-t = socketserver.ThreadingTCPServer(("127.0.0.1", port), TCP)
-u = socketserver.UDPServer(("127.0.0.1", port), UDP)
-import threading
-threading.Thread(target=u.serve_forever, daemon=True).start()
-t.serve_forever()
-'''
+QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+IDLE = 2000 if QUICK else 10000
+ECHO = ("upcased", "yardstick")          # the servers that upper-case
+ALL = ("upcased", "yardstick", "redis-server", "memcached")
 
-# name, loadgen arguments ("D": the duration), run against every contender (False: only
-# those that speak UDP and UTF-8)
-WORKLOADS = [
-    ("sessions-64", ["-c", "64", "-s", "32", "-d", "D", "-t", "5000", "sessions"], True),
-    ("sessions-1000", ["-c", "1000", "-s", "32", "-d", "D", "-t", "5000", "sessions"], True),
-    ("connect", ["-c", "16", "-s", "32", "-d", "D", "-t", "10000", "connect"], True),
-    ("bulk", ["-c", "1", "-n", "64", "-d", "30", "-t", "5000", "bulk"], True),
-    ("bulk-utf8", ["-u", "-c", "1", "-n", "32", "-d", "30", "-t", "5000", "bulk"], False),
-    ("udp", ["-c", "4", "-w", "16", "-s", "32", "-d", "D", "-t", "200", "udp"], False),
+# key, label, mode, arguments, servers, forms ("u" unpinned, "p" pinned)
+SCENARIOS = [
+    ("c10", "10 x 1", "tcp", ["-c", "10"], ALL, "up"),
+    ("c50", "50 x 1", "tcp", ["-c", "50"], ALL, "up"),
+    ("c1000", "1000 x 1", "tcp", ["-c", "1000"], ALL, "up"),
+    ("p32", "50 x 32 pipelined", "tcp", ["-c", "50", "-P", "32"], ALL, "up"),
+    ("reconnect", "reconnect, 8 clients", "reconnect", ["-c", "8"], ALL, "up"),
+    ("udp", "UDP 4 x 8", "udp", ["-c", "4", "-P", "8", "--max-loss", "100"], ECHO, "up"),
+    ("bulk", "bulk ASCII", "bulk", ["--bytes", "128M" if QUICK else "1G", "--duration", "120"],
+     ECHO, "up"),
+    ("bulk8", "bulk UTF-8, mixed scripts", "bulk",
+     ["--utf8", "--bytes", "64M" if QUICK else "512M", "--duration", "120"], ("upcased",), "up"),
+    ("idle", "%s idle connections" % format(IDLE, ","), "idle",
+     ["-c", str(IDLE), "--duration", "1", "--timeout", "30000"], ALL, "u"),
 ]
 
-
-class Server:
-    def __init__(self, name, argv, port, full, only=None):
-        """full: the server speaks UDP and UTF-8 too; only: the workloads it runs (None: all)."""
-        self.name, self.port, self.full, self.only = name, port, full, only
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                time.sleep(0.2)
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(name + " did not start")
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-
-# upcased itself with other settings, on some workloads only: the cost of a feature.
+# upcased with other settings (BENCH_VARIANTS=1): name, config, scenarios.
 VARIANTS = [
     ("upcased-unguarded", "udp = { guard = false; };", ("udp",)),
     ("upcased-limited",
      "udp = { rate_limit = 1000000; burst = 1000000; exempt = ( ); };\n"
      "limits = { connection_rate = 1000000; connection_burst = 1000000; exempt = ( ); };",
-     ("udp", "connect")),
+     ("udp", "reconnect")),
     ("upcased-autotuned", "tcp = { send_buffer = 0; receive_buffer = 0; };",
-     ("sessions-64", "sessions-1000", "bulk", "bulk-utf8")),
+     ("c50", "c1000", "bulk", "bulk8")),
 ]
 
+LINE = {"redis-server": r"PING\r\n", "memcached": r"version\r\n"}
+POLICY_RC = "/usr/sbin/policy-rc.d"
 
-def start_servers(upcased, tmp):
-    """Start every contender; the ones that cannot start are skipped."""
-    servers = []
+
+def note(msg):
+    print("bench: " + msg, flush=True)
+
+
+def ensure_packages():
+    """Install redis-server and memcached from Debian if missing and root."""
+    missing = [p for p in ("redis-server", "memcached") if shutil.which(p) is None]
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        note("%s missing and not root: left out (apt-get install %s)"
+             % (", ".join(missing), " ".join(missing)))
+        return
+    # Keep the packages' services from starting: that is ours to do.
+    made_policy = not os.path.exists(POLICY_RC)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    try:
+        if made_policy:
+            with open(POLICY_RC, "w") as f:
+                f.write("#!/bin/sh\nexit 101\n")
+            os.chmod(POLICY_RC, 0o755)
+        note("installing " + " ".join(missing) + " (apt-get)")
+        cmd = ["apt-get", "install", "-y", "--no-install-recommends"] + missing
+        ok = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, timeout=900).returncode == 0
+        if not ok:
+            subprocess.run(["apt-get", "update"], env=env, stdout=subprocess.DEVNULL, timeout=900)
+            ok = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL,
+                                timeout=900).returncode == 0
+        if not ok:
+            note("apt-get install %s failed: left out" % " ".join(missing))
+    except (OSError, subprocess.TimeoutExpired) as e:
+        note("installing %s failed (%s): left out" % (" ".join(missing), e))
+    finally:
+        if made_policy and os.path.exists(POLICY_RC):
+            os.unlink(POLICY_RC)
+
+
+class Server:
+    def __init__(self, name, argv, port, udp, only=None):
+        """only: the scenarios it runs (a variant of upcased), else by name."""
+        self.name, self.port, self.udp, self.only = name, port, udp, only
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.pid = self.proc.pid
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                if not udp or self.udp_answers():
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("%s did not start" % name)
+
+    def udp_answers(self):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.2)
+            s.sendto(b"ping", ("127.0.0.1", self.port))
+            try:
+                return s.recv(100) == b"PING"
+            except OSError:
+                return False
+
+    def runs(self, sc):
+        return sc[0] in self.only if self.only is not None else self.name in sc[4]
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def pin(self, cpus):
+        """Every thread of the server on cpus."""
+        for tid in os.listdir("/proc/%d/task" % self.pid):
+            try:
+                os.sched_setaffinity(int(tid), cpus)
+            except OSError:
+                pass
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def version(argv):
+    """The first version number a program prints (redis: v=7.0.15 ...)."""
+    import re
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    m = re.search(r"\d+\.\d+(\.\d+)?", out)
+    return m.group(0) if m else "?"
+
+
+def start_servers(args, tmp):
+    servers, versions = [], {}
     port = harness.free_port()
     conf = os.path.join(tmp, "upcased.conf")
     with open(conf, "w") as f:
-        f.write(harness.make_conf(port, extra="max_connections = 5000;"))
-    script = os.path.join(tmp, "textbook.py")
-    with open(script, "w") as f:
-        f.write(TEXTBOOK)
-    wanted = [("upcased", [upcased, "-f", "-c", conf], port, True, None)]
+        f.write(harness.make_conf(port, extra="max_connections = 20000;"))
+    wanted = [("upcased", [args.upcased, "-f", "-c", conf], port, True)]
     port = harness.free_port()
-    wanted.append(("textbook", [sys.executable, script, str(port)], port, True, None))
-    port = harness.free_port()
-    wanted.append(("inetd-style", ["socat", "TCP-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork" % port,
-                                   "EXEC:stdbuf -o0 tr a-z A-Z"], port, False, None))
-    for name, extra, only in VARIANTS:
+    wanted.append(("yardstick", [args.yardstick, str(port)], port, True))
+    if shutil.which("redis-server"):
         port = harness.free_port()
-        vconf = os.path.join(tmp, name + ".conf")
-        with open(vconf, "w") as f:
-            f.write(harness.make_conf(port, extra="max_connections = 5000;\n" + extra))
-        wanted.append((name, [upcased, "-f", "-c", vconf], port, True, only))
-    for name, argv, port, full, only in wanted:
+        wanted.append(("redis-server", ["redis-server", "--save", "", "--appendonly", "no",
+                                        "--port", str(port), "--bind", "127.0.0.1",
+                                        "--protected-mode", "no", "--maxclients", "20000",
+                                        "--dir", tmp], port, False))
+        versions["redis-server"] = version(["redis-server", "--version"])
+    else:
+        note("redis-server not installed: left out")
+    if shutil.which("memcached"):
+        port = harness.free_port()
+        wanted.append(("memcached", ["memcached", "-p", str(port), "-U", "0", "-l", "127.0.0.1",
+                                     "-t", "1", "-c", "20000"]
+                       + (["-u", "nobody"] if os.geteuid() == 0 else []), port, False))
+        versions["memcached"] = version(["memcached", "-V"])
+    else:
+        note("memcached not installed: left out")
+    if os.environ.get("BENCH_VARIANTS", "") not in ("", "0"):
+        for name, extra, only in VARIANTS:
+            port = harness.free_port()
+            vconf = os.path.join(tmp, name + ".conf")
+            with open(vconf, "w") as f:
+                f.write(harness.make_conf(port, extra="max_connections = 20000;\n" + extra))
+            wanted.append((name, [args.upcased, "-f", "-c", vconf], port, True, only))
+    for name, argv, port, udp, *only in wanted:
         try:
-            servers.append(Server(name, argv, port, full, only))
-        except (RuntimeError, FileNotFoundError) as e:
-            print("skipping %s: %s" % (name, e), flush=True)
-    return servers
+            servers.append(Server(name, argv, port, udp, only[0] if only else None))
+        except (RuntimeError, OSError) as e:
+            note("%s: %s: left out" % (name, e))
+    return servers, versions
 
 
-def run_loadgen(loadgen, args, port, seconds, verbose):
-    """One loadgen run; returns its key=value line as a dict, plus rc and stderr."""
-    argv = [loadgen] + [str(seconds) if a == "D" else a for a in args] + ["127.0.0.1", str(port)]
+def run_one(args, srv, sc, pinned):
+    key, _, mode, extra, _, _ = sc
+    argv = [args.benchmark, "--json", "--no-progress", "-q", "-p", str(srv.port),
+            "--pid", str(srv.pid)]
+    if mode not in ("bulk", "idle"):
+        argv += ["--duration", str(args.seconds)]
+    argv += extra
+    if srv.name in LINE:
+        argv += ["--line", LINE[srv.name]]
+    argv.append(mode)
+    pre = (lambda: os.sched_setaffinity(0, {1})) if pinned else None
     try:
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=300, preexec_fn=pre)
     except subprocess.TimeoutExpired:
-        return {"rc": "timeout", "stderr": "loadgen did not finish in 120 s"}
-    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("mode=")]
-    res = dict(kv.split("=", 1) for kv in lines[-1].split()) if lines else {}
+        return {"rc": "timeout", "stderr": "did not finish in 300 s"}
+    lines = p.stdout.strip().splitlines()
+    res = json.loads(lines[-1]) if lines else {}
     res["rc"] = p.returncode
     res["stderr"] = p.stderr.strip()
-    if verbose:
-        print("  " + " ".join(argv[1:]) + "\n    " + (lines[-1] if lines else "(no result)"), flush=True)
-        if p.stderr.strip():
-            print("    " + p.stderr.strip().replace("\n", "\n    "), flush=True)
+    if args.verbose:
+        print("  %s %s %s: rc %s %s" % ("pinned" if pinned else "unpinned", srv.name, key,
+                                        p.returncode, {k: res.get(k) for k in
+                                                       ("rate", "server_cpu_us", "client_cpu_pct",
+                                                        "rss_per_conn_bytes", "errors", "wrong")}),
+              flush=True)
+        if res["stderr"]:
+            print("    " + res["stderr"].replace("\n", "\n    "), flush=True)
     return res
 
 
-def run_rounds(servers, loadgen, seconds, rounds, verbose):
-    """results[(server, workload)] = list of per-round dicts."""
+def figure(res, key, pinned):
+    """The number a run contributes: requests/s (MB/s, bytes a connection)
+    unpinned; CPU us a reply (us a MB) pinned."""
+    if res.get("rc") != 0:
+        return None
+    if key == "idle":
+        return res.get("rss_per_conn_bytes")
+    if not pinned:
+        return res.get("rate")
+    if key.startswith("bulk"):
+        mb = res.get("bytes", 0) / 1e6
+        return res["server_cpu_ms"] * 1000 / mb if mb > 0 and "server_cpu_ms" in res else None
+    return res.get("server_cpu_us")
+
+
+def run_all(args, servers):
+    """results[(form, scenario, server)] = list of runs."""
     results = {}
-    for r in range(rounds):
-        print("round %d/%d ..." % (r + 1, rounds), flush=True)
-        order = servers[r % len(servers):] + servers[:r % len(servers)]
-        for wname, args, for_all in WORKLOADS:
-            for srv in order:
-                if not (for_all or srv.full) or (srv.only and wname not in srv.only):
+    forms = [False] + ([True] if (os.cpu_count() or 1) >= 2 else [])
+    if len(forms) == 1:
+        note("one CPU: no pinned form")
+    for pinned in forms:
+        for s in servers:
+            s.pin({0} if pinned else set(range(os.cpu_count() or 1)))
+        for r in range(args.rounds):
+            note("%s, round %d of %d" % ("pinned" if pinned else "unpinned", r + 1, args.rounds))
+            for sc in SCENARIOS:
+                if ("p" if pinned else "u") not in sc[5]:
                     continue
-                if not srv.alive():
-                    results.setdefault((srv.name, wname), []).append({"rc": "server died"})
-                    continue
-                res = run_loadgen(loadgen, args, srv.port, seconds, verbose)
-                results.setdefault((srv.name, wname), []).append(res)
-                time.sleep(0.3)   # let a forking or threaded server clean up
-    return results
+                k = (r + SCENARIOS.index(sc)) % len(servers)
+                for srv in servers[k:] + servers[:k]:
+                    if not srv.runs(sc):
+                        continue
+                    if not srv.alive():
+                        res = {"rc": "server died", "stderr": ""}
+                    else:
+                        res = run_one(args, srv, sc, pinned)
+                    results.setdefault((pinned, sc[0], srv.name), []).append(res)
+                    time.sleep(0.2)
+    for s in servers:
+        s.pin(set(range(os.cpu_count() or 1)))
+    return results, forms
 
 
-def summarize(runs):
-    """Median rate and latencies over the runs that gave a number; notes on the rest."""
-    good = [r for r in runs if "rate" in r and r["rc"] in (0, 3)]
-    notes = []
-    wrong = sum(int(r.get("wrong", 0)) for r in runs)
-    errors = sum(int(r.get("errors", 0)) for r in runs)
-    lost = sum(int(r.get("lost", 0)) for r in runs)
-    if wrong:
-        notes.append("WRONG replies: %d" % wrong)
-    if errors:
-        notes.append("errors: %d" % errors)
-    if lost:
-        notes.append("lost: %d" % lost)
-    for r in runs:
-        if r["rc"] not in (0, 1, 3):
-            notes.append("failed (%s)" % r["rc"])
-            break
+def fmt_rate(v):
+    if v >= 1e6:
+        return "%.2fM" % (v / 1e6)
+    if v >= 1e3:
+        return "%.1fk" % (v / 1e3)
+    return "%.0f" % v
+
+
+def cell(runs, key, pinned):
+    """(median or None, text) for one server's runs of a scenario."""
+    vals = [figure(r, key, pinned) for r in runs]
+    good = [v for v in vals if v is not None]
     if not good:
-        return None, notes
-    med = {k: statistics.median(float(r[k]) for r in good if k in r)
-           for k in ("rate", "p50_us", "p99_us") if any(k in r for r in good)}
-    med["unit"] = good[0]["unit"]
-    med["n"] = len(good)
-    return med, notes
+        bad = [r for r in runs if r.get("rc") != 0]
+        return None, "failed (%s)" % bad[0].get("rc") if bad else "-"
+    med = statistics.median(good)
+    if key == "idle":
+        text = "%.0f" % med
+    elif pinned:
+        text = "%.2f" % med if med < 100 else "%.0f" % med
+    elif key.startswith("bulk"):
+        text = "%.0f" % med
+    else:
+        text = fmt_rate(med)
+    # The client, not the server, was the limit (unpinned request rates).
+    if not pinned and key != "idle" and any(r.get("client_cpu_pct", 0) > 90 for r in runs):
+        text += "*"
+    if len(good) < len(runs):
+        text += " (%d of %d)" % (len(good), len(runs))
+    return med, text
 
 
-ROW = "%-14s %-12s %11s %-7s %10s %9s %9s  %s"
-
-
-def print_table(servers, results, seconds, rounds):
-    print()
-    print(ROW % ("workload", "server", "rate", "unit", "vs upcased", "p50 us", "p99 us", "notes"))
-    wrong_elsewhere = False
-    for wname, _, _ in WORKLOADS:
-        base, _ = summarize(results.get(("upcased", wname), []))
-        for srv in servers:
-            runs = results.get((srv.name, wname))
-            if runs is None:
+def table(servers, results, forms):
+    names = [s.name for s in servers]
+    others = [n for n in names if n != "upcased"]
+    head = ["scenario"] + names + ["upcased ÷ %s" % n for n in others]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for pinned in forms:
+        title = ("**pinned (server on CPU 0, client on CPU 1): server CPU µs per reply "
+                 "(bulk: per MB)**" if pinned else
+                 "**unpinned: requests/s (bulk: MB/s; idle: server RSS bytes per connection)**")
+        out.append("| " + title + " |" + " |" * (len(head) - 1))
+        for sc in SCENARIOS:
+            key = sc[0]
+            if ("p" if pinned else "u") not in sc[5]:
                 continue
-            med, notes = summarize(runs)
-            wrong_elsewhere |= srv.name != "upcased" and any(n.startswith("WRONG") for n in notes)
-            if med is None:
-                print(ROW % (wname, srv.name, "-", "", "-", "-", "-", "; ".join(notes)))
-                continue
-            if srv.name == "upcased":
-                ratio = "1.00"
-            else:
-                ratio = "%.2fx" % (med["rate"] / base["rate"]) if base and base["rate"] > 0 else "-"
-            lat = ["%.0f" % med[k] if k in med else "-" for k in ("p50_us", "p99_us")]
-            print(ROW % (wname, srv.name, "%.1f" % med["rate"], med["unit"], ratio, lat[0], lat[1],
-                         "; ".join(notes)))
-    print("\nMedians of %d rounds, %g s per timed run.  The client (bench/loadgen, one thread)\n"
-          "and the servers share this machine's %d CPU(s), nothing pinned: every figure\n"
-          "includes the client's own cost and their contention.  Ratios below 1 mean the\n"
-          "other server is slower than upcased.  TCP clients connect from 127.0.N.1 (N = 1..250)\n"
-          "as clients on many hosts would.  (%s)" %
-          (rounds, seconds, os.cpu_count() or 0, platform.platform()))
-    if wrong_elsewhere:
-        print("WRONG replies from textbook in bulk-utf8 are its own bug: it decodes each 2048-byte\n"
-              "recv() separately, so a character split between two reads comes back unchanged.")
+            meds, texts = {}, []
+            for n in names:
+                runs = results.get((pinned, key, n))
+                if runs is None:
+                    texts.append("-")
+                    continue
+                meds[n], t = cell(runs, key, pinned)
+                texts.append(t)
+            ratios = []
+            for n in others:
+                a, b = meds.get("upcased"), meds.get(n)
+                ratios.append("%.2fx" % (a / b) if a is not None and b else "-")
+            out.append("| " + " | ".join([sc[1]] + texts + ratios) + " |")
+    return "\n".join(out)
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def notes_text(args, servers, versions, load):
+    workers = os.cpu_count() or 1
+    lines = [
+        "Medians of %d round(s), %g s a timed run; one upcase-benchmark client thread.  "
+        "`*`: the client used over 90%% of its CPU, so the figure is the client's limit "
+        "as much as the server's." % (args.rounds, args.seconds),
+        "Threads: upcased with the shipped `tcp.threads = 0` (%d TCP workers here) and one "
+        "UDP worker; yardstick 1; redis-server 1 executing commands (io-threads 1); "
+        "memcached `-t 1` (one worker, beside its listener)." % workers,
+        "Requests: upcased and yardstick 32 bytes, every reply checked; redis-server inline "
+        "`PING` (6 bytes), memcached `version` (9 bytes), replies counted by line.",
+    ]
+    if versions:
+        lines.append("Versions: " + "; ".join("%s %s" % kv for kv in sorted(versions.items())) + ".")
+    lines.append("Load average before the run %.2f, after %.2f (other work on the machine "
+                 "shows here: it shares the CPUs with the servers and the client)." % load)
+    left = [n for n in ALL if n not in [s.name for s in servers]]
+    if left:
+        lines.append("Left out (not installed or did not start): " + ", ".join(left) + ".")
+    return lines
+
+
+def record(path, text):
+    with open(path, "a") as f:
+        f.write(text)
+
+
+def update_readme(path, block):
+    """Replace what lies between the bench markers in README.md."""
+    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+    with open(path) as f:
+        s = f.read()
+    if begin not in s or end not in s:
+        note("%s has no %s ... %s markers: not updated" % (path, begin, end))
+        return
+    s = s[:s.index(begin) + len(begin)] + "\n" + block + "\n" + s[s.index(end):]
+    with open(path, "w") as f:
+        f.write(s)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--upcased", required=True)
-    ap.add_argument("--loadgen", required=True, help="the bench/loadgen binary (make bench builds it)")
-    ap.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_SECONDS", "2")))
-    ap.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")))
-    ap.add_argument("-v", "--verbose", action="store_true", help="print every loadgen run")
+    ap.add_argument("--benchmark", required=True, help="src/upcase-benchmark")
+    ap.add_argument("--yardstick", required=True, help="bench/yardstick (make bench builds it)")
+    ap.add_argument("--results", help="append the table to this file (not in quick mode)")
+    ap.add_argument("--readme", help="README.md to put the table in (not in quick mode)")
+    ap.add_argument("--seconds", type=float,
+                    default=float(os.environ.get("BENCH_SECONDS", "0.5" if QUICK else "2")))
+    ap.add_argument("--rounds", type=int,
+                    default=int(os.environ.get("BENCH_ROUNDS", "1" if QUICK else "3")))
+    ap.add_argument("-v", "--verbose", action="store_true", help="print every run")
     args = ap.parse_args()
-    if not os.access(args.loadgen, os.X_OK):
-        sys.exit("bench.py: %s: no loadgen binary (build it: make bench)" % args.loadgen)
-    harness.raise_nofile(4096)
+    for path in (args.upcased, args.benchmark, args.yardstick):
+        if not os.access(path, os.X_OK):
+            sys.exit("bench.py: %s: not built (make bench builds everything)" % path)
+    harness.raise_nofile(65536)
+    ensure_packages()
     tmp = tempfile.mkdtemp(prefix="upcase-bench-")
-    servers = start_servers(args.upcased, tmp)
-    if not servers or servers[0].name != "upcased":
-        for s in servers:
-            s.stop()
-        sys.exit("bench.py: upcased did not start")
+    t0 = time.monotonic()
+    load0 = os.getloadavg()[0]
+    servers, versions = start_servers(args, tmp)
     try:
-        results = run_rounds(servers, args.loadgen, args.seconds, args.rounds, args.verbose)
+        if not servers or servers[0].name != "upcased":
+            sys.exit("bench.py: upcased did not start")
+        results, forms = run_all(args, servers)
     finally:
         for s in servers:
             s.stop()
-    print_table(servers, results, args.seconds, args.rounds)
-    # upcased must be right every time; the others are only reported.
-    bad = [r for (name, _), runs in results.items() if name == "upcased"
-           for r in runs if r["rc"] != 0]
+        shutil.rmtree(tmp, ignore_errors=True)
+    tab = table(servers, results, forms)
+    notes = notes_text(args, servers, versions, (load0, os.getloadavg()[0]))
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    host = "Linux %s, %s, %d CPUs" % (platform.release(), cpu_model(), os.cpu_count() or 0)
+    print("\n" + tab + "\n")
+    for line in notes:
+        print(line)
+    print("%s; %s; %.0f s in all%s" % (when, host, time.monotonic() - t0,
+                                       " (BENCH_QUICK)" if QUICK else ""))
+    if not QUICK:
+        if args.results:
+            record(args.results, "\n## %s\n\n%s.\n\n%s\n\n%s\n" % (when, host, tab,
+                                                                 "\n".join("- " + n for n in notes)))
+        if args.readme:
+            update_readme(args.readme, "%s; %s:\n\n%s\n\n%s" % (when, host, tab,
+                                                                "\n".join("- " + n for n in notes)))
+    # upcased must be right every time; the others are reported.
+    bad = [r for (_, _, name), runs in results.items() if name == "upcased"
+           for r in runs if r.get("rc") != 0]
     if bad:
-        print("\nFAIL: upcased had wrong replies, errors or failed runs")
+        print("\nFAIL: upcased had wrong replies, errors or failed runs:")
+        for r in bad[:5]:
+            print("  rc %s: %s" % (r.get("rc"), r.get("stderr", "")[:300]))
         sys.exit(1)
 
 

@@ -19,7 +19,7 @@ UPCASED = os.environ.get("UPCASED", os.path.join(TOP, "src", "upcased"))
 UPCASE = os.environ.get("UPCASE", os.path.join(TOP, "src", "upcase"))
 BUILDDIR = os.environ.get("TOP_BUILDDIR",
                           os.path.dirname(os.path.dirname(os.path.abspath(UPCASED))))
-LOADGEN = os.environ.get("LOADGEN", os.path.join(BUILDDIR, "bench", "loadgen"))
+BENCHMARK = os.environ.get("BENCHMARK", os.path.join(BUILDDIR, "src", "upcase-benchmark"))
 
 
 def built_with_systemd():
@@ -389,31 +389,24 @@ def run(cmd, input=None, timeout=30, env=None):
     return p.returncode, p.stdout, p.stderr
 
 
-def loadgen(mode, port, args=(), host="127.0.0.1"):
-    """Start bench/loadgen (it checks every reply byte); returns the Popen.
-    Collect its result with loadgen_result()."""
-    return subprocess.Popen([LOADGEN] + list(args) + [mode, host, str(port)],
+def benchmark(mode, port, args=(), host="127.0.0.1"):
+    """Start upcase-benchmark (it checks every reply byte) with --json;
+    returns the Popen.  Collect its result with benchmark_result()."""
+    return subprocess.Popen([BENCHMARK, "--json", "--no-progress", "-h", host, "-p", str(port)]
+                            + list(args) + [mode],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def loadgen_result(p, timeout=120):
-    """Wait for loadgen; return (exit status, its key=value line as a dict
-    with numbers as ints or floats, stderr text)."""
+def benchmark_result(p, timeout=120):
+    """Wait for upcase-benchmark; return (exit status, its JSON result as a
+    dict ({} if there is none), stderr text)."""
+    import json
     try:
         out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         p.kill()
         out, err = p.communicate()
-        raise AssertionError("loadgen did not finish within %ss: %s" % (timeout, err.decode()))
+        raise AssertionError("upcase-benchmark did not finish within %ss: %s"
+                             % (timeout, err.decode()))
     line = out.decode().strip().splitlines()[-1] if out.strip() else ""
-    res = {}
-    for kv in line.split():
-        k, _, v = kv.partition("=")
-        try:
-            res[k] = int(v)
-        except ValueError:
-            try:
-                res[k] = float(v)
-            except ValueError:
-                res[k] = v
-    return p.returncode, res, err.decode("utf-8", "replace")
+    return p.returncode, json.loads(line) if line else {}, err.decode("utf-8", "replace")

@@ -156,16 +156,16 @@ class BehindHAProxy(unittest.TestCase):
 
         # Load from the project's generator (every reply checked), from
         # many client addresses (127.0.N.1).
-        p = harness.loadgen("sessions", front, ["-c", "40", "-s", "64", "-d", "3"])
-        rc, res, err = harness.loadgen_result(p, timeout=60)
-        self.assertEqual(rc, 0, "loadgen: %s %s" % (res, err))
+        p = harness.benchmark("tcp", front, ["-c", "40", "-s", "64", "--duration", "3"])
+        rc, res, err = harness.benchmark_result(p, timeout=60)
+        self.assertEqual(rc, 0, "upcase-benchmark: %s %s" % (res, err))
         self.assertEqual((res["wrong"], res["errors"]), (0, 0), res)
-        self.assertGreater(res["count"], 1000, res)
+        self.assertGreater(res["requests"], 1000, res)
         a1, b1 = a.stats(), b.stats()
         da = delta(a0, a1, "tcp_proxy_headers")
         db = delta(b0, b1, "tcp_proxy_headers")
         print("through haproxy: %d requests, 0 wrong; PROXY headers taken %d and %d "
-              "(health checks included)" % (res["count"], da, db))
+              "(health checks included)" % (res["requests"], da, db))
         self.assertGreater(min(da, db), 10)
         self.assertEqual(delta(a0, a1, "tcp_proxy_refused_invalid"), 0)
         self.assertEqual(delta(b0, b1, "tcp_proxy_refused_invalid"), 0)

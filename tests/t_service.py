@@ -23,7 +23,7 @@ TOP = harness.TOP
 # The build tree (UPCASED is BUILDDIR/src/upcased); TOP_BUILDDIR wins if set.
 BUILDDIR = os.environ.get("TOP_BUILDDIR",
                           os.path.dirname(os.path.dirname(os.path.abspath(UPCASED))))
-MAN_PAGES = ("upcase.1", "upcased.conf.5", "upcased.8")
+MAN_PAGES = ("upcase.1", "upcase-benchmark.1", "upcased.conf.5", "upcased.8")
 
 
 def gone(pid):
@@ -113,6 +113,8 @@ class Install(unittest.TestCase):
         files = self.files()
         sbin = self.one(files, r"/sbin/upcased$")
         self.one(files, r"(?<!s)/bin/upcase$")
+        bench = self.one(files, r"(?<!s)/bin/upcase-benchmark$")
+        self.assertTrue(os.access(files[bench], os.X_OK))
         conf = self.one(files, r"/etc/upcased\.conf$")
         for page in MAN_PAGES:
             self.one(files, r"/man/man%s/%s(\.gz)?$" % (page[-1], re.escape(page)))

@@ -3,7 +3,7 @@
 """t_soak.py: a million checked requests, TCP and UDP at once, through
 reloads and SIGUSR1, then SIGTERM.
 
-bench/loadgen checks every byte of every reply (each request carries its
+upcase-benchmark checks every byte of every reply (each request carries its
 sender and sequence number, so a reply meant for another is caught too).
 Rounds of a few seconds run TCP sessions (UTF-8 text) and UDP datagrams
 side by side against one daemon until the requests checked add up to the
@@ -28,10 +28,11 @@ from harness import Daemon, make_conf
 TARGETS = {None: 1000000, "undefined": 1000000, "address": 1000000, "thread": 500000}
 MIN_SECS = 30.0              # and at least this long: some 30 reloads
 BUDGET = 100.0               # seconds of load at most
-ROUND = 4.0                  # seconds per loadgen run
+ROUND = 4.0                  # seconds per upcase-benchmark run
 SIGNAL_EVERY = 0.5           # SIGHUP and SIGUSR1 in turn
-TCP_ARGS = ["-u", "-c", "32", "-s", "200", "-t", "10000"]
-UDP_ARGS = ["-c", "4", "-w", "8", "-s", "100", "-t", "2000"]
+TCP_ARGS = ["--utf8", "-c", "32", "-s", "200", "--timeout", "10000"]
+# Losses are bounded over the whole run below, not per round.
+UDP_ARGS = ["-c", "4", "-P", "8", "-s", "100", "--timeout", "2000", "--max-loss", "100"]
 
 
 class LogWatch:
@@ -129,15 +130,16 @@ class Soak(unittest.TestCase):
             try:
                 while (sum(total.values()) < target or time.monotonic() - t0 < MIN_SECS) \
                         and time.monotonic() - t0 < BUDGET and not sig.stop.is_set():
-                    d_arg = ["-d", str(ROUND)]
-                    procs = {"sessions": harness.loadgen("sessions", d.port, TCP_ARGS + d_arg),
-                             "udp": harness.loadgen("udp", d.port, UDP_ARGS + d_arg)}
+                    d_arg = ["--duration", str(ROUND)]
+                    procs = {"sessions": harness.benchmark("tcp", d.port, TCP_ARGS + d_arg),
+                             "udp": harness.benchmark("udp", d.port, UDP_ARGS + d_arg)}
                     for mode, p in procs.items():
-                        rc, res, err = harness.loadgen_result(p, timeout=ROUND + 60)
-                        self.assertEqual(rc, 0, "loadgen %s: exit %d: %s %s" % (mode, rc, res, err))
+                        rc, res, err = harness.benchmark_result(p, timeout=ROUND + 60)
+                        self.assertEqual(rc, 0, "upcase-benchmark %s: exit %d: %s %s"
+                                         % (mode, rc, res, err))
                         self.assertEqual(res.get("wrong"), 0, res)
                         self.assertEqual(res.get("errors"), 0, "resets or timeouts: %s" % res)
-                        total[mode] += res["count"]
+                        total[mode] += res["requests"]
                         lost += res.get("lost", 0)
                     rounds += 1
                     self.assertIsNone(d.proc.poll(), "upcased exited")
@@ -164,7 +166,7 @@ class Soak(unittest.TestCase):
             self.assertIn("upcased_reload_failures_total 0", last)
             w.close()
             print("%d requests checked in %.1f s (%.0f/s%s): %d TCP in sessions, %d UDP "
-                  "(%d lost); %d loadgen rounds of %.0f s; %d reloads, %d SIGUSR1, SIGTERM: exit 0"
+                  "(%d lost); %d upcase-benchmark rounds of %.0f s; %d reloads, %d SIGUSR1, SIGTERM: exit 0"
                   % (count, secs, count / secs, ", %s sanitizer" % san if san else "",
                      total["sessions"], total["udp"], lost, rounds, ROUND, sig.hups, sig.usr1s))
 
