@@ -364,7 +364,15 @@ conn_close(struct tcp_worker *t, struct tcp_conn *c, enum conn_end why)
 	__atomic_sub_fetch(tcp_open_count(t), 1, __ATOMIC_RELAXED);
 	if (c->state == CONN_PROXY)
 		t->nproxy--;
-	close(c->fd);	/* also removes it from epoll */
+	/*
+	 * Out of epoll first: close() removes a registration only once no
+	 * descriptor in any process refers to the socket, and while a live
+	 * upgrade forks (upgrade_spawn), the child holds a copy of every one
+	 * until its exec.  Closed then, the socket stayed registered, and its
+	 * next event named the freed connection (seen under ASan).
+	 */
+	epoll_ctl(t->w.epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
 	free(c->out);
 	free(c->pp);
 	free(c);
