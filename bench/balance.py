@@ -8,6 +8,8 @@ machine): closed-loop requests/s at 50 connections x 1 outstanding for
   default     upcased with the shipped config (tcp.threads = 0: a worker
               per CPU), which should concentrate a light load on worker 0
   threads=1   upcased with one TCP worker
+  baseline    with --baseline PATH: another build (say, from before this
+              rule) with the shipped config
   redis       redis-server (inline PING), the yardstick
 The ratio to redis comes from bench/lineload, one client for all three
 (it counts newline-terminated replies, so it speaks to both servers);
@@ -25,7 +27,8 @@ Every process started is stopped by its PID.  Exit status 1 if the busy
 end left a worker without connections or CPU.
 
 Usage: balance.py --upcased PATH --upcase PATH --lineload PATH
-                  [--loadgen PATH] [--redis PATH] [--seconds S] [--rounds N]
+                  [--loadgen PATH] [--redis PATH] [--baseline PATH]
+                  [--seconds S] [--rounds N]
 """
 import argparse
 import os
@@ -68,7 +71,7 @@ def wait_port(port, timeout=10.0):
 
 
 class Upcased:
-    def __init__(self, args, threads):
+    def __init__(self, args, threads, binary=None):
         self.args = args
         self.dir = tempfile.mkdtemp(prefix="upcase-balance-")
         self.port = harness.free_port()
@@ -79,7 +82,7 @@ class Upcased:
             f.write('listen = ( { address = "127.0.0.1"; port = %d; tcp = true; } );\n'
                     'control_socket = "%s";\n%s\n' % (self.port, self.ctl, tcp))
         self.log = open(os.path.join(self.dir, "log"), "wb")
-        self.proc = subprocess.Popen([args.upcased, "-f", "-c", conf],
+        self.proc = subprocess.Popen([binary or args.upcased, "-f", "-c", conf],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         wait_port(self.port)
         harness.wait_path(self.ctl)
@@ -178,9 +181,10 @@ def loadgen(args, port):
 
 
 def light(args):
-    names = ["default", "threads=1"] + (["redis"] if args.redis else [])
+    names = (["default", "threads=1"] + (["baseline"] if args.baseline else []) +
+             (["redis"] if args.redis else []))
     lines = {n: [] for n in names}
-    gens = {n: [] for n in names[:2]}
+    gens = {n: [] for n in names if n != "redis"}
     per_worker = {}
     for r in range(args.rounds):
         order = names[r % len(names):] + names[:r % len(names)]
@@ -192,7 +196,8 @@ def light(args):
                 finally:
                     s.close()
                 continue
-            s = Upcased(args, None if n == "default" else 1)
+            s = Upcased(args, 1 if n == "threads=1" else None,
+                        args.baseline if n == "baseline" else None)
             try:
                 rate, per_worker[n] = lineload(args, s.port, "PING", s.stats)
                 lines[n].append(rate)
@@ -278,6 +283,8 @@ def main():
     ap.add_argument("--loadgen", default=os.environ.get("LOADGEN",
                                                         os.path.join(HERE, "loadgen")))
     ap.add_argument("--redis", default=shutil.which("redis-server"))
+    ap.add_argument("--baseline", help="another upcased build, run with the shipped config "
+                    "as the contender 'baseline' (say, one from before this rule)")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
