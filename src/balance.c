@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * balance.c: spreading connections over TCP workers (see balance.h).
+ * balance.c: which TCP workers accept new connections (see balance.h).
  */
 #include "config.h"
 
@@ -17,4 +17,52 @@ balance_over_share(size_t mine, size_t total, int nworkers, bool was_over)
 	if (was_over)
 		return mine > share + BALANCE_SLACK / 2;
 	return mine > share + share / 8 + BALANCE_SLACK;
+}
+
+void
+balance_meter_init(struct balance_meter *m, uint64_t now_us)
+{
+	m->win_start_us = now_us;
+	m->busy_us = 0;
+	m->share = 0;
+	m->busy = false;
+}
+
+bool
+balance_meter_turn(struct balance_meter *m, uint64_t wake_us, uint64_t sleep_us)
+{
+	uint64_t span, part;
+
+	/* A clock that went backwards (it should not: monotonic) counts nothing. */
+	if (sleep_us > wake_us)
+		m->busy_us += sleep_us - wake_us;
+	if (sleep_us < m->win_start_us + BALANCE_WINDOW_US)
+		return false;
+	span = sleep_us - m->win_start_us;
+	part = m->busy_us >= span ? 1000 : m->busy_us * 1000 / span;
+	m->share = (unsigned)((3 * (uint64_t)m->share + part) / 4);
+	if (m->busy)
+		m->busy = m->share >= BALANCE_BUSY_LOW;
+	else
+		m->busy = m->share >= BALANCE_BUSY_HIGH;
+	m->win_start_us = sleep_us;
+	m->busy_us = 0;
+	return true;
+}
+
+enum balance_verdict
+balance_decide(const struct balance_view *v, enum balance_verdict was)
+{
+	if (v->nworkers < 2)
+		return BALANCE_ACCEPT;
+	if (v->first_light >= 0 && v->first_light < v->nworkers) {
+		/* Someone has time to spare: the lowest-numbered one takes them all. */
+		if (v->first_light == v->self)
+			return BALANCE_ACCEPT;
+		return v->self_busy ? BALANCE_SPREAD : BALANCE_CONCENTRATE;
+	}
+	/* All busy: everyone accepts, bar a worker holding too many. */
+	if (balance_over_share(v->mine, v->total, v->nworkers, was == BALANCE_OVER_SHARE))
+		return BALANCE_OVER_SHARE;
+	return BALANCE_ACCEPT;
 }

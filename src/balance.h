@@ -1,19 +1,56 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * balance.h: the rule that spreads TCP connections over the workers
- * (pure, unit-tested).  The kernel's EPOLLEXCLUSIVE wakes the first idle
- * worker in line, so one worker would win almost every accept; a worker
- * that holds clearly more than its share steps back from accepting until
- * it is near its share again.
+ * balance.h: which TCP workers accept new connections (pure, unit-tested).
+ * Connections never move between workers; only who accepts new ones
+ * changes.  Every worker registers the shared listeners with
+ * EPOLLEXCLUSIVE, and the kernel wakes one idle worker in line per new
+ * connection; a worker that should not accept takes the listeners out of
+ * its own epoll set.
+ *
+ * THE RULE: spreading follows load.
+ *
+ * - Each worker measures its busy share: the time its loop spends outside
+ *   epoll_wait, per window of BALANCE_WINDOW_US, smoothed over windows
+ *   (struct balance_meter; the loop's own clock reads, no more).  It is
+ *   busy once the share reaches BALANCE_BUSY_HIGH, and stays busy until
+ *   the share falls below BALANCE_BUSY_LOW (hysteresis: the flag, and so
+ *   who accepts, does not flap around one threshold).
+ * - While some worker is not busy, the lowest-numbered such worker alone
+ *   accepts.  A lightly loaded daemon so concentrates its connections on
+ *   worker 0: one worker handling all events per wake-up costs less than
+ *   several waking for a few each and competing for shared cores, until
+ *   it is actually busy.  Then worker 0 steps back and worker 1 accepts,
+ *   and so on: a busy daemon spreads new connections over every worker
+ *   with time to spare.
+ * - When every worker is busy, all accept, and the count guard keeps one
+ *   from hoarding: a worker holding clearly more than its share of the
+ *   open connections (balance_over_share) steps back until it is near its
+ *   share again.  The least loaded worker is never over its share.
+ *
+ * So somebody always accepts: the lowest-numbered worker not busy, or,
+ * all busy, at least the least loaded one.  The flags are read from
+ * peers with relaxed atomics and may be a moment stale; a worker whose
+ * flag changes, or that steps back, wakes the others so they look again
+ * at once, so a view in which nobody accepts lasts only until they have
+ * (and at most a tick: every worker looks again each turn of its loop).
+ * Meanwhile new connections wait in the listen backlog.  A pool of one
+ * always accepts.
  */
 #ifndef UPCASE_BALANCE_H
 #define UPCASE_BALANCE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Connections a worker may hold beyond its share before it steps back. */
 #define BALANCE_SLACK 16
+
+/* The busy share is measured over windows of at least this long. */
+#define BALANCE_WINDOW_US 100000
+/* Busy share, per mille: busy from HIGH up, light again below LOW. */
+#define BALANCE_BUSY_HIGH 650
+#define BALANCE_BUSY_LOW  400
 
 /*
  * Whether a worker holding mine of the pool's total open connections,
@@ -23,5 +60,44 @@
  * worker is never over its share, so someone always accepts.
  */
 bool balance_over_share(size_t mine, size_t total, int nworkers, bool was_over);
+
+/* A worker's busy share, measured by its own loop (one writer). */
+struct balance_meter {
+	uint64_t win_start_us;   /* the current window began */
+	uint64_t busy_us;        /* outside epoll_wait in it, so far */
+	unsigned share;          /* per mille, smoothed over windows */
+	bool     busy;           /* reached HIGH, not yet below LOW */
+};
+
+void balance_meter_init(struct balance_meter *m, uint64_t now_us);
+/*
+ * One turn of the loop: awake (out of epoll_wait) from wake_us until
+ * sleep_us, when it is about to wait again.  True when a window closed
+ * and share and busy were brought up to date.  The smoothing weighs each
+ * window 1/4, so a saturated worker turns busy about 0.4 s into its load,
+ * and back after about as long idle.
+ */
+bool balance_meter_turn(struct balance_meter *m, uint64_t wake_us, uint64_t sleep_us);
+
+/* What one worker knows when it decides whether to accept. */
+struct balance_view {
+	int      self;           /* this worker, 0 to nworkers - 1 */
+	int      nworkers;
+	int      first_light;    /* the lowest-numbered worker not busy (self
+	                            included); nworkers if every one is busy */
+	bool     self_busy;
+	size_t   mine;           /* connections this worker holds */
+	size_t   total;          /* open in the pool (may be stale) */
+};
+
+enum balance_verdict {
+	BALANCE_ACCEPT,          /* listen */
+	BALANCE_CONCENTRATE,     /* light: a lower-numbered light worker accepts */
+	BALANCE_SPREAD,          /* busy: a light worker accepts instead */
+	BALANCE_OVER_SHARE,      /* all busy, and we hold too many */
+};
+
+/* The rule above; was is the previous verdict (for the count guard's hysteresis). */
+enum balance_verdict balance_decide(const struct balance_view *v, enum balance_verdict was);
 
 #endif

@@ -231,6 +231,16 @@ stats_expose(const struct stats_view *v, char *buf, size_t buflen, bool *truncat
 		snprintf(worker, sizeof(worker), "tcp%d", i);
 		expo_sample(&e, "upcased_tcp_connections_open", NULL, &l, 1, v->open[i]);
 	}
+	if (v->busy != NULL) {
+		expo_family(&e, "upcased_tcp_worker_busy_ratio", "gauge",
+		    "Share of recent time each TCP worker spent outside epoll_wait, "
+		    "smoothed; it decides who accepts (upcased.conf(5), tcp.threads).");
+		for (int i = 0; i < v->ntcp; i++) {
+			snprintf(worker, sizeof(worker), "tcp%d", i);
+			expo_sample_scaled(&e, "upcased_tcp_worker_busy_ratio", NULL, &l, 1,
+			    v->busy[i], 1000);
+		}
+	}
 	for (size_t f = 0; f < sizeof(counter_families) / sizeof(counter_families[0]); f++) {
 		const char *name = counter_families[f].name;
 

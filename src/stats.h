@@ -134,6 +134,7 @@ uint64_t stats_open(const struct stats *s);
 struct stats_view {
 	struct stats total;          /* every worker's counters summed, reloads included */
 	const uint64_t *open;        /* TCP connections open, per TCP worker */
+	const uint64_t *busy;        /* busy share per mille, per TCP worker; NULL: none */
 	int ntcp;                    /* TCP workers */
 	uint64_t start_ms;           /* the process started, ms since the Unix epoch */
 	uint64_t loaded_ms;          /* the configuration in use was loaded, likewise */

@@ -177,7 +177,8 @@ struct tcp_worker {
 	size_t   nproxy;                 /* connections in CONN_PROXY */
 	bool     listening;              /* the listeners are in our epoll set */
 	uint64_t emfile_until_ms;        /* accepting paused: out of descriptors or memory */
-	bool     over_share;             /* accepting paused: we hold too many */
+	enum balance_verdict verdict;    /* not BALANCE_ACCEPT: another worker accepts */
+	bool     was_busy;               /* our busy flag when last looked at */
 	uint64_t stop_input_ms;          /* stopping: from then on, input ends however busy */
 	bool     drain_begun;            /* open connections were visited at stop ... */
 	uint64_t drain_visit_ms;         /* ... last at this time */
@@ -852,27 +853,41 @@ tcp_set_listening(struct tcp_worker *t, bool on)
 	t->listening = on;
 }
 
-/* Listen, or not, as the worker's state asks (see balance.h). */
+/* Listen, or not, as the worker's state and its peers' load ask (see balance.h). */
 static void
 tcp_update_listening(struct tcp_worker *t, uint64_t now)
 {
-	bool was_over = t->over_share;
-	size_t open = (size_t)__atomic_load_n(tcp_open_count(t), __ATOMIC_RELAXED);
+	const struct worker_pool *pool = t->w.pool;
+	enum balance_verdict was = t->verdict;
+	struct balance_view v = {
+		.self = t->w.id,
+		.nworkers = worker_pool_size(pool),
+		.self_busy = t->w.meter.busy,
+		.mine = t->nconns,
+		.total = (size_t)__atomic_load_n(tcp_open_count(t), __ATOMIC_RELAXED),
+	};
 
-	t->over_share = !t->w.params.draining &&
-	    balance_over_share(t->nconns, open, worker_pool_size(t->w.pool), was_over);
-	if (t->over_share && !was_over) {
+	/* Usually worker 0, at once: the scan ends at the first light one. */
+	for (v.first_light = 0; v.first_light < v.nworkers; v.first_light++)
+		if (v.first_light == v.self ? !v.self_busy :
+		    !worker_busy(worker_pool_get(pool, v.first_light)))
+			break;
+	t->verdict = t->w.params.draining ? BALANCE_ACCEPT : balance_decide(&v, was);
+	if ((t->verdict != BALANCE_ACCEPT && was == BALANCE_ACCEPT) ||
+	    v.self_busy != t->was_busy) {
 		/*
-		 * Stepping back: have the others look again now, not at their
-		 * next tick, so the least loaded one is listening at once and
-		 * no burst of connections overflows the backlog meanwhile.
+		 * Stepping back, or busy or light now: have the others look
+		 * again now, not at their next tick, so the one that should
+		 * accept is listening at once and no burst of connections
+		 * overflows the backlog meanwhile.
 		 */
 		worker_wake_others(&t->w);
 	}
+	t->was_busy = v.self_busy;
 	if (t->emfile_until_ms != 0 && now >= t->emfile_until_ms)
 		t->emfile_until_ms = 0;		/* the pause is over */
 	tcp_set_listening(t, !t->w.params.draining && !t->w.params.frozen &&
-	    t->emfile_until_ms == 0 && !t->over_share);
+	    t->emfile_until_ms == 0 && t->verdict == BALANCE_ACCEPT);
 }
 
 /* Close fd at once, counted in why; the log names the client and what refused it. */

@@ -430,15 +430,18 @@ upcased_expose(char *buf, size_t len, void *arg)
 {
 	const struct upcased *d = arg;
 	struct stats_view v;
-	uint64_t open[CONF_MAX_THREADS];
+	uint64_t open[CONF_MAX_THREADS], busy[CONF_MAX_THREADS];
 	bool cut;
 	size_t n;
 
 	upcased_stats(d, &v.total);
 	v.ntcp = worker_pool_size(d->tcp);
-	for (int i = 0; i < v.ntcp; i++)
+	for (int i = 0; i < v.ntcp; i++) {
 		open[i] = stats_open(&worker_pool_get(d->tcp, i)->stats);
+		busy[i] = worker_busy_share(worker_pool_get(d->tcp, i));
+	}
 	v.open = open;
+	v.busy = busy;
 	v.start_ms = d->start_ms;
 	v.loaded_ms = __atomic_load_n(&d->loaded_ms, __ATOMIC_RELAXED);
 	v.version = PACKAGE_VERSION;

@@ -301,23 +301,38 @@ worker_main(void *arg)
 	const struct worker_ops *ops = w->pool->ops;
 	struct epoll_event ev[WORKER_EPOLL_BATCH];
 	struct worker_params none;
+	uint64_t woke_us;
 
 	worker_thread_setup(w);
 	memset(&none, 0, sizeof(none));
-	ops->apply(w, &none, clock_ms());
+	woke_us = clock_usec();
+	balance_meter_init(&w->meter, woke_us);
+	ops->apply(w, &none, woke_us / 1000);
 	if (w->adopt != NULL && ops->adopt != NULL)
 		ops->adopt(w, w->adopt, clock_ms());
 	w->adopt = NULL;
 	mailbox_ack(&w->pool->mb);	/* started: worker_pool_create may return */
 	for (;;) {
+		uint64_t sleep_us, now;
+		int timeout, n;
+		bool wake = false;
+
 		if (w->params.frozen) {
 			worker_frozen_turn(w);
+			woke_us = clock_usec();	/* frozen is not busy */
 			continue;
 		}
-		int timeout = ops->timeout ? ops->timeout(w, clock_ms()) : WORKER_TICK_MS;
-		int n = epoll_wait(w->epfd, ev, WORKER_EPOLL_BATCH, timeout);
-		uint64_t now = clock_ms();
-		bool wake = false;
+		/* The two clock reads of a turn also measure how busy we are. */
+		sleep_us = clock_usec();
+
+		if (balance_meter_turn(&w->meter, woke_us, sleep_us)) {
+			__atomic_store_n(&w->load_share, w->meter.share, __ATOMIC_RELAXED);
+			__atomic_store_n(&w->load_busy, w->meter.busy, __ATOMIC_RELAXED);
+		}
+		timeout = ops->timeout ? ops->timeout(w, sleep_us / 1000) : WORKER_TICK_MS;
+		n = epoll_wait(w->epfd, ev, WORKER_EPOLL_BATCH, timeout);
+		woke_us = clock_usec();
+		now = woke_us / 1000;
 
 		if (n == -1 && errno != EINTR)
 			fatal("epoll_wait");
@@ -547,6 +562,18 @@ worker_wake_others(const struct worker *w)
 	for (int i = 0; i < w->pool->n; i++)
 		if (w->pool->w[i] != w)
 			worker_wake(w->pool->w[i]);
+}
+
+unsigned
+worker_busy_share(const struct worker *w)
+{
+	return __atomic_load_n(&w->load_share, __ATOMIC_RELAXED);
+}
+
+bool
+worker_busy(const struct worker *w)
+{
+	return __atomic_load_n(&w->load_busy, __ATOMIC_RELAXED);
 }
 
 uint64_t

@@ -22,10 +22,11 @@
  * - TCP workers share the listening sockets, each registered in every
  *   worker's epoll with EPOLLEXCLUSIVE: the kernel wakes one worker per
  *   incoming connection, and that worker owns the connection until it
- *   closes.  Connections never move between workers.  A worker holding
- *   clearly more than its share takes the listeners out of its own epoll
- *   set for a while (balance.c), and wakes the others so one of them takes
- *   over; it touches no other worker's state.
+ *   closes.  Connections never move between workers.  Who accepts follows
+ *   load (balance.h): a worker that should not takes the listeners out of
+ *   its own epoll set for a while, and wakes the others so one of them
+ *   takes over; it reads its peers' published busy flags (relaxed) and
+ *   touches no other worker's state.
  * - Listening sockets belong to the main thread.  It changes what workers
  *   listen on, and their settings, only through the pool's mailbox: it
  *   posts a new generation and waits until every worker has applied it
@@ -63,6 +64,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "balance.h"
 #include "stats.h"
 #include "transform.h"
 
@@ -132,6 +134,17 @@ struct worker {
 	/* Written by the worker only; read by the main thread (relaxed atomics). */
 	uint64_t heartbeat;
 	struct stats stats;
+	/*
+	 * Its busy share (balance.h): measured by its loop, published for its
+	 * peers (relaxed atomics) once a window, on a cache line of its own so
+	 * that peers reading it every turn do not share the line written
+	 * every turn.
+	 */
+	struct balance_meter meter;
+	char     load_pad0[64];
+	unsigned load_share;               /* atomic: meter.share */
+	bool     load_busy;                /* atomic: meter.busy */
+	char     load_pad1[64];
 	/* Snapshots (see the threading model). */
 	uint64_t snap_want;                /* atomic, main thread: the snapshot asked for */
 	uint64_t snap_claim;               /* atomic: the last one answered, claimed by
@@ -259,6 +272,9 @@ void worker_pool_stats(const struct worker_pool *pool, struct stats *total);
 void *worker_pool_shared(const struct worker_pool *pool);
 /* Wake every worker of w's pool but w (they tick at once). */
 void worker_wake_others(const struct worker *w);
+/* w's busy share, per mille, and whether it counts as busy (balance.h). */
+unsigned worker_busy_share(const struct worker *w);
+bool worker_busy(const struct worker *w);
 /* It moves at least every WORKER_TICK_MS while the worker's loop runs. */
 uint64_t worker_heartbeat(const struct worker *w);
 

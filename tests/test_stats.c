@@ -162,7 +162,7 @@ find_line(const char *text, const char *line)
 static void
 test_expose_shape(void **state)
 {
-	static const uint64_t open[3] = { 4, 0, 7 };
+	static const uint64_t open[3] = { 4, 0, 7 }, busy[3] = { 655, 0, 1000 };
 	static char buf[65536];
 	struct stats_view v;
 	char fam[64][128], type[64][16], line[512], want[128];
@@ -173,6 +173,7 @@ test_expose_shape(void **state)
 
 	(void)state;
 	view_fill(&v, open, 3);
+	v.busy = busy;
 	stats_observe(&v.total, HIST_TCP_DURATION, 5);
 	stats_observe(&v.total, HIST_TCP_DURATION, 1500);
 	stats_observe(&v.total, HIST_TCP_DURATION, 1500);
@@ -232,6 +233,9 @@ test_expose_shape(void **state)
 	assert_non_null(find_line(buf, "upcased_tcp_connections_open{worker=\"tcp0\"} 4"));
 	assert_non_null(find_line(buf, "upcased_tcp_connections_open{worker=\"tcp2\"} 7"));
 	assert_null(strstr(buf, "worker=\"tcp3\""));
+	assert_non_null(find_line(buf, "upcased_tcp_worker_busy_ratio{worker=\"tcp0\"} 0.655"));
+	assert_non_null(find_line(buf, "upcased_tcp_worker_busy_ratio{worker=\"tcp1\"} 0.000"));
+	assert_non_null(find_line(buf, "upcased_tcp_worker_busy_ratio{worker=\"tcp2\"} 1.000"));
 	assert_non_null(find_line(buf, "upcased_tcp_connections_accepted_total 10"));
 	snprintf(want, sizeof(want), "upcased_tcp_connections_refused_total{reason=\"access\"} %d",
 	    STAT_TCP_REFUSED_ACCESS + 1);
