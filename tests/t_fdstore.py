@@ -131,6 +131,9 @@ class FdStore(unittest.TestCase):
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+        log = self.read_log()
+        for mark in ("ERROR: AddressSanitizer", "runtime error:", "WARNING: ThreadSanitizer"):
+            self.assertNotIn(mark, log)
         for fd in self.m.store.values():
             os.close(fd)
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -183,7 +183,12 @@ class Upgradable:
             self.first.wait()
         self.log.close()
         self.pidfile_left = os.path.exists(self.pidfile)
+        log = self.read_log()
         shutil.rmtree(self.dir, ignore_errors=True)
+        # Every process of the line wrote here: a sanitizer's report in any fails the test.
+        for mark in ("ERROR: AddressSanitizer", "runtime error:", "WARNING: ThreadSanitizer"):
+            if mark in log:
+                raise AssertionError("%s in the daemons' log:\n%s" % (mark, log[-6000:]))
 
     def replace_binary(self, content=None, path=None):
         """Put a new file at the path (rename over it, as dpkg does)."""
