@@ -133,7 +133,10 @@ class Redis:
         self.dir = tempfile.mkdtemp(prefix="upcase-balance-redis-")
         self.proc = subprocess.Popen(
             [args.redis, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir, "--daemonize", "no"],
+             "--appendonly", "no", "--dir", self.dir, "--daemonize", "no",
+             # upcase-benchmark spreads its connections over 127.0.N.1 sources,
+             # which redis's protected mode refuses.
+             "--protected-mode", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port)
 
