@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sysexits.h>
@@ -71,6 +72,7 @@ struct upgrade_run {
 	enum upgrade_phase phase;
 	pid_t    pid;
 	int      chan;
+	int      pidfd;                    /* the new process's, or -1 (kill by pid) */
 	uint64_t began_ms, deadline_ms;
 	bool     frozen;                   /* the workers are frozen */
 	bool     metrics_stopped;          /* the endpoint was stopped for the new one */
@@ -154,9 +156,33 @@ struct upcased {
  * give it the status we exit with, so the shell sees 73 for a pidfile,
  * not a guess.  Any thread may get here.
  */
+/*
+ * Started for a live upgrade: the channel to the old process, until it
+ * says GO (-1 otherwise).  Not our parent (upgrade_spawn): it learns why
+ * we fail from us.
+ */
+static int upgrade_chan = -1;
+
+static void __attribute__((format(printf, 1, 2)))
+upgrade_child_fail(const char *fmt, ...)
+{
+	static bool said;
+	char why[600];
+	va_list ap;
+
+	if (upgrade_chan < 0 || said)
+		return;
+	said = true;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	upgrade_send(upgrade_chan, UPGRADE_FAIL, 0, why, strlen(why), NULL, 0, clock_ms() + 500);
+}
+
 static void __attribute__((noreturn))
 upcased_exit(int status)
 {
+	upgrade_child_fail("exits with status %d before it was ready to take over", status);
 	daemon_pidfile_remove();
 	daemon_detach_done(status);
 	exit(status);
@@ -698,25 +724,23 @@ upcased_upgrade_argv(const struct upcased *d)
 	return argv;
 }
 
-/* Reap the new process, killed first if it has not ended within wait_ms; how it ended into why. */
+/*
+ * The new process, not our child (upgrade_spawn): if it is still there,
+ * kill it, through its pidfd when we have one (no pid reuse can make us
+ * kill another process).  Whoever reaps orphans reaps it.
+ */
 static void
-upcased_upgrade_reap(struct upcased *d, int wait_ms, char *why, size_t whylen)
+upcased_upgrade_kill(struct upcased *d)
 {
-	int status = 0;
-	pid_t r = 0;
+	struct pollfd p = { .fd = d->up.pidfd, .events = POLLIN };
 
-	for (int i = 0; i <= wait_ms / 10 && (r = waitpid(d->up.pid, &status, WNOHANG)) == 0; i++)
-		poll(NULL, 0, 10);
-	if (r == 0) {
-		kill(d->up.pid, SIGKILL);
-		r = waitpid(d->up.pid, &status, 0);
-	}
-	if (why != NULL) {
-		if (r == d->up.pid)
-			upgrade_describe_status(status, why, whylen);
-		else
-			snprintf(why, whylen, "is gone");
-	}
+	if (d->up.pidfd >= 0) {
+		if (poll(&p, 1, 0) == 0 && pidfd_send_signal(d->up.pidfd, SIGKILL, NULL, 0) == -1)
+			log_warn("upgrade: killing pid %ld", (long)d->up.pid);
+		close(d->up.pidfd);
+	} else if (d->up.pid > 0 && kill(d->up.pid, SIGKILL) == -1 && errno != ESRCH)
+		log_warn("upgrade: killing pid %ld", (long)d->up.pid);
+	d->up.pidfd = -1;
 }
 
 /*
@@ -734,8 +758,7 @@ upcased_upgrade_fail(struct upcased *d, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	close(d->up.chan);
-	if (d->up.pid > 0)
-		upcased_upgrade_reap(d, 0, NULL, 0);
+	upcased_upgrade_kill(d);
 	if (d->up.frozen) {
 		worker_pool_freeze(d->tcp, false);
 		worker_pool_freeze(d->udp, false);
@@ -747,7 +770,7 @@ upcased_upgrade_fail(struct upcased *d, const char *fmt, ...)
 	    (long)getpid(), why);
 	stats_add(&d->reload_stats, STAT_UPGRADE_FAILURES, 1);
 	memset(&d->up, 0, sizeof(d->up));
-	d->up.chan = -1;
+	d->up.chan = d->up.pidfd = -1;
 	notify_ready();
 }
 
@@ -763,13 +786,13 @@ upcased_upgrade_begin(struct upcased *d)
 	}
 	notify_reloading();
 	if (d->exe[0] == '\0' ||
-	    (d->up.pid = upgrade_spawn(d->exe, upcased_upgrade_argv(d), &d->up.chan, err,
-	    sizeof(err))) == -1) {
+	    (d->up.pid = upgrade_spawn(d->exe, upcased_upgrade_argv(d), &d->up.chan,
+	    &d->up.pidfd, err, sizeof(err))) == -1) {
 		log_errx("upgrade failed, still serving: cannot start the new binary: %s",
 		    d->exe[0] != '\0' ? err : "its path is not known");
 		stats_add(&d->reload_stats, STAT_UPGRADE_FAILURES, 1);
 		memset(&d->up, 0, sizeof(d->up));
-		d->up.chan = -1;
+		d->up.chan = d->up.pidfd = -1;
 		notify_ready();
 		return;
 	}
@@ -919,7 +942,7 @@ upcased_upgrade_commit(struct upcased *d)
 static void
 upcased_upgrade_step(struct upcased *d, uint64_t now)
 {
-	char why[512], text[512];
+	char text[512];
 	uint32_t value;
 	uint8_t type;
 	ssize_t n;
@@ -940,9 +963,8 @@ upcased_upgrade_step(struct upcased *d, uint64_t now)
 		return;
 	}
 	if (n == 0 && type == 0) {
-		upcased_upgrade_reap(d, 2000, why, sizeof(why));
-		d->up.pid = 0;	/* reaped */
-		upcased_upgrade_fail(d, "%s %s before it was ready to take over", d->exe, why);
+		upcased_upgrade_fail(d, "%s (pid %ld) went away before it was ready to take "
+		    "over, without a word (a crash?)", d->exe, (long)d->up.pid);
 		return;
 	}
 	text[n] = '\0';
@@ -951,7 +973,7 @@ upcased_upgrade_step(struct upcased *d, uint64_t now)
 		upcased_upgrade_fail(d, "cannot run %s: %s", d->exe, strerror((int)value));
 		return;
 	case UPGRADE_FAIL:
-		upcased_upgrade_fail(d, "the new process refused: %s", text);
+		upcased_upgrade_fail(d, "%s (pid %ld) %s", d->exe, (long)d->up.pid, text);
 		return;
 	case UPGRADE_HELLO:
 		if (d->up.phase == UP_STARTED) {
@@ -1089,8 +1111,9 @@ inherit_refuse(struct inherit *in, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	(void)in;
 	log_errx("upgrade: %s", why);
-	upgrade_send(in->chan, UPGRADE_FAIL, 0, why, strlen(why), NULL, 0, clock_ms() + 1000);
+	upgrade_child_fail("refused: %s", why);
 	upcased_exit(status);
 }
 
@@ -1112,14 +1135,9 @@ upcased_inherit(struct upcased *d, const char *fdvar)
 
 	if (in == NULL)
 		fatal("calloc");
-	in->chan = (int)strtol(fdvar, NULL, 10);
+	(void)fdvar;
+	in->chan = upgrade_chan;
 	in->ctl_fd = in->pid_fd = -1;
-	unsetenv(UPGRADE_ENV);
-	if (fcntl(in->chan, F_SETFD, FD_CLOEXEC) == -1 ||
-	    fcntl(in->chan, F_SETFL, fcntl(in->chan, F_GETFL) | O_NONBLOCK) == -1) {
-		log_warn("upgrade: %s=%s", UPGRADE_ENV, fdvar);
-		upcased_exit(EX_USAGE);
-	}
 	if (upgrade_send(in->chan, UPGRADE_HELLO, HANDOVER_VERSION, NULL, 0, NULL, 0,
 	    deadline) == -1) {
 		log_warn("upgrade: saying hello to the old process");
@@ -1157,6 +1175,7 @@ upcased_inherit_ready(struct upcased *d)
 		upcased_exit(EX_UNAVAILABLE);
 	}
 	close(in->chan);
+	upgrade_chan = -1;	/* ours from now on: nobody to tell */
 }
 
 /* After GO: the pidfile, the control socket and the counters are ours. */
@@ -1834,13 +1853,24 @@ main(int argc, char **argv)
 	char err[512];
 
 	memset(&d, 0, sizeof(d));
-	d.up.chan = -1;
+	d.up.chan = d.up.pidfd = -1;
 	d.start_ms = d.loaded_ms = wall_ms();
 	log_set_exit(upcased_exit);
 	if (stdfds_ensure_open() == -1)
 		upcased_exit(EX_OSERR);		/* a listener must never land on 0-2 */
 	upcased_block_signals();
 	parse_options(argc, argv, &d.opt);
+	if (getenv(UPGRADE_ENV) != NULL) {
+		/* Started by a running upcased (SIGUSR2): from now on it hears why we fail. */
+		upgrade_chan = (int)strtol(getenv(UPGRADE_ENV), NULL, 10);
+		if (fcntl(upgrade_chan, F_SETFD, FD_CLOEXEC) == -1 ||
+		    fcntl(upgrade_chan, F_SETFL, fcntl(upgrade_chan, F_GETFL) | O_NONBLOCK) == -1) {
+			fprintf(stderr, "upcased: %s=%s: %s\n", UPGRADE_ENV, getenv(UPGRADE_ENV),
+			    strerror(errno));
+			upgrade_chan = -1;
+			upcased_exit(EX_USAGE);
+		}
+	}
 	/*
 	 * Until the configuration says where logs go: stderr, with "<3>" when
 	 * it is the journal (-t under ExecReload), so config errors are
@@ -1850,6 +1880,7 @@ main(int argc, char **argv)
 	d.conf = conf_load(d.opt.conf_path, err, sizeof(err));
 	if (d.conf == NULL) {
 		log_errx("%s", err);
+		upgrade_child_fail("rejects the configuration (exit %d): %s", EX_CONFIG, err);
 		upcased_exit(EX_CONFIG);
 	}
 	if (d.opt.test) {
@@ -1868,7 +1899,7 @@ main(int argc, char **argv)
 	 * every line without a word.  Say so while stderr still reaches the
 	 * person starting us.
 	 */
-	if (!d.opt.foreground && getenv(UPGRADE_ENV) == NULL && !log_syslog_reachable())
+	if (!d.opt.foreground && upgrade_chan < 0 && !log_syslog_reachable())
 		log_warnx("%s: %s: no syslog daemon takes messages there, so once detached "
 		    "every message is lost; under systemd (the journal) or another "
 		    "supervisor, run upcased -f", _PATH_LOG, strerror(errno));
@@ -1880,8 +1911,10 @@ main(int argc, char **argv)
 	    LOG_TO_STDERR | LOG_TO_SYSLOG, d.conf->log_facility);
 	log_setlevel(d.opt.debug ? LOG_DEBUG : d.conf->log_level);
 	/* Started by a running upcased (SIGUSR2): take what it hands over. */
-	if (getenv(UPGRADE_ENV) != NULL)
-		upcased_inherit(&d, getenv(UPGRADE_ENV));
+	if (upgrade_chan >= 0) {
+		unsetenv(UPGRADE_ENV);
+		upcased_inherit(&d, "");
+	}
 	upcased_start(&d);
 	upcased_loop(&d, false);
 	upcased_stop(&d);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -68,15 +69,19 @@ fmt_u(char *buf, unsigned long v)
 }
 
 pid_t
-upgrade_spawn(const char *path, char *const argv[], int *chan, char *err, size_t errlen)
+upgrade_spawn(const char *path, char *const argv[], int *chan, int *pidfd, char *err,
+    size_t errlen)
 {
 	static char fdvar[sizeof(UPGRADE_ENV) + 24], wdvar[48];
 	char **env;
 	size_t n = 0, k = 0;
-	int sv[2], wd = -1;
+	int sv[2], wd = -1, status;
 	const char *wdpid = getenv("WATCHDOG_PID");
-	pid_t pid;
+	uint32_t value;
+	uint8_t type;
+	pid_t a, b;
 
+	*pidfd = -1;
 	if (access(path, X_OK) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
@@ -85,7 +90,7 @@ upgrade_spawn(const char *path, char *const argv[], int *chan, char *err, size_t
 		snprintf(err, errlen, "socketpair: %s", strerror(errno));
 		return -1;
 	}
-	/* Everything the child needs is made before the fork: it only formats and execs. */
+	/* Everything the children need is made before the fork: they only format and exec. */
 	while (environ[n] != NULL)
 		n++;
 	if ((env = calloc(n + 3, sizeof(*env))) == NULL) {
@@ -111,33 +116,69 @@ upgrade_spawn(const char *path, char *const argv[], int *chan, char *err, size_t
 	env[k] = NULL;
 	memcpy(wdvar, "WATCHDOG_PID=", 13);
 
-	if ((pid = fork()) == -1) {
+	/*
+	 * Two forks: the one in between exits at once, so the new process is
+	 * the child of whoever reaps orphans (systemd, for a service), not
+	 * ours.  systemd takes a MAINPID= that is not its own child as
+	 * "alien", and at a stop then sends SIGKILL right after SIGTERM
+	 * instead of waiting for the drain.  The price: we get no exit
+	 * status; the new process says why it fails itself (UPGRADE_FAIL).
+	 */
+	if ((a = fork()) == -1) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		free(env);
 		close(sv[0]);
 		close(sv[1]);
 		return -1;
 	}
-	if (pid == 0) {
-		uint8_t msg[MSG_HEAD] = { UPGRADE_EXEC };
-		uint32_t e;
+	if (a == 0) {
+		uint8_t msg[MSG_HEAD] = { UPGRADE_PID };
+		uint32_t v;
 
-		if (wd >= 0)
-			fmt_u(wdvar + 13, (unsigned long)getpid());
-		/* Our end survives the exec; every other descriptor is close-on-exec. */
-		if (fcntl(sv[1], F_SETFD, 0) == -1)
+		if ((b = fork()) == 0) {
+			uint8_t x[MSG_HEAD] = { UPGRADE_EXEC };
+			uint32_t e;
+
+			if (wd >= 0)
+				fmt_u(wdvar + 13, (unsigned long)getpid());
+			/* Our end survives the exec; every other descriptor is close-on-exec. */
+			if (fcntl(sv[1], F_SETFD, 0) == -1)
+				_exit(127);
+			execve(path, argv, env);
+			e = (uint32_t)errno;
+			memcpy(x + 4, &e, sizeof(e));
+			(void)!write(sv[1], x, sizeof(x));
 			_exit(127);
-		execve(path, argv, env);
-		e = (uint32_t)errno;
-		memcpy(msg + 4, &e, sizeof(e));
+		}
+		if (b == -1)
+			msg[0] = UPGRADE_EXEC;
+		v = b == -1 ? (uint32_t)errno : (uint32_t)b;
+		memcpy(msg + 4, &v, sizeof(v));
 		(void)!write(sv[1], msg, sizeof(msg));
-		_exit(127);
+		_exit(0);
 	}
 	free(env);
 	close(sv[1]);
+	while (waitpid(a, &status, 0) == -1 && errno == EINTR)
+		;
 	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+	/* The first word is the one in between's: the new process's pid. */
+	if (upgrade_recv(sv[0], &type, &value, NULL, 0, NULL, clock_ms() + 5000) == -1 ||
+	    (type != UPGRADE_PID && type != UPGRADE_EXEC)) {
+		snprintf(err, errlen, "starting %s: no word of its pid (%s)", path,
+		    strerror(errno));
+		close(sv[0]);
+		return -1;
+	}
+	if (type == UPGRADE_EXEC) {
+		snprintf(err, errlen, "cannot run %s: %s", path, strerror((int)value));
+		close(sv[0]);
+		return -1;
+	}
+	b = (pid_t)value;
+	*pidfd = pidfd_open(b, 0);	/* -1 (an old kernel, a filter): kill() by pid then */
 	*chan = sv[0];
-	return pid;
+	return b;
 }
 
 /* Wait for events on fd until deadline_ms: 1 ready, 0 timed out, -1 error. */
@@ -347,16 +388,4 @@ upgrade_recv_state(int chan, uint8_t **bufp, size_t *lenp, struct fdvec *fds,
 fail:
 	free(buf);
 	return -1;
-}
-
-void
-upgrade_describe_status(int status, char *buf, size_t len)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(status),
-		    strsignal(WTERMSIG(status)));
-	else
-		snprintf(buf, len, "ended (status 0x%x)", status);
 }

@@ -26,8 +26,11 @@
  * The old process freezes its workers (worker_pool_freeze) at HELLO
  * and thaws them if anything fails before it sends GO: until then the
  * new one reads no socket, so nothing a client sent can be lost either
- * way.  The exec itself failing is reported as EXEC (u32 errno) from the
- * forked child.
+ * way.  The new process is started through a fork in between, which
+ * sends PID (u32: the new process's pid) first; the exec itself failing
+ * is reported as EXEC (u32 errno).  A new process that exits before GO
+ * says why first (FAIL: "exits with status N", or the configuration
+ * error) when it can; one that crashes is known by the end of file.
  */
 #ifndef UPCASE_UPGRADE_H
 #define UPCASE_UPGRADE_H
@@ -49,6 +52,7 @@ enum upgrade_msg {
 	UPGRADE_FAIL  = 'F',
 	UPGRADE_GO    = 'G',
 	UPGRADE_EXEC  = 'X',
+	UPGRADE_PID   = 'P',
 };
 
 /* Descriptors to hand over, in order: a record names one by its index. */
@@ -62,12 +66,15 @@ uint32_t fdvec_push(struct fdvec *f, int fd);
 void     fdvec_free(struct fdvec *f);
 
 /*
- * Old process: fork and exec path with argv, UPCASED_UPGRADE_FD set and,
- * when WATCHDOG_PID names us, WATCHDOG_PID naming the child (so its
- * sd_watchdog_enabled() holds).  Returns the child's pid with *chan the
- * old end (non-blocking, close-on-exec), or -1 with why in err.
+ * Old process: start path with argv, UPCASED_UPGRADE_FD set and, when
+ * WATCHDOG_PID names us, WATCHDOG_PID naming the new process (so its
+ * sd_watchdog_enabled() holds).  Through a fork in between that exits at
+ * once, so the new process is not our child but the orphan reaper's
+ * (systemd's, for a service: see upgrade.c).  Returns its pid, with *chan
+ * the old end (non-blocking, close-on-exec) and *pidfd a pidfd for it or
+ * -1; or -1 with why in err.
  */
-pid_t upgrade_spawn(const char *path, char *const argv[], int *chan, char *err,
+pid_t upgrade_spawn(const char *path, char *const argv[], int *chan, int *pidfd, char *err,
     size_t errlen);
 
 /*
@@ -98,7 +105,5 @@ int upgrade_send_state(int chan, const uint8_t *buf, size_t len, const struct fd
 int upgrade_recv_state(int chan, uint8_t **buf, size_t *len, struct fdvec *fds,
     uint64_t deadline_ms, char *err, size_t errlen);
 
-/* How a child ended, for the log: "exited with status 1", "was killed by signal 6 (Aborted)". */
-void upgrade_describe_status(int status, char *buf, size_t len);
 
 #endif
