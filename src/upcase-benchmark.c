@@ -417,6 +417,9 @@ line_req(const char *s, size_t *len)
 			usagex("--line: unknown escape \\%c (\\r \\n \\t \\\\ \\xHH)", s[i]);
 		}
 	}
+	/* Replies are counted by line: a request of two lines would be answered twice. */
+	if (o > 1 && memchr(out, '\n', o - 1) != NULL)
+		usagex("--line: one line a request (a line end only at its end)");
 	if (o == 0 || out[o - 1] != '\n') {
 		if (opts.crlf)
 			out[o++] = '\r';

@@ -393,6 +393,7 @@ class WrongServers(unittest.TestCase):
         self.assertEqual(rc, 3, "%s %s" % (res, err))
         self.assertRegex(err, r"connect: Connection refused")
         for bad in (["-c", "0"], ["-P", "1000"], ["nomode"], ["--line", "x", "udp"],
+                    ["--line", "PING\\nPING"],   # two lines: each answered, counted twice
                     ["--max-loss", "101"], ["--bogus"]):
             rc, out, err = run(["-p", str(port)] + bad)
             self.assertEqual(rc, 2, "%s: %s" % (bad, err))
