@@ -417,6 +417,9 @@ line_req(const char *s, size_t *len)
 			usagex("--line: unknown escape \\%c (\\r \\n \\t \\\\ \\xHH)", s[i]);
 		}
 	}
+	/* Replies are counted by line: a request of two lines would be answered twice. */
+	if (o > 1 && memchr(out, '\n', o - 1) != NULL)
+		usagex("--line: one line a request (a line end only at its end)");
 	if (o == 0 || out[o - 1] != '\n') {
 		if (opts.crlf)
 			out[o++] = '\r';
@@ -730,7 +733,9 @@ conn_connected(struct worker *w, struct conn *c)
 static bool
 may_issue(const struct worker *w)
 {
-	return w->phase != PH_RUN || opts.requests == 0 || w->issued < w->budget;
+	if (w->phase != PH_RUN)
+		return w->phase == PH_SETUP;	/* none after the end: its replies are awaited */
+	return opts.requests == 0 || w->issued < w->budget;
 }
 
 /* Queue one more request on c (sent by req_send). */
@@ -1043,11 +1048,32 @@ tcp_finished(const struct worker *w)
 	return sess_finished(w) || w->nlive == 0;
 }
 
+static void worker_run(struct worker *, uint64_t, bool (*)(const struct worker *));
+
+static bool
+nothing_owed(const struct worker *w)
+{
+	return w->inflight == 0;
+}
+
+/*
+ * The replies still owed when --duration ran out are awaited (not counted)
+ * before the connections close: a server that dropped one shortly before
+ * the end, within --timeout, is caught as well (closed at once, its
+ * connection's silence went unseen).
+ */
 static void
 tcp_end(struct worker *w)
 {
-	for (int i = 0; i < w->n; i++)
-		conn_close(w, &w->conns[i], CS_FREE);
+	if (!stopping())
+		worker_run(w, now_ns() + (uint64_t)opts.timeout_ms * NS_PER_MS, nothing_owed);
+	for (int i = 0; i < w->n; i++) {
+		struct conn *c = &w->conns[i];
+
+		if (c->fd != -1 && c->head != c->next)
+			conn_fail(w, c, "no reply within the timeout", 0);
+		conn_close(w, c, CS_FREE);
+	}
 }
 
 /* ------------------------------------------------------------ mode: idle */
@@ -1069,8 +1095,6 @@ idle_never(const struct worker *w)
 	(void)w;
 	return false;
 }
-
-static void worker_run(struct worker *, uint64_t, bool (*)(const struct worker *));
 
 static bool
 idle_checked(const struct worker *w)
@@ -1494,11 +1518,23 @@ udp_tick(struct worker *w, uint64_t now)
 	}
 }
 
+/* As tcp_end: the datagrams in flight at the end are awaited; unanswered, lost. */
 static void
 udp_end(struct worker *w)
 {
-	for (int i = 0; i < w->n; i++)
-		close(w->socks[i].fd);
+	if (!stopping())
+		worker_run(w, now_ns() + (uint64_t)opts.timeout_ms * NS_PER_MS, nothing_owed);
+	for (int i = 0; i < w->n; i++) {
+		struct usock *u = &w->socks[i];
+
+		for (int k = 0; k < opts.pipeline; k++)
+			if (u->slot[k].busy) {
+				u->slot[k].busy = false;
+				w->cnt.lost++;
+				w->inflight--;
+			}
+		close(u->fd);
+	}
 }
 
 static const struct mode modes[] = {
