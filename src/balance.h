@@ -74,8 +74,9 @@ void balance_meter_init(struct balance_meter *m, uint64_t now_us);
  * One turn of the loop: awake (out of epoll_wait) from wake_us until
  * sleep_us, when it is about to wait again.  True when a window closed
  * and share and busy were brought up to date.  The smoothing weighs each
- * window 1/4, so a saturated worker turns busy about 0.4 s into its load,
- * and back after about as long idle.
+ * window 1/4, so a saturated worker turns busy about 0.4 s into its load
+ * (windows of 100 ms), and light again about 1 s after it goes idle (an
+ * idle worker closes a window only every WORKER_TICK_MS, 250 ms).
  */
 bool balance_meter_turn(struct balance_meter *m, uint64_t wake_us, uint64_t sleep_us);
 
