@@ -36,7 +36,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import UPCASED, UPCASE, built_with_systemd, free_port, run  # noqa: E402
+from harness import (UPCASED, UPCASE, built_with_systemd, free_port, run,  # noqa: E402
+                     tcp_roundtrip)
 
 ALPHABET = ("abcdefghijklmnopqrstuvwxyz ABC 0123456789\n" "ßéèêàçñøåæœ" "αβγδεζηθλμπσςω"
             "абвгдежзийклмнопрстуфхцчшщыэюя" "中文字符日本語かなカナ한국어" "ǆǅŉΐﬀﬁ")
@@ -328,18 +329,8 @@ class Upgrade(unittest.TestCase):
             while not stop.is_set():
                 i += 1
                 try:
-                    c = socket.create_connection(("127.0.0.1", self.d.port), timeout=10)
-                    c.settimeout(10)
-                    c.sendall(("new %d ω" % i).encode())
-                    want = ("NEW %d Ω" % i).encode()
-                    got = b""
-                    while len(got) < len(want):
-                        b = c.recv(100)
-                        if not b:
-                            break
-                        got += b
-                    c.close()
-                    if got == want:
+                    got = tcp_roundtrip(self.d.port, ("new %d ω" % i).encode())
+                    if got == ("NEW %d Ω" % i).encode():
                         fresh["ok"] += 1
                     else:
                         fresh["failed"].append(got)
@@ -469,17 +460,7 @@ class Variants(unittest.TestCase):
     activation; with privileges dropped."""
 
     def query(self, port, text="variant straße"):
-        s = socket.create_connection(("127.0.0.1", port), timeout=10)
-        s.sendall(text.encode())
-        want = text.upper().encode()
-        got = b""
-        while len(got) < len(want):
-            b = s.recv(4096)
-            if not b:
-                break
-            got += b
-        s.close()
-        return got == want
+        return tcp_roundtrip(port, text.encode()) == text.upper().encode()
 
     def udp_query(self, port):
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
