@@ -598,6 +598,14 @@ struct worker {
 	struct counters cnt;
 	struct hist hist;
 	uint64_t setup_ns, elapsed_ns;
+	/*
+	 * Events taken by the epoll_wait that passed a phase's deadline,
+	 * handled at the start of the next phase: dropped, an edge-triggered
+	 * connection (reconnect) would never hear of its connect or its reply
+	 * again.
+	 */
+	struct epoll_event carried[EPOLL_BATCH];
+	int      ncarried;
 };
 
 struct mode {
@@ -1557,6 +1565,12 @@ worker_run(struct worker *w, uint64_t deadline, bool (*finished)(const struct wo
 {
 	struct epoll_event ev[EPOLL_BATCH];
 
+	/* The last phase's late events: this phase counts them, or not. */
+	int late = w->ncarried;
+
+	w->ncarried = 0;
+	for (int i = 0; i < late; i++)
+		mode->event(w, w->carried[i].data.ptr, w->carried[i].events);
 	for (;;) {
 		uint64_t now = now_ns();
 		int n, ms;
@@ -1571,8 +1585,12 @@ worker_run(struct worker *w, uint64_t deadline, bool (*finished)(const struct wo
 		n = epoll_wait(w->epfd, ev, EPOLL_BATCH, ms < 10 ? ms : 10);
 		if (n == -1 && errno != EINTR)
 			fatal("epoll_wait");
-		if (now_ns() >= deadline)
-			return;	/* what came after the deadline does not count */
+		if (now_ns() >= deadline) {
+			/* What came after the deadline does not count here: the next phase's. */
+			memcpy(w->carried, ev, (size_t)(n > 0 ? n : 0) * sizeof(ev[0]));
+			w->ncarried = n > 0 ? n : 0;
+			return;
+		}
 		for (int i = 0; i < n; i++)
 			mode->event(w, ev[i].data.ptr, ev[i].events);
 		__atomic_store_n(&w->progress, w->cnt.done, __ATOMIC_RELAXED);
