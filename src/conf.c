@@ -33,6 +33,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "confsrc.h"
+#include "iomode.h"
 #include "log.h"
 #include "transform.h"
 
@@ -47,6 +48,17 @@ conf_set_charset(const char *text, void *field)
 	if (cs == -1)
 		return -1;
 	*(enum transform_charset *)field = (enum transform_charset)cs;
+	return 0;
+}
+
+static int
+conf_set_io(const char *text, void *field)
+{
+	int m = iomode_from_name(text);
+
+	if (m == -1)
+		return -1;
+	*(enum iomode *)field = (enum iomode)m;
 	return 0;
 }
 
@@ -156,6 +168,10 @@ static const struct conf_setting conf_table[] = {
 	CONF_BOOL("listen.reuse_port", "false", CONF_APPLIED, conf_listener, reuse_port,
 	    "SO_REUSEPORT: other upcased processes may bind the same address and "
 	    "port, and the kernel spreads clients among them"),
+	CONF_ENUM("io", enum iomode, conf_set_io,
+	    "must be \"auto\", \"epoll\" or \"uring\"", "auto", CONF_RESTART, conf, io,
+	    "the TCP workers' event API: io_uring where the kernel and the sandbox "
+	    "allow it (auto), or epoll"),
 	CONF_INT("tcp.threads", 0, CONF_MAX_THREADS, "0", CONF_RESTART, conf,
 	    tcp_threads, "TCP worker threads; 0: one per CPU the process may use"),
 	CONF_INT("tcp.send_buffer", 0, CONF_SOCKET_BUFFER_MAX, "65536", CONF_APPLIED,

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "iomode.h"
 #include "proto.h"
 #include "transform.h"
 
@@ -97,6 +98,7 @@ struct conf {
 	size_t   nlisteners;
 
 	int      tcp_threads;          /* tcp.threads: 0 = number of online CPUs */
+	enum iomode io;                /* io: the TCP workers' event API */
 	int      tcp_send_buffer;      /* tcp.send_buffer: SO_SNDBUF of the listeners; 0 = the kernel's */
 	int      tcp_receive_buffer;   /* tcp.receive_buffer: SO_RCVBUF of the listeners; 0 = the kernel's */
 	int      max_connections;      /* open TCP connections, all workers together */

@@ -37,6 +37,7 @@ static const struct {
 	[STAT_TCP_PROXY_TIMEOUTS]   = { "upcased_tcp_proxy_refused_total", "timeout" },
 	[STAT_TCP_BYTES_IN]         = { "upcased_tcp_bytes_in_total", NULL },
 	[STAT_TCP_BYTES_OUT]        = { "upcased_tcp_bytes_out_total", NULL },
+	[STAT_TCP_URING_NOBUFS]     = { "upcased_tcp_uring_nobufs_total", NULL },
 	[STAT_UDP_DATAGRAMS_IN]     = { "upcased_udp_datagrams_in_total", NULL },
 	[STAT_UDP_DATAGRAMS_OUT]    = { "upcased_udp_datagrams_out_total", NULL },
 	[STAT_UDP_DROPPED_TOOLARGE] = { "upcased_udp_datagrams_dropped_total", "too_large" },
@@ -83,6 +84,9 @@ static const struct {
 	  "(proxy_timeout)." },
 	{ "upcased_tcp_bytes_in_total", "Bytes read from TCP clients." },
 	{ "upcased_tcp_bytes_out_total", "Bytes written to TCP clients." },
+	{ "upcased_tcp_uring_nobufs_total",
+	  "io_uring: receives that found every shared receive buffer taken (the "
+	  "connection was then read directly; nothing is lost)." },
 	{ "upcased_udp_datagrams_in_total", "UDP datagrams received." },
 	{ "upcased_udp_datagrams_out_total", "UDP datagrams answered." },
 	{ "upcased_udp_datagrams_dropped_total",

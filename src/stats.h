@@ -39,6 +39,7 @@ enum stat_id {
 	STAT_TCP_PROXY_TIMEOUTS,    /* closed: no whole header within proxy_timeout */
 	STAT_TCP_BYTES_IN,
 	STAT_TCP_BYTES_OUT,
+	STAT_TCP_URING_NOBUFS,      /* io_uring: every receive buffer was taken, read directly */
 	STAT_UDP_DATAGRAMS_IN,
 	STAT_UDP_DATAGRAMS_OUT,
 	STAT_UDP_DROPPED_TOOLARGE,  /* reply would exceed the largest UDP payload */

@@ -42,9 +42,20 @@
 #include "tcp.h"
 #include "transform.h"
 #include "upgrade.h"
+#include "uring.h"
 
 #define EV_LISTENER 1
 #define EV_CONN     2
+
+/* The io_uring path (see "io_uring" below). */
+#define URING_ENTRIES    512     /* submission slots */
+#define URING_NBUFS      256     /* receive buffers, shared by every connection ... */
+#define URING_BUFSIZE    8192    /* ... of this many bytes each */
+#define URING_REAP_BATCH 64      /* completions copied out at a time */
+#define TAG_RECV         1u      /* a request's tag: its connection | what it is */
+#define TAG_SEND         2u
+#define TAG_EPOLL        3u      /* the worker | this: the POLLIN on its epoll set */
+#define TAG_MASK         3u
 
 #define ACCEPT_BATCH     64      /* accepts per listener event */
 #define EMFILE_PAUSE_MS  100     /* back-off when out of descriptors or memory */
@@ -138,6 +149,9 @@ struct tcp_conn {
 	int      fd;
 	enum conn_state state;
 	uint32_t events;             /* epoll interest: EPOLLIN only while READING */
+	bool     in_epoll;           /* in the worker's epoll set; else on the ring */
+	bool     zombie;             /* closed; freed when its request in flight ends */
+	uint8_t  ring_op;            /* on the ring: TAG_RECV or TAG_SEND in flight; 0: none */
 	struct transform tf;
 	uint8_t *out;                /* unsent output, or NULL */
 	size_t   outlen, outoff;
@@ -190,6 +204,14 @@ struct tcp_worker {
 	struct ratelimit rl_log[TCP_LOG_KINDS];  /* see tcp_log_client */
 	uint64_t last_sweep_ms;
 	uint64_t last_proxy_sweep_ms;    /* tcp_sweep_proxy, at most once a tick */
+	/* The io_uring path: NULL, or the worker's ring (see "io_uring" below). */
+	struct uring *ring;
+	bool     ring_failed;            /* could not make it: epoll for good (logged) */
+	bool     ring_on;                /* serving on it: not stopping, not frozen */
+	bool     epoll_armed;            /* the POLLIN on epfd is in flight */
+	bool     epoll_ready;            /* ... and said epfd has events */
+	size_t   ring_inflight;          /* connection requests in flight (zombies' too) */
+	struct uring_done done[URING_REAP_BATCH];
 };
 
 static struct tcp_shared *
@@ -372,10 +394,21 @@ conn_close(struct tcp_worker *t, struct tcp_conn *c, enum conn_end why)
 	 * until its exec.  Closed then, the socket stayed registered, and its
 	 * next event named the freed connection (seen under ASan).
 	 */
-	epoll_ctl(t->w.epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	if (c->in_epoll)
+		epoll_ctl(t->w.epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
-	free(c->out);
 	free(c->pp);
+	if (c->ring_op != 0) {
+		/*
+		 * Its request holds the socket until it ends, and a send reads
+		 * c->out till then: freed when it ends (conn_ring_done).
+		 */
+		uring_cancel(t->ring, (uint64_t)(uintptr_t)c | c->ring_op);
+		c->zombie = true;
+		c->pp = NULL;
+		return CONN_CLOSED;
+	}
+	free(c->out);
 	free(c);
 	return CONN_CLOSED;
 }
@@ -394,6 +427,14 @@ conn_watch(struct tcp_worker *t, struct tcp_conn *c, uint32_t ev)
 {
 	struct epoll_event e = { .events = ev, .data.ptr = c };
 
+	if (!c->in_epoll) {
+		/* From the ring (nothing of it in flight) to epoll. */
+		if (epoll_ctl(t->w.epfd, EPOLL_CTL_ADD, c->fd, &e) == -1)
+			return -1;
+		c->in_epoll = true;
+		c->events = ev;
+		return 0;
+	}
 	if (c->events == ev)
 		return 0;
 	if (epoll_ctl(t->w.epfd, EPOLL_CTL_MOD, c->fd, &e) == -1)
@@ -595,6 +636,290 @@ conn_read(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 	return CONN_READ_CLOSED;
 }
 
+/* ------------------------------------------------------------ io_uring */
+
+/*
+ * On io_uring (params.io_uring, and the worker could make its ring) a
+ * connection that is READING or FLUSHING lives on the ring, not in the
+ * epoll set: one receive in flight while READING, one send of its pending
+ * output while FLUSHING, never both.  So the back-pressure is the epoll
+ * path's: nothing is received while output is pending.  The receive takes
+ * one of the ring's shared buffers only when data arrives, and gives it
+ * back once the data is transformed into the connection's output (copied
+ * out): a client that does not read holds no buffer, and the pool cannot
+ * be drained by clients (uring.h).  Everything else (a PROXY header, the
+ * draining after a short send, stopping, lingering, the freeze of a live
+ * upgrade) runs in the epoll set, on the same code as the epoll path: a
+ * connection moves there, once nothing of it is in flight, when a socket
+ * call of that code wants to wait (conn_watch), and back to the ring when
+ * it is READING again (conn_want_input).  The epoll set itself (mailbox,
+ * listeners, epoll-path connections) is watched through the ring: one
+ * POLLIN on epfd, then epoll_wait without waiting (tcp_reap).
+ *
+ * Stopping and freezing take every connection off the ring
+ * (tcp_ring_quiesce): requests are cancelled, what completed meanwhile is
+ * handled, and the stop, or the export of a live upgrade, then sees
+ * epoll-path connections only.
+ */
+
+static uint64_t
+conn_tag(const struct tcp_conn *c, unsigned op)
+{
+	return (uint64_t)(uintptr_t)c | op;
+}
+
+/* READING, nothing in flight: receive on the ring when serving there, else in epoll. */
+static enum conn_state
+conn_want_input(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
+{
+	if (!t->ring_on) {
+		if (conn_watch(t, c, EPOLLIN) == -1)
+			return conn_fail(t, c, "epoll_ctl", errno, now);
+		return c->state;
+	}
+	if (c->in_epoll) {
+		if (epoll_ctl(t->w.epfd, EPOLL_CTL_DEL, c->fd, NULL) == -1)
+			return conn_fail(t, c, "epoll_ctl", errno, now);
+		c->in_epoll = false;
+		c->events = 0;
+	}
+	uring_recv(t->ring, c->fd, conn_tag(c, TAG_RECV));
+	c->ring_op = TAG_RECV;
+	t->ring_inflight++;
+	return c->state;
+}
+
+/* Output pending (c->out), nothing in flight: send it on the ring, or wait in epoll. */
+static enum conn_state
+conn_want_output(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
+{
+	if (!t->ring_on || c->in_epoll) {
+		if (conn_watch(t, c, EPOLLOUT) == -1)
+			return conn_fail(t, c, "epoll_ctl", errno, now);
+		return c->state;
+	}
+	uring_send(t->ring, c->fd, c->out + c->outoff, c->outlen - c->outoff,
+	    conn_tag(c, TAG_SEND));
+	c->ring_op = TAG_SEND;
+	t->ring_inflight++;
+	return c->state;
+}
+
+/* n bytes received on the ring (READING): their answer goes out on it. */
+static enum conn_state
+conn_ring_serve(struct tcp_worker *t, struct tcp_conn *c, const uint8_t *buf, size_t n,
+    uint64_t now)
+{
+	size_t m;
+
+	stats_add(&t->w.stats, STAT_TCP_BYTES_IN, (uint64_t)n);
+	c->bytes_in += (uint64_t)n;
+	c->rx_ms = now;
+	conn_touch(t, c, now);
+	if ((m = transform_feed(&c->tf, buf, n, t->wbuf)) == 0)
+		return conn_want_input(t, c, now);	/* all held back: part of a character */
+	if ((c->out = malloc(m)) == NULL) {
+		conn_log(t, c, TCP_LOG_NOMEM, now, "closed the connection from",
+		    ": out of memory for its unsent output");
+		return conn_close(t, c, CONN_END_ERROR);
+	}
+	memcpy(c->out, t->wbuf, m);
+	c->outlen = m;
+	c->outoff = 0;
+	c->state = CONN_FLUSHING;
+	return conn_want_output(t, c, now);
+}
+
+/* A receive on the ring ended with res (and buffer buf, or -1). */
+static void
+conn_ring_received(struct tcp_worker *t, struct tcp_conn *c, int res, int buf, uint64_t now)
+{
+	if (res > 0) {
+		conn_ring_serve(t, c, uring_buf(t->ring, buf), (size_t)res, now);
+		uring_buf_put(t->ring, buf);
+		return;
+	}
+	if (buf >= 0)
+		uring_buf_put(t->ring, buf);
+	if (res == 0) {
+		conn_end_input(t, c, now, false);
+		return;
+	}
+	switch (-res) {
+	case ENOBUFS:
+		/* Every buffer was taken at once: read the socket here, as epoll would. */
+		stats_add(&t->w.stats, STAT_TCP_URING_NOBUFS, 1);
+		if (conn_read(t, c, now) != CONN_READ_CLOSED && c->state == CONN_READING &&
+		    !c->in_epoll)
+			conn_want_input(t, c, now);
+		return;
+	case ECANCELED:		/* quiescing: it goes to epoll */
+	case EINTR:
+	case EAGAIN:
+		conn_want_input(t, c, now);
+		return;
+	default:
+		conn_fail(t, c, "read", -res, now);
+		return;
+	}
+}
+
+/* A send on the ring ended with res. */
+static void
+conn_ring_sent(struct tcp_worker *t, struct tcp_conn *c, int res, uint64_t now)
+{
+	if (res < 0) {
+		if (res == -ECANCELED || res == -EINTR || res == -EAGAIN)
+			conn_want_output(t, c, now);
+		else
+			conn_fail(t, c, "write", -res, now);
+		return;
+	}
+	stats_add(&t->w.stats, STAT_TCP_BYTES_OUT, (uint64_t)res);
+	c->bytes_out += (uint64_t)res;
+	c->outoff += (size_t)res;
+	if (res > 0)
+		conn_touch(t, c, now);
+	if (c->outoff < c->outlen) {
+		conn_want_output(t, c, now);
+		return;
+	}
+	free(c->out);	/* an idle connection holds no buffer */
+	c->out = NULL;
+	c->outlen = c->outoff = 0;
+	if (c->state == CONN_DRAINING) {
+		conn_owed_sent(t, c, now);
+		return;
+	}
+	c->state = CONN_READING;
+	conn_want_input(t, c, now);
+}
+
+/* Handle every completion there is. */
+static void
+tcp_ring_reap_all(struct tcp_worker *t, uint64_t now)
+{
+	unsigned n;
+
+	while ((n = uring_reap(t->ring, t->done, URING_REAP_BATCH)) > 0) {
+		for (unsigned i = 0; i < n; i++) {
+			const struct uring_done *d = &t->done[i];
+			unsigned op = (unsigned)(d->tag & TAG_MASK);
+			struct tcp_conn *c = (struct tcp_conn *)(uintptr_t)(d->tag & ~(uint64_t)TAG_MASK);
+
+			if (d->tag == 0)
+				continue;		/* a cancellation's own */
+			if (op == TAG_EPOLL) {
+				t->epoll_armed = false;
+				t->epoll_ready = d->res > 0;
+				continue;
+			}
+			c->ring_op = 0;
+			t->ring_inflight--;
+			if (c->zombie) {
+				if (d->buf >= 0)
+					uring_buf_put(t->ring, d->buf);
+				free(c->out);
+				free(c);
+			} else if (op == TAG_RECV)
+				conn_ring_received(t, c, d->res, d->buf, now);
+			else
+				conn_ring_sent(t, c, d->res, now);
+		}
+	}
+}
+
+/* Watch the epoll set through the ring. */
+static void
+tcp_ring_arm_epoll(struct tcp_worker *t)
+{
+	if (t->epoll_armed)
+		return;
+	uring_poll(t->ring, t->w.epfd, (uint64_t)(uintptr_t)t | TAG_EPOLL);
+	t->epoll_armed = true;
+}
+
+/*
+ * Stopping or freezing: take every connection off the ring (to epoll) and
+ * return once nothing is in flight.  Cancellations end at once; what
+ * completed before them is handled as usual.
+ */
+static void
+tcp_ring_quiesce(struct tcp_worker *t)
+{
+	t->ring_on = false;
+	for (struct tcp_conn *c = t->head; c != NULL; c = c->next)
+		if (c->ring_op != 0)
+			uring_cancel(t->ring, conn_tag(c, c->ring_op));
+	if (t->epoll_armed)
+		uring_cancel(t->ring, (uint64_t)(uintptr_t)t | TAG_EPOLL);
+	while (t->ring_inflight > 0 || t->epoll_armed) {
+		int r = uring_wait(t->ring, WORKER_TICK_MS);
+
+		if (r < 0 && r != -ETIME && r != -EINTR)
+			fatal("io_uring_enter: %s", strerror(-r));
+		tcp_ring_reap_all(t, clock_ms());
+	}
+	t->epoll_ready = false;	/* epoll_wait will see them */
+}
+
+/* Make the ring if the settings ask for it; serve on it unless stopping or frozen. */
+static void
+tcp_ring_apply(struct tcp_worker *t)
+{
+	const struct worker_params *p = &t->w.params;
+	bool want;
+
+	if (p->io_uring && t->ring == NULL && !t->ring_failed && !p->draining) {
+		const char *step = "";
+		int err = 0;
+
+		if ((t->ring = uring_open(URING_ENTRIES, URING_NBUFS, URING_BUFSIZE, &err,
+		    &step)) == NULL) {
+			t->ring_failed = true;
+			log_warnx("cannot set up io_uring (%s: %s): this worker uses epoll",
+			    step, strerror(err));
+		}
+	}
+	want = t->ring != NULL && !p->draining && !p->frozen;
+	if (t->ring_on && !want)
+		tcp_ring_quiesce(t);
+	else if (!t->ring_on && want) {
+		t->ring_on = true;
+		tcp_ring_arm_epoll(t);
+	}
+}
+
+static bool
+tcp_wait(struct worker *w, int timeout)
+{
+	struct tcp_worker *t = (struct tcp_worker *)w;
+	int r;
+
+	if (!t->ring_on)
+		return false;
+	r = uring_wait(t->ring, timeout);
+	if (r < 0 && r != -ETIME && r != -EINTR)
+		fatal("io_uring_enter: %s", strerror(-r));
+	return true;
+}
+
+static int
+tcp_reap(struct worker *w, struct epoll_event *ev, int max, uint64_t now)
+{
+	struct tcp_worker *t = (struct tcp_worker *)w;
+	int n;
+
+	tcp_ring_reap_all(t, now);
+	if (!t->epoll_ready)
+		return 0;
+	t->epoll_ready = false;
+	n = epoll_wait(w->epfd, ev, max, 0);
+	if (t->ring_on)
+		tcp_ring_arm_epoll(t);
+	return n;
+}
+
 /* ------------------------------------------------------------ PROXY protocol */
 
 _Static_assert(PROXY_MAX_LEN <= TCP_READ_CHUNK,
@@ -757,9 +1082,8 @@ conn_flush(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 	c->outlen = c->outoff = 0;
 	if (c->state == CONN_DRAINING)
 		return conn_owed_sent(t, c, now);
-	if (conn_watch(t, c, EPOLLIN) == -1)
-		return conn_fail(t, c, "epoll_ctl", errno, now);
-	return c->state = CONN_READING;
+	c->state = CONN_READING;
+	return conn_want_input(t, c, now);
 }
 
 /*
@@ -822,8 +1146,9 @@ conn_event(struct tcp_worker *t, struct tcp_conn *c, uint32_t ev, uint64_t now)
 	}
 	if (t->w.params.draining)
 		conn_stop_step(t, c, now);
-	else
-		conn_read(t, c, now);
+	else if (conn_read(t, c, now) != CONN_READ_CLOSED && t->ring_on &&
+	    c->state == CONN_READING)
+		conn_want_input(t, c, now);	/* back to the ring */
 }
 
 /* ------------------------------------------------------------ accepting */
@@ -995,19 +1320,24 @@ tcp_new_conn(struct tcp_worker *t, int fd, const struct sockaddr *sa, socklen_t 
 	memcpy(&c->peer, sa, c->peerlen);
 	transform_init(&c->tf, t->w.params.charset);
 	e.data.ptr = c;
-	if (epoll_ctl(t->w.epfd, EPOLL_CTL_ADD, fd, &e) == -1) {
-		conn_log(t, c, TCP_LOG_ERROR, now, "closed the connection from",
-		    ": epoll_ctl: %s", strerror(errno));
-		if (c->counted)
-			tcp_source_release(t, &c->source);
-		free(c);
-		close(fd);
-		goto fail;
+	if (!t->ring_on || proxy) {	/* else on the ring: conn_want_input below */
+		if (epoll_ctl(t->w.epfd, EPOLL_CTL_ADD, fd, &e) == -1) {
+			conn_log(t, c, TCP_LOG_ERROR, now, "closed the connection from",
+			    ": epoll_ctl: %s", strerror(errno));
+			if (c->counted)
+				tcp_source_release(t, &c->source);
+			free(c);
+			close(fd);
+			goto fail;
+		}
+		c->in_epoll = true;
 	}
 	conn_append(t, c);
 	t->nconns++;
 	t->nproxy += proxy;
 	stats_add(&t->w.stats, STAT_TCP_ACCEPTED, 1);
+	if (!c->in_epoll)
+		conn_want_input(t, c, now);
 	return true;
 fail:
 	__atomic_sub_fetch(tcp_open_count(t), 1, __ATOMIC_RELAXED);
@@ -1065,6 +1395,7 @@ tcp_create(void)
 static void
 tcp_destroy(struct worker *w)
 {
+	uring_close(((struct tcp_worker *)w)->ring);
 	free(w);
 }
 
@@ -1079,6 +1410,7 @@ tcp_apply(struct worker *w, const struct worker_params *old, uint64_t now)
 
 		t->stop_input_ms = now + (dl > now ? (dl - now) / 2 : 0);
 	}
+	tcp_ring_apply(t);
 	tcp_set_listening(t, false);
 	t->nlst = 0;
 	for (size_t i = 0; i < w->params.nlfds; i++) {
@@ -1466,6 +1798,7 @@ tcp_adopt_one(struct tcp_worker *t, const struct ho_conn *h, int fd, uint64_t no
 	e.data.ptr = c;
 	if (epoll_ctl(t->w.epfd, EPOLL_CTL_ADD, fd, &e) == -1)
 		goto fail;
+	c->in_epoll = true;	/* to the ring, if it serves there, at its next read */
 	tcp_adopt_source(t, c, now);
 	return c;
 fail:
@@ -1518,6 +1851,8 @@ const struct worker_ops tcp_worker_ops = {
 	.destroy     = tcp_destroy,
 	.apply       = tcp_apply,
 	.adopt       = tcp_adopt,
+	.wait        = tcp_wait,
+	.reap        = tcp_reap,
 	.event       = tcp_event,
 	.tick        = tcp_tick,
 	.timeout     = tcp_timeout,

@@ -47,6 +47,7 @@
 #include "tcp.h"
 #include "udp.h"
 #include "upgrade.h"
+#include "uring.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -143,6 +144,7 @@ struct upcased {
 	char exe[PATH_MAX];                /* the binary we were started from: SIGUSR2 runs it */
 	struct stats inherited;            /* counters handed over by the processes before us */
 	struct upgrade_run up;             /* a live upgrade under way (old process) */
+	bool io_uring;                     /* the TCP workers serve on io_uring (io, at start) */
 	struct inherit *in;                /* what was handed to us (new process), until we serve */
 	bool upgraded;                     /* we took over from an older process */
 	bool serving;                      /* start-up is over */
@@ -617,6 +619,7 @@ upcased_reload(struct upcased *d)
 	upcased_check_nofile(nc);
 	worker_params_from(&tp, nc, &np, &nls, SOCK_STREAM);
 	worker_params_from(&up, nc, &np, &nls, SOCK_DGRAM);
+	tp.io_uring = d->io_uring;	/* io takes effect at a start only */
 	worker_pool_apply(d->tcp, &tp);
 	worker_pool_apply(d->udp, &up);
 	/* Every worker has let go of the old sockets and lists: free what went away. */
@@ -1270,6 +1273,34 @@ upcased_inherit_tcp(struct upcased *d, int n, const struct worker_params *tp)
 
 
 
+/*
+ * io (upcased.conf(5)): io_uring or epoll for the TCP workers, once, at
+ * start (after dropping privileges: kernel.io_uring_disabled = 1 lets
+ * only a group in).  "auto" says in one line why not io_uring when it
+ * cannot be had; "uring" then refuses to start.
+ */
+static void
+upcased_choose_io(struct upcased *d)
+{
+	struct iomode_probe pr;
+	char why[512];
+	int m;
+
+	memset(&pr, 0, sizeof(pr));
+	if (d->conf->io != IOMODE_EPOLL)
+		uring_probe(&pr);
+	m = iomode_choose(d->conf->io, &pr, why, sizeof(why));
+	if (m == -1) {
+		log_warnx("%s: %s", d->conf->path, why);
+		upcased_exit(EX_CONFIG);
+	}
+	if (m == IOMODE_EPOLL && d->conf->io == IOMODE_AUTO)
+		log_notice("%s", why);
+	else
+		log_debug("%s", why);
+	d->io_uring = m == IOMODE_URING;
+}
+
 static void
 upcased_signal_set(sigset_t *set)
 {
@@ -1651,6 +1682,8 @@ upcased_start(struct upcased *d)
 		fatal("out of memory for the access lists");
 	worker_params_from(&tp, d->conf, &d->policy, &d->listeners, SOCK_STREAM);
 	worker_params_from(&up, d->conf, &d->policy, &d->listeners, SOCK_DGRAM);
+	upcased_choose_io(d);
+	tp.io_uring = d->io_uring;
 	ntcp = thread_count("tcp.threads", d->conf->tcp_threads, tcp_why, sizeof(tcp_why));
 	/*
 	 * UDP first: once the TCP workers accept, a flood of clients may take
@@ -1697,8 +1730,9 @@ upcased_start(struct upcased *d)
 	if (!d->opt.foreground)
 		daemon_detach_done(0);	/* serving: the starting command exits 0 */
 	listener_set_describe(&d->listeners, desc, sizeof(desc));
-	log_info("upcased %s started: %d tcp workers%s, %d udp worker%s%s, charset %s; "
+	log_info("upcased %s started: %d tcp workers%s on %s, %d udp worker%s%s, charset %s; "
 	    "listening on %s%s", PACKAGE_VERSION, worker_pool_size(d->tcp), tcp_why,
+	    d->io_uring ? "io_uring" : "epoll",
 	    worker_pool_size(d->udp), worker_pool_size(d->udp) == 1 ? "" : "s", udp_why,
 	    transform_charset_name(d->conf->charset), desc, from);
 	d->serving = true;

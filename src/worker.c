@@ -330,10 +330,15 @@ worker_main(void *arg)
 			__atomic_store_n(&w->load_busy, w->meter.busy, __ATOMIC_RELAXED);
 		}
 		timeout = ops->timeout ? ops->timeout(w, sleep_us / 1000) : WORKER_TICK_MS;
-		n = epoll_wait(w->epfd, ev, WORKER_EPOLL_BATCH, timeout);
-		woke_us = clock_usec();
-		now = woke_us / 1000;
-
+		if (ops->wait != NULL && ops->wait(w, timeout)) {
+			woke_us = clock_usec();
+			now = woke_us / 1000;
+			n = ops->reap(w, ev, WORKER_EPOLL_BATCH, now);
+		} else {
+			n = epoll_wait(w->epfd, ev, WORKER_EPOLL_BATCH, timeout);
+			woke_us = clock_usec();
+			now = woke_us / 1000;
+		}
 		if (n == -1 && errno != EINTR)
 			fatal("epoll_wait");
 		for (int i = 0; i < n; i++) {

@@ -73,6 +73,7 @@
 #define WORKER_TICK_MS 250
 
 struct access_list;
+struct epoll_event;
 
 /* Per-source limits of one protocol (see upcased.conf(5): udp, limits). */
 struct worker_source_limits {
@@ -105,6 +106,7 @@ struct worker_params {
 	bool     lproxy[WORKER_MAX_LISTENERS]; /* TCP: lfds[i] takes a PROXY protocol header first */
 	const struct access_list *trusted_proxies; /* TCP: whose PROXY headers count; NULL: none */
 	int      proxy_timeout_ms;           /* TCP: a PROXY header must be whole by then */
+	bool     io_uring;                   /* TCP: serve connections on io_uring (iomode.h) */
 	size_t   nlfds;
 	bool     draining;                   /* let go of listeners, finish, exit */
 	bool     frozen;                     /* live upgrade: serve nothing, poll nothing
@@ -183,6 +185,15 @@ struct worker_ops {
 	 * May be NULL.
 	 */
 	void (*adopt)(struct worker *w, void *arg, uint64_t now);
+	/*
+	 * A kind with its own way to wait (the TCP workers' io_uring): wait
+	 * blocks up to timeout ms for anything, epoll_wait's events included,
+	 * and returns false if this worker has none (then epoll_wait waits);
+	 * reap, after it, handles what completed and returns the events
+	 * ready in epfd (at most max), as epoll_wait would.  NULL: none.
+	 */
+	bool (*wait)(struct worker *w, int timeout);
+	int  (*reap)(struct worker *w, struct epoll_event *ev, int max, uint64_t now);
 	/* An epoll event whose data.ptr the kind registered. */
 	void (*event)(struct worker *w, void *tag, uint32_t events, uint64_t now);
 	/* After every turn of the loop (timers, listening on or off). */

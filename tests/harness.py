@@ -6,6 +6,7 @@ are used.  Paths to the binaries come from the environment that make check
 sets (UPCASED, UPCASE); run by hand, they default to the build tree.
 """
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -85,6 +86,17 @@ def make_conf(port, listen=None, extra="", address="127.0.0.1"):
     )
 
 
+def with_test_io(text):
+    """text with io = "$UPCASE_TEST_IO"; added at its end when it sets no io
+    of its own: so the black-box suite runs against the epoll loop and the
+    io_uring loop alike (./dev: make check with the shipped "auto", the
+    ASan/UBSan distcheck with "epoll")."""
+    io = os.environ.get("UPCASE_TEST_IO")
+    if not io or re.search(r"^\s*io\s*[=:]", text, re.M):
+        return text
+    return text + ("" if text.endswith("\n") or not text else "\n") + 'io = "%s";\n' % io
+
+
 class PortTaken(RuntimeError):
     """The port free_port() found was taken before the daemon bound it
     (other tests run in parallel): try another."""
@@ -136,7 +148,7 @@ class Daemon:
 
     def write_conf(self, text):
         with open(self.conf_path, "w") as f:
-            f.write(text)
+            f.write(with_test_io(text))
 
     def wait_ready(self, timeout=10.0):
         fam = socket.AF_INET6 if ":" in self.address else socket.AF_INET
