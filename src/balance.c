@@ -26,6 +26,21 @@ balance_meter_init(struct balance_meter *m, uint64_t now_us)
 	m->busy_us = 0;
 	m->share = 0;
 	m->busy = false;
+	m->cpu = false;
+	m->win_cpu_us = 0;
+}
+
+/* A window ends with its busy share part (per mille): smooth it in, start the next. */
+static void
+balance_meter_close(struct balance_meter *m, unsigned part, uint64_t now_us)
+{
+	m->share = (unsigned)((3 * (uint64_t)m->share + part) / 4);
+	if (m->busy)
+		m->busy = m->share >= BALANCE_BUSY_LOW;
+	else
+		m->busy = m->share >= BALANCE_BUSY_HIGH;
+	m->win_start_us = now_us;
+	m->busy_us = 0;
 }
 
 bool
@@ -33,6 +48,7 @@ balance_meter_turn(struct balance_meter *m, uint64_t wake_us, uint64_t sleep_us)
 {
 	uint64_t span, part;
 
+	m->cpu = false;
 	/* A clock that went backwards (it should not: monotonic) counts nothing. */
 	if (sleep_us > wake_us)
 		m->busy_us += sleep_us - wake_us;
@@ -40,13 +56,35 @@ balance_meter_turn(struct balance_meter *m, uint64_t wake_us, uint64_t sleep_us)
 		return false;
 	span = sleep_us - m->win_start_us;
 	part = m->busy_us >= span ? 1000 : m->busy_us * 1000 / span;
-	m->share = (unsigned)((3 * (uint64_t)m->share + part) / 4);
-	if (m->busy)
-		m->busy = m->share >= BALANCE_BUSY_LOW;
-	else
-		m->busy = m->share >= BALANCE_BUSY_HIGH;
-	m->win_start_us = sleep_us;
-	m->busy_us = 0;
+	balance_meter_close(m, part, sleep_us);
+	return true;
+}
+
+bool
+balance_meter_due(const struct balance_meter *m, uint64_t now_us)
+{
+	return !m->cpu || now_us >= m->win_start_us + BALANCE_WINDOW_US;
+}
+
+bool
+balance_meter_cpu(struct balance_meter *m, uint64_t now_us, uint64_t cpu_us)
+{
+	uint64_t span, busy;
+
+	if (!m->cpu || cpu_us < m->win_cpu_us || now_us < m->win_start_us) {
+		/* A new window (a clock going backwards, which it should not, too). */
+		m->cpu = true;
+		m->win_cpu_us = cpu_us;
+		m->win_start_us = now_us;
+		m->busy_us = 0;
+		return false;
+	}
+	if (now_us < m->win_start_us + BALANCE_WINDOW_US)
+		return false;
+	span = now_us - m->win_start_us;
+	busy = cpu_us - m->win_cpu_us;
+	balance_meter_close(m, busy >= span ? 1000 : (unsigned)(busy * 1000 / span), now_us);
+	m->win_cpu_us = cpu_us;
 	return true;
 }
 

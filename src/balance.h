@@ -67,6 +67,8 @@ struct balance_meter {
 	uint64_t busy_us;        /* outside epoll_wait in it, so far */
 	unsigned share;          /* per mille, smoothed over windows */
 	bool     busy;           /* reached HIGH, not yet below LOW */
+	bool     cpu;            /* measuring CPU time (balance_meter_cpu) ... */
+	uint64_t win_cpu_us;     /* ... which was this at the window's start */
 };
 
 void balance_meter_init(struct balance_meter *m, uint64_t now_us);
@@ -79,6 +81,15 @@ void balance_meter_init(struct balance_meter *m, uint64_t now_us);
  * idle worker closes a window only every WORKER_TICK_MS, 250 ms).
  */
 bool balance_meter_turn(struct balance_meter *m, uint64_t wake_us, uint64_t sleep_us);
+/*
+ * The same for a loop whose waits do work too (io_uring: a wait submits
+ * the turn's sends and receives, and the kernel does them there): its
+ * busy share is the thread's CPU time, cpu_us, per window.  Only a turn
+ * for which balance_meter_due() is true need read that clock.  The first
+ * call after balance_meter_turn() (or init) only starts a window.
+ */
+bool balance_meter_due(const struct balance_meter *m, uint64_t now_us);
+bool balance_meter_cpu(struct balance_meter *m, uint64_t now_us, uint64_t cpu_us);
 
 /* What one worker knows when it decides whether to accept. */
 struct balance_view {

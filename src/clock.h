@@ -25,4 +25,14 @@ clock_ms(void)
 	return clock_usec() / 1000;
 }
 
+/* The calling thread's CPU time (user and system), for busy shares (balance.h). */
+static inline uint64_t
+clock_thread_cpu_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 #endif

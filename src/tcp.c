@@ -888,6 +888,8 @@ tcp_ring_apply(struct tcp_worker *t)
 		t->ring_on = true;
 		tcp_ring_arm_epoll(t);
 	}
+	/* The kernel sends and receives within the ring's waits: count them busy. */
+	t->w.cpu_meter = t->ring_on;
 }
 
 static bool

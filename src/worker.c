@@ -325,7 +325,9 @@ worker_main(void *arg)
 		/* The two clock reads of a turn also measure how busy we are. */
 		sleep_us = clock_usec();
 
-		if (balance_meter_turn(&w->meter, woke_us, sleep_us)) {
+		if (w->cpu_meter ? balance_meter_due(&w->meter, sleep_us) &&
+		    balance_meter_cpu(&w->meter, sleep_us, clock_thread_cpu_usec()) :
+		    balance_meter_turn(&w->meter, woke_us, sleep_us)) {
 			__atomic_store_n(&w->load_share, w->meter.share, __ATOMIC_RELAXED);
 			__atomic_store_n(&w->load_busy, w->meter.busy, __ATOMIC_RELAXED);
 		}

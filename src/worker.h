@@ -143,6 +143,8 @@ struct worker {
 	 * every turn.
 	 */
 	struct balance_meter meter;
+	bool     cpu_meter;                /* the kind's waits do work (io_uring): the
+	                                      meter reads the thread's CPU time */
 	char     load_pad0[64];
 	unsigned load_share;               /* atomic: meter.share */
 	bool     load_busy;                /* atomic: meter.busy */

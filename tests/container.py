@@ -36,7 +36,7 @@ CACHE = os.environ.get("UPCASE_ROOTFS_CACHE", "/var/cache/upcase-test")
 # socat as independent clients; the libraries upcase links with, so that a
 # make install or the .deb runs without apt reaching a mirror.
 PACKAGES = ["systemd", "systemd-sysv", "dbus", "procps", "python3", "socat",
-            "libconfig9", "libunistring2", "libsystemd0", "libmicrohttpd12"]
+            "libconfig9", "libunistring2", "libsystemd0", "libmicrohttpd12", "liburing2"]
 
 BOOT_TIMEOUT = 90.0
 STOP_TIMEOUT = 30.0

@@ -92,7 +92,7 @@ def with_test_io(text):
     io_uring loop alike (./dev: make check with the shipped "auto", the
     ASan/UBSan distcheck with "epoll")."""
     io = os.environ.get("UPCASE_TEST_IO")
-    if not io or re.search(r"^\s*io\s*[=:]", text, re.M):
+    if not io or re.search(r"(?<![\w.])io\s*[=:]", text):
         return text
     return text + ("" if text.endswith("\n") or not text else "\n") + 'io = "%s";\n' % io
 

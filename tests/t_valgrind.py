@@ -68,7 +68,11 @@ class Memcheck(unittest.TestCase):
         vlog = os.path.join(tmp, "valgrind.log")
         prefix = VALGRIND + ["--log-file=" + vlog]
         port2 = harness.free_port()
-        base = "tcp = { threads = 2; }; shutdown_timeout = 30;"
+        # epoll: valgrind 3.19 does not follow io_uring's rings, which the
+        # kernel and the process share (the first submission never reaches
+        # the kernel, and the daemon waits for ever); ASan and TSan cover
+        # the io_uring path (make distcheck).
+        base = 'tcp = { threads = 2; }; shutdown_timeout = 30; io = "epoll";'
         with Daemon(extra=base, prefix=prefix, ready_timeout=60) as d:
             # TCP is listening before the UDP socket is bound: wait for both.
             d.wait_log(" started: ", timeout=60)

@@ -132,6 +132,57 @@ test_meter_window(void **state)
 	assert_int_equal(m.share, 250);
 }
 
+/* The CPU-time meter (io_uring): the thread's CPU time per window is its busy share. */
+static void
+test_meter_cpu(void **state)
+{
+	struct balance_meter m;
+	uint64_t now = 1000000, cpu = 777;
+	int turns;
+
+	(void)state;
+	balance_meter_init(&m, now);
+	assert_true(balance_meter_due(&m, now));	/* not measuring CPU yet: every turn */
+	/* The first call starts a window; nothing is due before it is long enough. */
+	assert_false(balance_meter_cpu(&m, now, cpu));
+	assert_false(balance_meter_due(&m, now + BALANCE_WINDOW_US - 1));
+	assert_true(balance_meter_due(&m, now + BALANCE_WINDOW_US));
+	assert_false(balance_meter_cpu(&m, now + 50000, cpu + 50000));
+	/* Saturated: all of the time on CPU, waits included: busy after 4 windows. */
+	for (turns = 1; !m.busy; turns++) {
+		now += BALANCE_WINDOW_US;
+		cpu += BALANCE_WINDOW_US;
+		assert_true(balance_meter_cpu(&m, now, cpu));
+		assert_true(turns <= 4);
+	}
+	assert_int_equal(turns - 1, 4);
+	assert_int_equal(m.share, 682);
+	/* 30% of the time on CPU settles at 300 per mille: light again, below 400. */
+	for (int i = 0; i < 30; i++) {
+		now += BALANCE_WINDOW_US;
+		cpu += BALANCE_WINDOW_US * 3 / 10;
+		assert_true(balance_meter_cpu(&m, now, cpu));
+	}
+	assert_true(m.share >= 299 && m.share <= 301);
+	assert_false(m.busy);
+	/* More CPU than wall time (it should not be) counts 1000, no more. */
+	now += BALANCE_WINDOW_US;
+	cpu += 3 * BALANCE_WINDOW_US;
+	assert_true(balance_meter_cpu(&m, now, cpu));
+	assert_true(m.share <= 1000);
+	/* Back to the wall-clock meter, and to the CPU one: a new window, no jump. */
+	assert_false(balance_meter_turn(&m, now, now + 10));
+	{
+		unsigned share = m.share;
+
+		assert_false(balance_meter_cpu(&m, now + 20, cpu + 123456789));
+		assert_int_equal(m.share, share);
+		/* A CPU clock that went back starts a new window too. */
+		assert_false(balance_meter_cpu(&m, now + 2 * BALANCE_WINDOW_US, cpu));
+		assert_int_equal(m.share, share);
+	}
+}
+
 /* A load that wavers around the upper threshold flips the flag once, not every window. */
 static void
 test_meter_hysteresis(void **state)
@@ -310,6 +361,7 @@ main(void)
 		cmocka_unit_test(test_total_below_mine),
 		cmocka_unit_test(test_meter_idle_and_saturated),
 		cmocka_unit_test(test_meter_window),
+		cmocka_unit_test(test_meter_cpu),
 		cmocka_unit_test(test_meter_hysteresis),
 		cmocka_unit_test(test_light_load_concentrates),
 		cmocka_unit_test(test_busy_load_spreads),
