@@ -55,11 +55,23 @@ uring_open(unsigned entries, unsigned nbufs, size_t bufsize, int *err, const cha
 		*step = "calloc";
 		return NULL;
 	}
+	/*
+	 * One thread submits (the worker that makes the ring), and the
+	 * kernel's completion work runs when it waits, not by interrupting
+	 * it (Linux 6.1; without them where older).  Completions beyond the
+	 * queue wait in the kernel (NODROP), never lost.
+	 */
 	memset(&p, 0, sizeof(p));
-	/* Completions beyond the queue wait in the kernel (NODROP), never lost. */
-	p.flags = IORING_SETUP_CQSIZE;
+	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
+	    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
 	p.cq_entries = entries * 4;
-	if ((r = io_uring_queue_init_params(entries, &u->ring, &p)) < 0) {
+	if ((r = io_uring_queue_init_params(entries, &u->ring, &p)) == -EINVAL) {
+		memset(&p, 0, sizeof(p));
+		p.flags = IORING_SETUP_CQSIZE;
+		p.cq_entries = entries * 4;
+		r = io_uring_queue_init_params(entries, &u->ring, &p);
+	}
+	if (r < 0) {
 		*err = -r;
 		*step = "io_uring_setup";
 		free(u);

@@ -214,6 +214,19 @@ def why_unavailable():
     return None
 
 
+
+def uring_allowed_here():
+    """Whether this kernel lets a root service have io_uring: 5.19 or later
+    (provided buffer rings), and the sysctl."""
+    m = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    if not m or (int(m.group(1)), int(m.group(2))) < (5, 19):
+        return False
+    try:
+        with open("/proc/sys/kernel/io_uring_disabled") as f:
+            return f.read().strip() == "0"
+    except OSError:
+        return True     # before Linux 6.6: no such sysctl
+
 class Install:
     """What "make install DESTDIR=..." puts in a staging tree, and where it
     goes in the container."""
@@ -456,6 +469,11 @@ class RealSystemd(unittest.TestCase):
             self.assertEqual(stuck, [], "a watchdog warning while nothing is wedged")
             info = self.wait_journal(r"^upcased .* started: ", cur)
             self.assertEqual(info["PRIORITY"], "6", info)
+            # The shipped unit's SystemCallFilter= (@system-service has @aio)
+            # lets io = "auto" have io_uring, where the kernel allows it.
+            if uring_allowed_here():
+                self.assertIn(" on io_uring, ", info["MESSAGE"], info)
+            print("start-up line under systemd: %s" % info["MESSAGE"])
 
         with Phase("3 reload: a good file, then a broken one"):
             # A second listener after the sample's first (port 12000).
