@@ -50,7 +50,7 @@
 /* The io_uring path (see "io_uring" below). */
 #define URING_ENTRIES    512     /* submission slots */
 #define URING_NBUFS      256     /* receive buffers, shared by every connection ... */
-#define URING_BUFSIZE    8192    /* ... of this many bytes each */
+#define URING_BUFSIZE    TCP_READ_CHUNK  /* ... of this many bytes each */
 #define URING_REAP_BATCH 64      /* completions copied out at a time */
 #define TAG_RECV         1u      /* a request's tag: its connection | what it is */
 #define TAG_SEND         2u
@@ -152,6 +152,8 @@ struct tcp_conn {
 	bool     in_epoll;           /* in the worker's epoll set; else on the ring */
 	bool     zombie;             /* closed; freed when its request in flight ends */
 	uint8_t  ring_op;            /* on the ring: TAG_RECV or TAG_SEND in flight; 0: none */
+	bool     streaming;          /* its last read filled the buffer: more comes at once */
+	bool     rx_more;            /* the ring's last receive left data in the socket */
 	struct transform tf;
 	uint8_t *out;                /* unsent output, or NULL */
 	size_t   outlen, outoff;
@@ -624,6 +626,7 @@ conn_read(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 {
 	ssize_t n = recv(c->fd, t->rbuf, sizeof(t->rbuf), 0);
 
+	c->streaming = n == (ssize_t)sizeof(t->rbuf);
 	if (n > 0)
 		return conn_serve(t, c, t->rbuf, (size_t)n, now) == CONN_CLOSED ?
 		    CONN_READ_CLOSED : CONN_READ_SERVED;
@@ -668,11 +671,21 @@ conn_tag(const struct tcp_conn *c, unsigned op)
 	return (uint64_t)(uintptr_t)c | op;
 }
 
-/* READING, nothing in flight: receive on the ring when serving there, else in epoll. */
+/*
+ * READING, nothing in flight: receive on the ring when serving there, else
+ * in epoll.  waiting: nothing is likely to be there yet (the answer just
+ * went out; a read just found nothing), so the ring waits for data before
+ * trying, rather than try and fail first.
+ */
 static enum conn_state
-conn_want_input(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
+conn_want_input(struct tcp_worker *t, struct tcp_conn *c, uint64_t now, bool waiting)
 {
-	if (!t->ring_on) {
+	/*
+	 * A stream (reads that fill the buffer) is served in epoll: a read
+	 * loop there costs less than a trip through the ring per buffer; it
+	 * comes back at its first short read (conn_event).
+	 */
+	if (!t->ring_on || c->streaming) {
 		if (conn_watch(t, c, EPOLLIN) == -1)
 			return conn_fail(t, c, "epoll_ctl", errno, now);
 		return c->state;
@@ -683,7 +696,7 @@ conn_want_input(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 		c->in_epoll = false;
 		c->events = 0;
 	}
-	uring_recv(t->ring, c->fd, conn_tag(c, TAG_RECV));
+	uring_recv(t->ring, c->fd, conn_tag(c, TAG_RECV), waiting);
 	c->ring_op = TAG_RECV;
 	t->ring_inflight++;
 	return c->state;
@@ -717,7 +730,7 @@ conn_ring_serve(struct tcp_worker *t, struct tcp_conn *c, const uint8_t *buf, si
 	c->rx_ms = now;
 	conn_touch(t, c, now);
 	if ((m = transform_feed(&c->tf, buf, n, t->wbuf)) == 0)
-		return conn_want_input(t, c, now);	/* all held back: part of a character */
+		return conn_want_input(t, c, now, false);	/* all held back: part of a character */
 	if ((c->out = malloc(m)) == NULL) {
 		conn_log(t, c, TCP_LOG_NOMEM, now, "closed the connection from",
 		    ": out of memory for its unsent output");
@@ -730,10 +743,13 @@ conn_ring_serve(struct tcp_worker *t, struct tcp_conn *c, const uint8_t *buf, si
 	return conn_want_output(t, c, now);
 }
 
-/* A receive on the ring ended with res (and buffer buf, or -1). */
+/* A receive on the ring ended with res (and buffer buf, or -1; more: data left). */
 static void
-conn_ring_received(struct tcp_worker *t, struct tcp_conn *c, int res, int buf, uint64_t now)
+conn_ring_received(struct tcp_worker *t, struct tcp_conn *c, int res, int buf, bool more,
+    uint64_t now)
 {
+	c->rx_more = more;
+	c->streaming = res == URING_BUFSIZE;
 	if (res > 0) {
 		conn_ring_serve(t, c, uring_buf(t->ring, buf), (size_t)res, now);
 		uring_buf_put(t->ring, buf);
@@ -751,12 +767,12 @@ conn_ring_received(struct tcp_worker *t, struct tcp_conn *c, int res, int buf, u
 		stats_add(&t->w.stats, STAT_TCP_URING_NOBUFS, 1);
 		if (conn_read(t, c, now) != CONN_READ_CLOSED && c->state == CONN_READING &&
 		    !c->in_epoll)
-			conn_want_input(t, c, now);
+			conn_want_input(t, c, now, false);
 		return;
 	case ECANCELED:		/* quiescing: it goes to epoll */
 	case EINTR:
 	case EAGAIN:
-		conn_want_input(t, c, now);
+		conn_want_input(t, c, now, false);
 		return;
 	default:
 		conn_fail(t, c, "read", -res, now);
@@ -792,7 +808,8 @@ conn_ring_sent(struct tcp_worker *t, struct tcp_conn *c, int res, uint64_t now)
 		return;
 	}
 	c->state = CONN_READING;
-	conn_want_input(t, c, now);
+	/* Nothing was left to read when it last received: wait for the client. */
+	conn_want_input(t, c, now, !c->rx_more);
 }
 
 /* Handle every completion there is. */
@@ -822,7 +839,7 @@ tcp_ring_reap_all(struct tcp_worker *t, uint64_t now)
 				free(c->out);
 				free(c);
 			} else if (op == TAG_RECV)
-				conn_ring_received(t, c, d->res, d->buf, now);
+				conn_ring_received(t, c, d->res, d->buf, d->more, now);
 			else
 				conn_ring_sent(t, c, d->res, now);
 		}
@@ -1085,7 +1102,7 @@ conn_flush(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 	if (c->state == CONN_DRAINING)
 		return conn_owed_sent(t, c, now);
 	c->state = CONN_READING;
-	return conn_want_input(t, c, now);
+	return conn_want_input(t, c, now, false);
 }
 
 /*
@@ -1149,8 +1166,8 @@ conn_event(struct tcp_worker *t, struct tcp_conn *c, uint32_t ev, uint64_t now)
 	if (t->w.params.draining)
 		conn_stop_step(t, c, now);
 	else if (conn_read(t, c, now) != CONN_READ_CLOSED && t->ring_on &&
-	    c->state == CONN_READING)
-		conn_want_input(t, c, now);	/* back to the ring */
+	    c->state == CONN_READING && !c->streaming)
+		conn_want_input(t, c, now, true);	/* back to the ring */
 }
 
 /* ------------------------------------------------------------ accepting */
@@ -1339,7 +1356,7 @@ tcp_new_conn(struct tcp_worker *t, int fd, const struct sockaddr *sa, socklen_t 
 	t->nproxy += proxy;
 	stats_add(&t->w.stats, STAT_TCP_ACCEPTED, 1);
 	if (!c->in_epoll)
-		conn_want_input(t, c, now);
+		conn_want_input(t, c, now, false);
 	return true;
 fail:
 	__atomic_sub_fetch(tcp_open_count(t), 1, __ATOMIC_RELAXED);

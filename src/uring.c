@@ -165,11 +165,13 @@ uring_sqe(struct uring *u)
 }
 
 void
-uring_recv(struct uring *u, int fd, uint64_t tag)
+uring_recv(struct uring *u, int fd, uint64_t tag, bool waiting)
 {
 	struct io_uring_sqe *sqe = uring_sqe(u);
 
 	io_uring_prep_recv(sqe, fd, NULL, (unsigned)u->bufsize, 0);
+	if (waiting)
+		sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = URING_BGID;
 	io_uring_sqe_set_data64(sqe, tag);
@@ -233,6 +235,7 @@ uring_reap(struct uring *u, struct uring_done *d, unsigned max)
 		d[n].res = cqe->res;
 		d[n].buf = (cqe->flags & IORING_CQE_F_BUFFER) ?
 		    (int)(cqe->flags >> IORING_CQE_BUFFER_SHIFT) : -1;
+		d[n].more = (cqe->flags & IORING_CQE_F_SOCK_NONEMPTY) != 0;
 		n++;
 	}
 	io_uring_cq_advance(&u->ring, n);
@@ -277,7 +280,8 @@ uring_open(unsigned entries, unsigned nbufs, size_t bufsize, int *err, const cha
 }
 
 void uring_close(struct uring *u) { (void)u; }
-void uring_recv(struct uring *u, int fd, uint64_t tag) { (void)u; (void)fd; (void)tag; }
+void uring_recv(struct uring *u, int fd, uint64_t tag, bool waiting)
+{ (void)u; (void)fd; (void)tag; (void)waiting; }
 void uring_send(struct uring *u, int fd, const void *buf, size_t len, uint64_t tag)
 { (void)u; (void)fd; (void)buf; (void)len; (void)tag; }
 void uring_poll(struct uring *u, int fd, uint64_t tag) { (void)u; (void)fd; (void)tag; }

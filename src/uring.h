@@ -17,6 +17,7 @@
 #ifndef UPCASE_URING_H
 #define UPCASE_URING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,7 @@ struct uring_done {
 	uint64_t tag;
 	int      res;            /* as the system call's result, or -errno */
 	int      buf;            /* the buffer a receive filled (uring_buf), or -1 */
+	bool     more;           /* a receive left data in the socket */
 };
 
 /* Whether io_uring, with all this needs, can be had by this process: into p. */
@@ -44,7 +46,8 @@ struct uring *uring_open(unsigned entries, unsigned nbufs, size_t bufsize, int *
 void uring_close(struct uring *u);
 
 /* Queue requests (submitted by the next uring_wait, or when the queue is full). */
-void uring_recv(struct uring *u, int fd, uint64_t tag);
+/* waiting: wait for data before the first try (nothing is expected there yet). */
+void uring_recv(struct uring *u, int fd, uint64_t tag, bool waiting);
 void uring_send(struct uring *u, int fd, const void *buf, size_t len, uint64_t tag);
 void uring_poll(struct uring *u, int fd, uint64_t tag);     /* one POLLIN */
 void uring_cancel(struct uring *u, uint64_t tag);           /* every request with tag */
