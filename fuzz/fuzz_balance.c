@@ -11,7 +11,8 @@
  *    agrees with the marks: busy means at least BALANCE_BUSY_LOW, not busy
  *    means below BALANCE_BUSY_HIGH;
  *  - a worker that never waited in a window reads it as fully busy, one
- *    that never woke as idle (the smoothing only moves towards them);
+ *    that never woke as idle (the smoothing only moves towards them),
+ *    whether the meter reads the loop's clock or its CPU time (io_uring);
  *  - somebody accepts; with some worker not busy, exactly one, the
  *    lowest-numbered light one; a pool of one always accepts;
  *  - the verdict says why rightly: CONCENTRATE only for a light worker,
@@ -34,7 +35,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct balance_meter m[NW];
 	enum balance_verdict was[NW], out[NW];
 	size_t conns[NW];
-	uint64_t now[NW];
+	uint64_t now[NW], cpu[NW];
 	bool awake_all[NW], awake_none[NW];   /* so far in the window */
 	int n;
 
@@ -44,6 +45,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data++, size--;
 	for (int i = 0; i < NW; i++) {
 		now[i] = 1000000;
+		cpu[i] = 5000;
 		balance_meter_init(&m[i], now[i]);
 		was[i] = BALANCE_ACCEPT;
 		conns[i] = 0;
@@ -61,7 +63,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		now[w] += idle;
 		awake_all[w] = awake_all[w] && idle == 0;
 		awake_none[w] = awake_none[w] && awake == 0;
-		if (balance_meter_turn(&m[w], now[w], now[w] + awake)) {
+		/*
+		 * The first byte's 0x40 bit: this turn measures CPU time, as a
+		 * worker on io_uring does (balance_meter_cpu: its CPU time is
+		 * the time it was awake); switching starts a new window.
+		 */
+		cpu[w] += awake;
+		if ((data[0] & 0x40) ? balance_meter_cpu(&m[w], now[w] + awake, cpu[w]) :
+		    balance_meter_turn(&m[w], now[w], now[w] + awake)) {
 			if (m[w].share > 1000)
 				fuzz_fail("share %u", m[w].share);
 			if (m[w].busy ? m[w].share < BALANCE_BUSY_LOW :

@@ -48,7 +48,12 @@ balance_meter_turn(struct balance_meter *m, uint64_t wake_us, uint64_t sleep_us)
 {
 	uint64_t span, part;
 
-	m->cpu = false;
+	if (m->cpu) {
+		/* From the CPU meter: its window counted no turns; a new one. */
+		m->cpu = false;
+		m->win_start_us = wake_us;
+		m->busy_us = 0;
+	}
 	/* A clock that went backwards (it should not: monotonic) counts nothing. */
 	if (sleep_us > wake_us)
 		m->busy_us += sleep_us - wake_us;

@@ -170,6 +170,27 @@ test_meter_cpu(void **state)
 	cpu += 3 * BALANCE_WINDOW_US;
 	assert_true(balance_meter_cpu(&m, now, cpu));
 	assert_true(m.share <= 1000);
+	/*
+	 * From the CPU meter to the loop's clock mid-window: the turns the
+	 * CPU meter saw are not taken for waiting (fuzz_balance found it):
+	 * awake all through, the share does not fall.
+	 */
+	{
+		unsigned share;
+
+		for (int i = 0; i < 10; i++) {
+			now += BALANCE_WINDOW_US;
+			cpu += BALANCE_WINDOW_US;
+			balance_meter_cpu(&m, now, cpu);
+		}
+		share = m.share;
+		now += BALANCE_WINDOW_US / 2;
+		cpu += BALANCE_WINDOW_US / 2;
+		assert_false(balance_meter_cpu(&m, now, cpu));
+		assert_true(balance_meter_turn(&m, now, now + BALANCE_WINDOW_US));
+		assert_true(m.share >= share);
+		now += BALANCE_WINDOW_US;
+	}
 	/* Back to the wall-clock meter, and to the CPU one: a new window, no jump. */
 	assert_false(balance_meter_turn(&m, now, now + 10));
 	{
