@@ -212,6 +212,7 @@ struct tcp_worker {
 	bool     ring_on;                /* serving on it: not stopping, not frozen */
 	bool     epoll_armed;            /* the POLLIN on epfd is in flight */
 	bool     epoll_ready;            /* ... and said epfd has events */
+	bool     ring_grow;              /* a receive found every buffer taken */
 	size_t   ring_inflight;          /* connection requests in flight (zombies' too) */
 	struct uring_done done[URING_REAP_BATCH];
 };
@@ -398,18 +399,22 @@ conn_close(struct tcp_worker *t, struct tcp_conn *c, enum conn_end why)
 	 */
 	if (c->in_epoll)
 		epoll_ctl(t->w.epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
 	free(c->pp);
+	c->pp = NULL;
 	if (c->ring_op != 0) {
 		/*
-		 * Its request holds the socket until it ends, and a send reads
-		 * c->out till then: freed when it ends (conn_ring_done).
+		 * A request in flight, cancelled now: the descriptor stays open,
+		 * and c->out allocated, until it ends (tcp_ring_reap_all).  A
+		 * request still in the submission queue names the descriptor
+		 * by number, looked up when it is submitted: closed now, the
+		 * number could be another client's by then (a peer worker's
+		 * accept), which the send would write to.
 		 */
 		uring_cancel(t->ring, (uint64_t)(uintptr_t)c | c->ring_op);
 		c->zombie = true;
-		c->pp = NULL;
 		return CONN_CLOSED;
 	}
+	close(c->fd);
 	free(c->out);
 	free(c);
 	return CONN_CLOSED;
@@ -657,7 +662,10 @@ conn_read(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
  * call of that code wants to wait (conn_watch), and back to the ring when
  * it is READING again (conn_want_input).  The epoll set itself (mailbox,
  * listeners, epoll-path connections) is watched through the ring: one
- * POLLIN on epfd, then epoll_wait without waiting (tcp_reap).
+ * POLLIN on epfd, then epoll_wait without waiting (tcp_reap).  So a
+ * listener's EPOLLEXCLUSIVE wakes every listening worker, not one (the
+ * kernel counts only a task blocked in epoll_wait as woken): the others
+ * find accept4 empty.  Several listen only when all are busy (balance.h).
  *
  * Stopping and freezing take every connection off the ring
  * (tcp_ring_quiesce): requests are cancelled, what completed meanwhile is
@@ -763,8 +771,13 @@ conn_ring_received(struct tcp_worker *t, struct tcp_conn *c, int res, int buf, b
 	}
 	switch (-res) {
 	case ENOBUFS:
-		/* Every buffer was taken at once: read the socket here, as epoll would. */
+		/*
+		 * Every buffer was taken at once: read the socket here, as
+		 * epoll would, and have more buffers (up to a limit) after
+		 * this batch.
+		 */
 		stats_add(&t->w.stats, STAT_TCP_URING_NOBUFS, 1);
+		t->ring_grow = true;
 		if (conn_read(t, c, now) != CONN_READ_CLOSED && c->state == CONN_READING &&
 		    !c->in_epoll)
 			conn_want_input(t, c, now, false);
@@ -828,7 +841,8 @@ tcp_ring_reap_all(struct tcp_worker *t, uint64_t now)
 				continue;		/* a cancellation's own */
 			if (op == TAG_EPOLL) {
 				t->epoll_armed = false;
-				t->epoll_ready = d->res > 0;
+				/* An error or cancellation too: epoll_wait will tell. */
+				t->epoll_ready = true;
 				continue;
 			}
 			c->ring_op = 0;
@@ -836,6 +850,9 @@ tcp_ring_reap_all(struct tcp_worker *t, uint64_t now)
 			if (c->zombie) {
 				if (d->buf >= 0)
 					uring_buf_put(t->ring, d->buf);
+				if (op == TAG_SEND && d->res > 0)	/* sent before the cancel */
+					stats_add(&t->w.stats, STAT_TCP_BYTES_OUT, (uint64_t)d->res);
+				close(c->fd);
 				free(c->out);
 				free(c);
 			} else if (op == TAG_RECV)
@@ -843,6 +860,12 @@ tcp_ring_reap_all(struct tcp_worker *t, uint64_t now)
 			else
 				conn_ring_sent(t, c, d->res, now);
 		}
+	}
+	if (t->ring_grow) {
+		t->ring_grow = false;
+		if (uring_buf_grow(t->ring))
+			log_debug("io_uring: %u receive buffers now (all were taken at once)",
+			    uring_buf_count(t->ring));
 	}
 }
 
@@ -873,7 +896,7 @@ tcp_ring_quiesce(struct tcp_worker *t)
 	while (t->ring_inflight > 0 || t->epoll_armed) {
 		int r = uring_wait(t->ring, WORKER_TICK_MS);
 
-		if (r < 0 && r != -ETIME && r != -EINTR)
+		if (r < 0 && !uring_transient(r))
 			fatal("io_uring_enter: %s", strerror(-r));
 		tcp_ring_reap_all(t, clock_ms());
 	}
@@ -918,7 +941,7 @@ tcp_wait(struct worker *w, int timeout)
 	if (!t->ring_on)
 		return false;
 	r = uring_wait(t->ring, timeout);
-	if (r < 0 && r != -ETIME && r != -EINTR)
+	if (r < 0 && !uring_transient(r))
 		fatal("io_uring_enter: %s", strerror(-r));
 	return true;
 }
@@ -930,12 +953,14 @@ tcp_reap(struct worker *w, struct epoll_event *ev, int max, uint64_t now)
 	int n;
 
 	tcp_ring_reap_all(t, now);
-	if (!t->epoll_ready)
-		return 0;
-	t->epoll_ready = false;
-	n = epoll_wait(w->epfd, ev, max, 0);
+	if (!t->epoll_ready) {
+		n = 0;
+	} else {
+		t->epoll_ready = false;
+		n = epoll_wait(w->epfd, ev, max, 0);
+	}
 	if (t->ring_on)
-		tcp_ring_arm_epoll(t);
+		tcp_ring_arm_epoll(t);		/* unless it is armed already */
 	return n;
 }
 
@@ -1290,7 +1315,6 @@ tcp_new_conn(struct tcp_worker *t, int fd, const struct sockaddr *sa, socklen_t 
 	char what[160], a[SOCK_NAME_MAX];
 	struct tcp_conn *c;
 	enum stat_id why;
-	int one = 1;
 
 	if (proxy) {
 		int rule = -1;
@@ -1328,7 +1352,6 @@ tcp_new_conn(struct tcp_worker *t, int fd, const struct sockaddr *sa, socklen_t 
 		free(c);
 		goto fail;
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->kind = EV_CONN;
 	c->fd = fd;
 	c->state = proxy ? CONN_PROXY : CONN_READING;
@@ -1433,6 +1456,14 @@ tcp_apply(struct worker *w, const struct worker_params *old, uint64_t now)
 	tcp_set_listening(t, false);
 	t->nlst = 0;
 	for (size_t i = 0; i < w->params.nlfds; i++) {
+		int one = 1;
+
+		/*
+		 * An accepted socket inherits TCP_NODELAY from its listener: set
+		 * there (on activated and handed-over ones too), not once per
+		 * connection.
+		 */
+		setsockopt(w->params.lfds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		t->lst[t->nlst].kind = EV_LISTENER;
 		t->lst[t->nlst].fd = w->params.lfds[i];
 		t->lproxy[t->nlst] = w->params.lproxy[i];
@@ -1594,6 +1625,9 @@ tcp_finish(struct worker *w)
 		    t->nconns, lingering);
 	while (t->head != NULL)
 		conn_close_owed(t, t->head, CONN_END_SHUTDOWN);
+	/* Stopping quiesced it: nothing is in flight.  Closed by the thread that made it. */
+	uring_close(t->ring);
+	t->ring = NULL;
 }
 
 /* Main thread: the per-source table, as big as limits.table_size says. */

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "log.h"
 #include "uring.h"
 
 /* kernel.io_uring_disabled (Linux 6.6 and later), or -1 */
@@ -25,6 +27,12 @@ uring_disabled_sysctl(void)
 	return v;
 }
 
+bool
+uring_transient(int r)
+{
+	return r == -ETIME || r == -EINTR || r == -EAGAIN || r == -EBUSY || r == -ENOMEM;
+}
+
 #ifdef HAVE_LIBURING
 
 #include <liburing.h>
@@ -36,8 +44,10 @@ uring_disabled_sysctl(void)
 struct uring {
 	struct io_uring ring;
 	struct io_uring_buf_ring *br;
-	uint8_t *bufs;
-	unsigned nbufs;
+	uint8_t *chunk[URING_MAX_CHUNKS];   /* the buffers, nbufs a chunk */
+	unsigned nchunks;
+	unsigned nbufs;                     /* a chunk's; the ring has room for all */
+	unsigned mask;                      /* of the ring: nbufs * URING_MAX_CHUNKS - 1 */
 	size_t   bufsize;
 	bool     br_registered;
 };
@@ -85,17 +95,18 @@ uring_open(unsigned entries, unsigned nbufs, size_t bufsize, int *err, const cha
 		goto fail;
 	}
 	u->nbufs = nbufs;
+	u->mask = (unsigned)io_uring_buf_ring_mask(nbufs * URING_MAX_CHUNKS);
 	u->bufsize = bufsize;
-	if (posix_memalign((void **)&u->br, 4096, nbufs * sizeof(struct io_uring_buf)) != 0 ||
-	    (u->bufs = malloc(nbufs * bufsize)) == NULL) {
+	if (posix_memalign((void **)&u->br, 4096,
+	    nbufs * URING_MAX_CHUNKS * sizeof(struct io_uring_buf)) != 0) {
 		*err = ENOMEM;
-		*step = "the receive buffers";
+		*step = "the receive buffer ring";
 		goto fail;
 	}
 	io_uring_buf_ring_init(u->br);
 	memset(&reg, 0, sizeof(reg));
 	reg.ring_addr = (uint64_t)(uintptr_t)u->br;
-	reg.ring_entries = nbufs;
+	reg.ring_entries = nbufs * URING_MAX_CHUNKS;
 	reg.bgid = URING_BGID;
 	if ((r = io_uring_register_buf_ring(&u->ring, &reg, 0)) < 0) {
 		*err = -r;
@@ -103,10 +114,11 @@ uring_open(unsigned entries, unsigned nbufs, size_t bufsize, int *err, const cha
 		goto fail;
 	}
 	u->br_registered = true;
-	for (unsigned i = 0; i < nbufs; i++)
-		io_uring_buf_ring_add(u->br, u->bufs + (size_t)i * bufsize, (unsigned)bufsize,
-		    (unsigned short)i, io_uring_buf_ring_mask(nbufs), (int)i);
-	io_uring_buf_ring_advance(u->br, (int)nbufs);
+	if (!uring_buf_grow(u)) {
+		*err = ENOMEM;
+		*step = "the receive buffers";
+		goto fail;
+	}
 	return u;
 fail:
 	uring_close(u);
@@ -122,7 +134,8 @@ uring_close(struct uring *u)
 		io_uring_unregister_buf_ring(&u->ring, URING_BGID);
 	io_uring_queue_exit(&u->ring);
 	free(u->br);
-	free(u->bufs);
+	for (unsigned i = 0; i < u->nchunks; i++)
+		free(u->chunk[i]);
 	free(u);
 }
 
@@ -159,8 +172,15 @@ uring_sqe(struct uring *u)
 {
 	struct io_uring_sqe *sqe;
 
-	while ((sqe = io_uring_get_sqe(&u->ring)) == NULL)
-		io_uring_submit(&u->ring);
+	for (int tries = 0; (sqe = io_uring_get_sqe(&u->ring)) == NULL; tries++) {
+		int r = io_uring_submit(&u->ring);
+
+		/* Short of memory, or busy: a moment, then again (for a second at most). */
+		if (r < 0 && (!uring_transient(r) || tries >= 1000))
+			fatal("io_uring_submit: %s", strerror(-r));
+		if (r < 0)
+			usleep(1000);
+	}
 	return sqe;
 }
 
@@ -245,15 +265,37 @@ uring_reap(struct uring *u, struct uring_done *d, unsigned max)
 const uint8_t *
 uring_buf(struct uring *u, int i)
 {
-	return u->bufs + (size_t)i * u->bufsize;
+	return u->chunk[(unsigned)i / u->nbufs] + (size_t)((unsigned)i % u->nbufs) * u->bufsize;
 }
 
 void
 uring_buf_put(struct uring *u, int i)
 {
-	io_uring_buf_ring_add(u->br, u->bufs + (size_t)i * u->bufsize, (unsigned)u->bufsize,
-	    (unsigned short)i, io_uring_buf_ring_mask(u->nbufs), 0);
+	io_uring_buf_ring_add(u->br, (void *)(uintptr_t)uring_buf(u, i), (unsigned)u->bufsize,
+	    (unsigned short)i, (int)u->mask, 0);
 	io_uring_buf_ring_advance(u->br, 1);
+}
+
+bool
+uring_buf_grow(struct uring *u)
+{
+	unsigned first = u->nchunks * u->nbufs;
+	uint8_t *c;
+
+	if (u->nchunks == URING_MAX_CHUNKS || (c = malloc(u->nbufs * u->bufsize)) == NULL)
+		return false;
+	u->chunk[u->nchunks++] = c;
+	for (unsigned i = 0; i < u->nbufs; i++)
+		io_uring_buf_ring_add(u->br, c + (size_t)i * u->bufsize, (unsigned)u->bufsize,
+		    (unsigned short)(first + i), (int)u->mask, (int)i);
+	io_uring_buf_ring_advance(u->br, (int)u->nbufs);
+	return true;
+}
+
+unsigned
+uring_buf_count(const struct uring *u)
+{
+	return u->nchunks * u->nbufs;
 }
 
 #else /* !HAVE_LIBURING */
@@ -290,6 +332,8 @@ int uring_wait(struct uring *u, int timeout_ms) { (void)u; (void)timeout_ms; ret
 unsigned uring_reap(struct uring *u, struct uring_done *d, unsigned max)
 { (void)u; (void)d; (void)max; return 0; }
 const uint8_t *uring_buf(struct uring *u, int i) { (void)u; (void)i; return NULL; }
+bool uring_buf_grow(struct uring *u) { (void)u; return false; }
+unsigned uring_buf_count(const struct uring *u) { (void)u; return 0; }
 void uring_buf_put(struct uring *u, int i) { (void)u; (void)i; }
 
 #endif

@@ -38,9 +38,11 @@ void uring_probe(struct iomode_probe *p);
 
 /*
  * A ring of entries submission slots, with nbufs receive buffers of
- * bufsize bytes each (nbufs a power of two).  NULL on failure, *err the
- * errno and *step what failed.
+ * bufsize bytes each (nbufs a power of two), and room for up to
+ * URING_MAX_CHUNKS times as many (uring_buf_grow).  NULL on failure, *err
+ * the errno and *step what failed.
  */
+#define URING_MAX_CHUNKS 4
 struct uring *uring_open(unsigned entries, unsigned nbufs, size_t bufsize, int *err,
     const char **step);
 void uring_close(struct uring *u);
@@ -57,10 +59,19 @@ void uring_cancel(struct uring *u, uint64_t tag);           /* every request wit
  * completion; 0, or -errno (a signal, the time passing: -ETIME, -EINTR).
  */
 int  uring_wait(struct uring *u, int timeout_ms);
+/* An error of uring_wait that a later wait may not have (the time, a signal, memory). */
+bool uring_transient(int r);
 /* Copy up to max completions into d, leaving the queue; how many. */
 unsigned uring_reap(struct uring *u, struct uring_done *d, unsigned max);
 /* The data of buffer i, and giving it back to the ring. */
 const uint8_t *uring_buf(struct uring *u, int i);
 void uring_buf_put(struct uring *u, int i);
+/*
+ * nbufs more buffers, when receives found every one taken (more clients
+ * send at the same moment than there are buffers): false at the most, or
+ * out of memory.  Only memory that is written to is resident.
+ */
+bool uring_buf_grow(struct uring *u);
+unsigned uring_buf_count(const struct uring *u);
 
 #endif

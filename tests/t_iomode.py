@@ -540,6 +540,34 @@ class Loop:
             self.assertEqual(out, py_upper(data))
             self.assertEqual(d.stop(), 0)
 
+    def test_no_nagle_delay(self):
+        # Two small writes, then a read: with Nagle's algorithm on the
+        # daemon's side its second answer waits for the client's ACK of
+        # the first.  Accepted sockets inherit TCP_NODELAY from the
+        # listener (tcp.c sets it there).  Timed against the same round
+        # trips made of one write each, which Nagle cannot delay (about
+        # 25 times slower without TCP_NODELAY here, about the same with).
+        def rounds(s, parts):
+            t0 = time.monotonic()
+            for i in range(300):
+                # Our ACKs delayed, as a busy client's are.
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 0)
+                for p in parts:
+                    s.send(p)
+                self.assertEqual(harness.recv_exactly(s, 3), b"XSS")
+            return time.monotonic() - t0
+
+        with daemon(self.IO) as d:
+            self.check_loop(d)
+            with socket.create_connection(("127.0.0.1", d.port), timeout=20) as s:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                one = rounds(s, [b"x\xc3\x9f"])        # \xc3\x9f: \u00df, SS
+                two = rounds(s, [b"x", b"\xc3\x9f"])
+            print("%s: 300 round trips of one write %.3f s, of two writes %.3f s"
+                  % (self.IO, one, two))
+            self.assertLess(two, 5 * one + 0.05)
+            self.assertEqual(d.stop(), 0)
+
     def test_graceful_stop_while_streaming(self):
         with daemon(self.IO, "shutdown_timeout = 20;\ntcp = { send_buffer = 16384; };") as d:
             self.check_loop(d)
