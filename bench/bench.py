@@ -5,7 +5,12 @@ server, the same scenarios alternating, driven by upcase-benchmark.
 
 Servers, all on free 127.0.0.1 ports, started here and stopped by PID:
   upcased       this build, the shipped defaults (tcp.threads = 0: one
-                TCP worker a CPU) with max_connections = 20000
+                TCP worker a CPU; io = "auto": the TCP workers on io_uring
+                where the kernel and the sandbox allow it) with
+                max_connections = 20000
+  upcased-epoll the same with io = "epoll": upcased's own epoll loop, in
+                every scenario upcased runs, so that the io_uring path is
+                measured against it in the same run
   yardstick     bench/yardstick: one thread, one epoll loop, ASCII only
                 (the floor an epoll server reaches)
   redis-server  --save '' --appendonly no --protected-mode no (clients come
@@ -34,7 +39,13 @@ sees them; pinned (the server's threads on CPU 0, the client on CPU 1), the
 server's CPU time per reply (utime + stime from /proc/PID/stat over the
 measured part, as upcase-benchmark --pid reports it).  Each form runs
 --rounds rounds, the order of the servers rotating; the table shows
-medians, and ratios of upcased's figure to each other server's.
+medians, and ratios of upcased's figure to each other server's (the first,
+"upcased ÷ upcased-epoll", is the io_uring path against the epoll path).
+Which loop each upcased actually serves on is read from its start-up log
+line ("... tcp workers ... on io_uring" or "on epoll") and printed in the
+notes: where "auto" fell back to epoll (an old kernel, the
+kernel.io_uring_disabled sysctl, a seccomp filter), the note says so and
+why, and that column then compares epoll with epoll.
 
 BENCH_VARIANTS=1 adds upcased with other settings, on the scenarios where
 each costs something: udp.guard = false (UDP), every per-source limit
@@ -42,7 +53,7 @@ applied to loopback at rates too high to refuse anything (UDP, reconnect),
 and the kernel's buffer autotuning instead of tcp.send_buffer and
 tcp.receive_buffer (50 and 1000 x 1, bulk).
 
-A full run (about 8 minutes) appends the table to bench/RESULTS.md and puts
+A full run (about 10 minutes) appends the table to bench/RESULTS.md and puts
 it in README.md's Performance section; BENCH_QUICK=1 runs short, once, with
 2,000 idle connections, and only prints.
 
@@ -140,22 +151,58 @@ def ensure_packages():
 
 
 class Server:
-    def __init__(self, name, argv, port, udp, only=None):
-        """only: the scenarios it runs (a variant of upcased), else by name."""
+    def __init__(self, name, argv, port, udp, only=None, log=None):
+        """only: the scenarios it runs (a variant of upcased: a tuple of
+        scenario keys, or a server's name to run what that one runs), else
+        by name.  log: a file for its stderr (upcased's log, read for the
+        loop it serves on), else it goes nowhere."""
         self.name, self.port, self.udp, self.only = name, port, udp, only
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.log, self.io, self.io_why = log, None, None
+        err = open(log, "w") if log else subprocess.DEVNULL
+        try:
+            self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
+        finally:
+            if log:
+                err.close()
         self.pid = self.proc.pid
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and self.proc.poll() is None:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 if not udp or self.udp_answers():
+                    if log:
+                        self.read_io()
                     return
             except OSError:
                 pass
             time.sleep(0.05)
         self.stop()
         raise RuntimeError("%s did not start" % name)
+
+    def read_io(self):
+        """The loop upcased's TCP workers serve on, from its start-up line
+        ("upcased V started: N tcp workers (...) on io_uring, ..."), and
+        what it logged before it (auto's reason for epoll, a worker that
+        could not set up its ring).  It logs the line before it serves,
+        so it is there once the port answers; a second's grace anyway."""
+        import re
+        deadline = time.monotonic() + 1
+        while True:
+            with open(self.log, errors="replace") as f:
+                text = f.read()
+            m = re.search(r" started: .*?tcp workers?.*? on (io_uring|epoll), ", text)
+            if m or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.io = m.group(1) if m else "unknown (no start-up line in its log)"
+        if m and self.io == "io_uring" and "cannot set up io_uring" in text[m.end():]:
+            self.io = "io_uring, but a worker on epoll"
+        before = text[:m.start()] if m else text
+        why = [ln.split(": ", 1)[-1].strip() for ln in before.splitlines()
+               if "io_uring" in ln or "epoll" in ln]
+        later = [ln.split(": ", 1)[-1].strip() for ln in text[m.end():].splitlines()
+                 if "cannot set up io_uring" in ln] if m else []
+        self.io_why = "; ".join(why + later) or None
 
     def udp_answers(self):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -167,6 +214,8 @@ class Server:
                 return False
 
     def runs(self, sc):
+        if isinstance(self.only, str):
+            return self.only in sc[4]
         return sc[0] in self.only if self.only is not None else self.name in sc[4]
 
     def alive(self):
@@ -207,7 +256,13 @@ def start_servers(args, tmp):
     conf = os.path.join(tmp, "upcased.conf")
     with open(conf, "w") as f:
         f.write(harness.make_conf(port, extra="max_connections = 20000;"))
-    wanted = [("upcased", [args.upcased, "-f", "-c", conf], port, True)]
+    wanted = [("upcased", [args.upcased, "-f", "-c", conf], port, True, None)]
+    # The same daemon on its epoll loop: every scenario upcased runs.
+    port = harness.free_port()
+    conf = os.path.join(tmp, "upcased-epoll.conf")
+    with open(conf, "w") as f:
+        f.write(harness.make_conf(port, extra='max_connections = 20000;\nio = "epoll";'))
+    wanted.append(("upcased-epoll", [args.upcased, "-f", "-c", conf], port, True, "upcased"))
     port = harness.free_port()
     wanted.append(("yardstick", [args.yardstick, str(port)], port, True))
     if shutil.which("redis-server"):
@@ -235,10 +290,16 @@ def start_servers(args, tmp):
                 f.write(harness.make_conf(port, extra="max_connections = 20000;\n" + extra))
             wanted.append((name, [args.upcased, "-f", "-c", vconf], port, True, only))
     for name, argv, port, udp, *only in wanted:
+        log = os.path.join(tmp, name + ".log") if name.startswith("upcased") else None
         try:
-            servers.append(Server(name, argv, port, udp, only[0] if only else None))
+            srv = Server(name, argv, port, udp, only[0] if only else None, log)
         except (RuntimeError, OSError) as e:
             note("%s: %s: left out" % (name, e))
+            continue
+        servers.append(srv)
+        if srv.io is not None:
+            note("%s: tcp workers on %s%s" % (name, srv.io,
+                                              " (%s)" % srv.io_why if srv.io_why else ""))
     return servers, versions
 
 
@@ -308,6 +369,9 @@ def run_all(args, servers):
                     if not srv.alive():
                         res = {"rc": "server died", "stderr": ""}
                     else:
+                        # Before every run: threads started since (io_uring's
+                        # io-wq workers come and go) are pinned too.
+                        srv.pin({0} if pinned else set(range(os.cpu_count() or 1)))
                         res = run_one(args, srv, sc, pinned)
                     results.setdefault((pinned, sc[0], srv.name), []).append(res)
                     time.sleep(0.2)
@@ -389,15 +453,36 @@ def cpu_model():
     return platform.processor() or "?"
 
 
+def io_note(servers):
+    """Which loop each upcased serves on, as its start-up line says."""
+    conf = {"upcased": 'the shipped `io = "auto"`', "upcased-epoll": '`io = "epoll"`'}
+    parts, warn = [], []
+    for s in servers:
+        if s.io is None:
+            continue
+        parts.append("%s (%s) on **%s**" % (s.name, conf.get(s.name, 'io = "auto"'), s.io))
+        if s.io_why:
+            parts[-1] += " (%s)" % s.io_why.rstrip(".")
+    up = {s.name: s.io for s in servers}
+    if up.get("upcased") not in (None, "io_uring"):
+        warn.append("  upcased did not run on io_uring here, so `upcased ÷ upcased-epoll` "
+                    "compares epoll with epoll, not the io_uring path.")
+    if up.get("upcased-epoll") not in (None, "epoll"):
+        warn.append("  upcased-epoll did not run on epoll: its figures are not the epoll path's.")
+    return ("I/O loop of the TCP workers, from each daemon's start-up log line: "
+            + "; ".join(parts) + "." + "".join(warn))
+
+
 def notes_text(args, servers, versions, load):
     workers = os.cpu_count() or 1
     lines = [
         "Medians of %d round(s), %g s a timed run; one upcase-benchmark client thread.  "
         "`*`: the client used over 90%% of its CPU, so the figure is the client's limit "
         "as much as the server's." % (args.rounds, args.seconds),
-        "Threads: upcased with the shipped `tcp.threads = 0` (%d TCP workers here) and one "
-        "UDP worker; yardstick 1; redis-server 1 executing commands (io-threads 1); "
-        "memcached `-t 1` (one worker, beside its listener)." % workers,
+        "Threads: upcased and upcased-epoll with the shipped `tcp.threads = 0` (%d TCP "
+        "workers here) and one UDP worker; yardstick 1; redis-server 1 executing commands "
+        "(io-threads 1); memcached `-t 1` (one worker, beside its listener)." % workers,
+        io_note(servers),
         "Requests: upcased and yardstick 32 bytes, every reply checked; redis-server inline "
         "`PING` (6 bytes), memcached `version` (9 bytes), replies counted by line.",
     ]
@@ -405,7 +490,8 @@ def notes_text(args, servers, versions, load):
         lines.append("Versions: " + "; ".join("%s %s" % kv for kv in sorted(versions.items())) + ".")
     lines.append("Load average before the run %.2f, after %.2f (other work on the machine "
                  "shows here: it shares the CPUs with the servers and the client)." % load)
-    left = [n for n in ALL if n not in [s.name for s in servers]]
+    left = [n for n in ALL[:1] + ("upcased-epoll",) + ALL[1:]
+            if n not in [s.name for s in servers]]
     if left:
         lines.append("Left out (not installed or did not start): " + ", ".join(left) + ".")
     return lines
@@ -475,11 +561,11 @@ def main():
         if args.readme:
             update_readme(args.readme, "%s; %s:\n\n%s\n\n%s" % (when, host, tab,
                                                                 "\n".join("- " + n for n in notes)))
-    # upcased must be right every time; the others are reported.
-    bad = [r for (_, _, name), runs in results.items() if name == "upcased"
+    # upcased must be right every time, on either loop; the others are reported.
+    bad = [r for (_, _, name), runs in results.items() if name in ("upcased", "upcased-epoll")
            for r in runs if r.get("rc") != 0]
     if bad:
-        print("\nFAIL: upcased had wrong replies, errors or failed runs:")
+        print("\nFAIL: upcased (either loop) had wrong replies, errors or failed runs:")
         for r in bad[:5]:
             print("  rc %s: %s" % (r.get("rc"), r.get("stderr", "")[:300]))
         sys.exit(1)
