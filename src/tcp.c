@@ -689,9 +689,10 @@ static enum conn_state
 conn_want_input(struct tcp_worker *t, struct tcp_conn *c, uint64_t now, bool waiting)
 {
 	/*
-	 * A stream (reads that fill the buffer) is served in epoll: a read
-	 * loop there costs less than a trip through the ring per buffer; it
-	 * comes back at its first short read (conn_event).
+	 * A stream (a receive filled the buffer and more was waiting) is
+	 * served on the epoll path, with plain reads and writes, until its
+	 * first short read (conn_event): a trip through the ring per buffer
+	 * each way cost more for one stream with nothing to batch it with.
 	 */
 	if (!t->ring_on || c->streaming) {
 		if (conn_watch(t, c, EPOLLIN) == -1)
@@ -757,7 +758,7 @@ conn_ring_received(struct tcp_worker *t, struct tcp_conn *c, int res, int buf, b
     uint64_t now)
 {
 	c->rx_more = more;
-	c->streaming = res == URING_BUFSIZE;
+	c->streaming = res == URING_BUFSIZE && more;
 	if (res > 0) {
 		conn_ring_serve(t, c, uring_buf(t->ring, buf), (size_t)res, now);
 		uring_buf_put(t->ring, buf);
@@ -785,7 +786,7 @@ conn_ring_received(struct tcp_worker *t, struct tcp_conn *c, int res, int buf, b
 	case ECANCELED:		/* quiescing: it goes to epoll */
 	case EINTR:
 	case EAGAIN:
-		conn_want_input(t, c, now, false);
+		conn_want_input(t, c, now, true);
 		return;
 	default:
 		conn_fail(t, c, "read", -res, now);

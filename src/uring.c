@@ -235,8 +235,10 @@ uring_wait(struct uring *u, int timeout_ms)
 	struct io_uring_cqe *cqe;
 	int r;
 
-	if (io_uring_cq_ready(&u->ring) > 0)	/* ready already: only submit */
-		return io_uring_submit(&u->ring) < 0 ? -errno : 0;
+	if (io_uring_cq_ready(&u->ring) > 0) {	/* ready already: only submit */
+		r = io_uring_submit(&u->ring);	/* -errno itself (errno is not set) */
+		return r < 0 ? r : 0;
+	}
 	r = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, timeout_ms < 0 ? NULL : &ts,
 	    NULL);
 	return r < 0 ? r : 0;

@@ -69,7 +69,7 @@ void uring_buf_put(struct uring *u, int i);
 /*
  * nbufs more buffers, when receives found every one taken (more clients
  * send at the same moment than there are buffers): false at the most, or
- * out of memory.  Only memory that is written to is resident.
+ * out of memory.  A buffer is resident once the kernel has written to it.
  */
 bool uring_buf_grow(struct uring *u);
 unsigned uring_buf_count(const struct uring *u);
