@@ -529,6 +529,24 @@ conn_owed_sent(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 	return conn_linger_step(t, c, now);
 }
 
+/* Keep len bytes of buf as c's pending output; false: out of memory, c is closed. */
+static bool
+conn_keep(struct tcp_worker *t, struct tcp_conn *c, const uint8_t *buf, size_t len,
+    uint64_t now)
+{
+	c->outlen = len;
+	c->outoff = 0;
+	if ((c->out = malloc(len)) == NULL) {
+		/* Said once in a while: a storm of these must not flood the log. */
+		conn_log(t, c, TCP_LOG_NOMEM, now, "closed the connection from",
+		    ": out of memory for its unsent output");
+		conn_close(t, c, CONN_END_ERROR);
+		return false;
+	}
+	memcpy(c->out, buf, len);
+	return true;
+}
+
 /*
  * Write buf; keep what the socket does not take.  Returns the new state:
  * READING (all sent), FLUSHING or DRAINING (some kept), LINGERING or
@@ -553,15 +571,8 @@ conn_send(struct tcp_worker *t, struct tcp_conn *c, const uint8_t *buf, size_t l
 	}
 	if ((size_t)k == len)	/* everything owed is sent */
 		return eof ? conn_owed_sent(t, c, now) : CONN_READING;
-	c->outlen = len - (size_t)k;
-	c->outoff = 0;
-	if ((c->out = malloc(c->outlen)) == NULL) {
-		/* Said once in a while: a storm of these must not flood the log. */
-		conn_log(t, c, TCP_LOG_NOMEM, now, "closed the connection from",
-		    ": out of memory for its unsent output");
-		return conn_close(t, c, CONN_END_ERROR);
-	}
-	memcpy(c->out, buf + k, c->outlen);
+	if (!conn_keep(t, c, buf + k, len - (size_t)k, now))
+		return CONN_CLOSED;
 	if (conn_watch(t, c, EPOLLOUT) == -1)
 		return conn_fail(t, c, "epoll_ctl", errno, now);
 	if (!eof)
@@ -610,19 +621,24 @@ conn_close_owed(struct tcp_worker *t, struct tcp_conn *c, enum conn_end why)
 	conn_close(t, c, why);
 }
 
-/* n bytes from the client (at most TCP_READ_CHUNK), answered at once (READING). */
-static enum conn_state
-conn_serve(struct tcp_worker *t, struct tcp_conn *c, const uint8_t *buf, size_t n,
+/* n bytes from the client (at most TCP_READ_CHUNK): counted, transformed into t->wbuf; how many. */
+static size_t
+conn_take(struct tcp_worker *t, struct tcp_conn *c, const uint8_t *buf, size_t n,
     uint64_t now)
 {
-	size_t m;
-
 	stats_add(&t->w.stats, STAT_TCP_BYTES_IN, (uint64_t)n);
 	c->bytes_in += (uint64_t)n;
 	c->rx_ms = now;
 	conn_touch(t, c, now);
-	m = transform_feed(&c->tf, buf, n, t->wbuf);
-	return conn_send(t, c, t->wbuf, m, now);
+	return transform_feed(&c->tf, buf, n, t->wbuf);
+}
+
+/* n bytes from the client, answered at once (READING). */
+static enum conn_state
+conn_serve(struct tcp_worker *t, struct tcp_conn *c, const uint8_t *buf, size_t n,
+    uint64_t now)
+{
+	return conn_send(t, c, t->wbuf, conn_take(t, c, buf, n, now), now);
 }
 
 /* One read, answered at once (only while READING). */
@@ -727,6 +743,30 @@ conn_want_output(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 	return c->state;
 }
 
+/*
+ * k more bytes of the pending output went out.  Once all have: READING
+ * (input wanted, waiting as conn_want_input says), or after the end of
+ * input what conn_owed_sent makes of it; else the state as it was.
+ */
+static enum conn_state
+conn_sent(struct tcp_worker *t, struct tcp_conn *c, size_t k, uint64_t now, bool waiting)
+{
+	stats_add(&t->w.stats, STAT_TCP_BYTES_OUT, (uint64_t)k);
+	c->bytes_out += (uint64_t)k;
+	c->outoff += k;
+	if (k > 0)
+		conn_touch(t, c, now);
+	if (c->outoff < c->outlen)
+		return c->state;
+	free(c->out);	/* an idle connection holds no buffer */
+	c->out = NULL;
+	c->outlen = c->outoff = 0;
+	if (c->state == CONN_DRAINING)
+		return conn_owed_sent(t, c, now);
+	c->state = CONN_READING;
+	return conn_want_input(t, c, now, waiting);
+}
+
 /* n bytes received on the ring (READING): their answer goes out on it. */
 static enum conn_state
 conn_ring_serve(struct tcp_worker *t, struct tcp_conn *c, const uint8_t *buf, size_t n,
@@ -734,20 +774,10 @@ conn_ring_serve(struct tcp_worker *t, struct tcp_conn *c, const uint8_t *buf, si
 {
 	size_t m;
 
-	stats_add(&t->w.stats, STAT_TCP_BYTES_IN, (uint64_t)n);
-	c->bytes_in += (uint64_t)n;
-	c->rx_ms = now;
-	conn_touch(t, c, now);
-	if ((m = transform_feed(&c->tf, buf, n, t->wbuf)) == 0)
+	if ((m = conn_take(t, c, buf, n, now)) == 0)
 		return conn_want_input(t, c, now, false);	/* all held back: part of a character */
-	if ((c->out = malloc(m)) == NULL) {
-		conn_log(t, c, TCP_LOG_NOMEM, now, "closed the connection from",
-		    ": out of memory for its unsent output");
-		return conn_close(t, c, CONN_END_ERROR);
-	}
-	memcpy(c->out, t->wbuf, m);
-	c->outlen = m;
-	c->outoff = 0;
+	if (!conn_keep(t, c, t->wbuf, m, now))
+		return CONN_CLOSED;
 	c->state = CONN_FLUSHING;
 	return conn_want_output(t, c, now);
 }
@@ -805,25 +835,9 @@ conn_ring_sent(struct tcp_worker *t, struct tcp_conn *c, int res, uint64_t now)
 			conn_fail(t, c, "write", -res, now);
 		return;
 	}
-	stats_add(&t->w.stats, STAT_TCP_BYTES_OUT, (uint64_t)res);
-	c->bytes_out += (uint64_t)res;
-	c->outoff += (size_t)res;
-	if (res > 0)
-		conn_touch(t, c, now);
-	if (c->outoff < c->outlen) {
-		conn_want_output(t, c, now);
-		return;
-	}
-	free(c->out);	/* an idle connection holds no buffer */
-	c->out = NULL;
-	c->outlen = c->outoff = 0;
-	if (c->state == CONN_DRAINING) {
-		conn_owed_sent(t, c, now);
-		return;
-	}
-	c->state = CONN_READING;
-	/* Nothing was left to read when it last received: wait for the client. */
-	conn_want_input(t, c, now, !c->rx_more);
+	/* All out: wait for the client if nothing was left to read when it last received. */
+	if (conn_sent(t, c, (size_t)res, now, !c->rx_more) != CONN_CLOSED && c->out != NULL)
+		conn_want_output(t, c, now);	/* the rest of it */
 }
 
 /* Handle every completion there is. */
@@ -870,6 +884,16 @@ tcp_ring_reap_all(struct tcp_worker *t, uint64_t now)
 	}
 }
 
+/* Submit what is queued and wait up to timeout ms for a completion. */
+static void
+tcp_ring_wait(struct tcp_worker *t, int timeout)
+{
+	int r = uring_wait(t->ring, timeout);
+
+	if (r < 0 && !uring_transient(r))
+		fatal("io_uring_enter: %s", strerror(-r));
+}
+
 /* Watch the epoll set through the ring. */
 static void
 tcp_ring_arm_epoll(struct tcp_worker *t)
@@ -895,10 +919,7 @@ tcp_ring_quiesce(struct tcp_worker *t)
 	if (t->epoll_armed)
 		uring_cancel(t->ring, (uint64_t)(uintptr_t)t | TAG_EPOLL);
 	while (t->ring_inflight > 0 || t->epoll_armed) {
-		int r = uring_wait(t->ring, WORKER_TICK_MS);
-
-		if (r < 0 && !uring_transient(r))
-			fatal("io_uring_enter: %s", strerror(-r));
+		tcp_ring_wait(t, WORKER_TICK_MS);
 		tcp_ring_reap_all(t, clock_ms());
 	}
 	t->epoll_ready = false;	/* epoll_wait will see them */
@@ -937,13 +958,10 @@ static bool
 tcp_wait(struct worker *w, int timeout)
 {
 	struct tcp_worker *t = (struct tcp_worker *)w;
-	int r;
 
 	if (!t->ring_on)
 		return false;
-	r = uring_wait(t->ring, timeout);
-	if (r < 0 && !uring_transient(r))
-		fatal("io_uring_enter: %s", strerror(-r));
+	tcp_ring_wait(t, timeout);
 	return true;
 }
 
@@ -1116,19 +1134,7 @@ conn_flush(struct tcp_worker *t, struct tcp_conn *c, uint64_t now)
 			return c->state;
 		return conn_fail(t, c, "write", errno, now);
 	}
-	stats_add(&t->w.stats, STAT_TCP_BYTES_OUT, (uint64_t)k);
-	c->bytes_out += (uint64_t)k;
-	conn_touch(t, c, now);
-	c->outoff += (size_t)k;
-	if (c->outoff < c->outlen)
-		return c->state;
-	free(c->out);	/* an idle connection holds no buffer */
-	c->out = NULL;
-	c->outlen = c->outoff = 0;
-	if (c->state == CONN_DRAINING)
-		return conn_owed_sent(t, c, now);
-	c->state = CONN_READING;
-	return conn_want_input(t, c, now, false);
+	return conn_sent(t, c, (size_t)k, now, false);
 }
 
 /*
