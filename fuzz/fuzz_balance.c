@@ -69,6 +69,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 * the time it was awake); switching starts a new window.
 		 */
 		cpu[w] += awake;
+		if (data[0] & 0x40)
+			balance_meter_add(&m[w], now[w], now[w] + awake);
 		if ((data[0] & 0x40) ? balance_meter_cpu(&m[w], now[w] + awake, cpu[w]) :
 		    balance_meter_turn(&m[w], now[w], now[w] + awake)) {
 			if (m[w].share > 1000)

@@ -65,6 +65,13 @@ balance_meter_turn(struct balance_meter *m, uint64_t wake_us, uint64_t sleep_us)
 	return true;
 }
 
+void
+balance_meter_add(struct balance_meter *m, uint64_t wake_us, uint64_t sleep_us)
+{
+	if (m->cpu && sleep_us > wake_us)
+		m->busy_us += sleep_us - wake_us;
+}
+
 bool
 balance_meter_due(const struct balance_meter *m, uint64_t now_us)
 {
@@ -88,6 +95,8 @@ balance_meter_cpu(struct balance_meter *m, uint64_t now_us, uint64_t cpu_us)
 		return false;
 	span = now_us - m->win_start_us;
 	busy = cpu_us - m->win_cpu_us;
+	if (busy < m->busy_us)
+		busy = m->busy_us;	/* awake, but waiting for a CPU */
 	balance_meter_close(m, busy >= span ? 1000 : (unsigned)(busy * 1000 / span), now_us);
 	m->win_cpu_us = cpu_us;
 	return true;

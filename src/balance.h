@@ -83,11 +83,16 @@ void balance_meter_init(struct balance_meter *m, uint64_t now_us);
 bool balance_meter_turn(struct balance_meter *m, uint64_t wake_us, uint64_t sleep_us);
 /*
  * The same for a loop whose waits do work too (io_uring: a wait submits
- * the turn's sends and receives, and the kernel does them there): its
- * busy share is the thread's CPU time, cpu_us, per window.  Only a turn
- * for which balance_meter_due() is true need read that clock.  The first
- * call after balance_meter_turn() (or init) only starts a window.
+ * the turn's sends and receives, and the kernel does them there): every
+ * turn balance_meter_add(), and then, only on a turn for which
+ * balance_meter_due() is true, balance_meter_cpu() with the thread's CPU
+ * time, cpu_us.  A window's busy time is the larger of the time awake
+ * (as balance_meter_turn counts it: waiting for a CPU included) and the
+ * CPU time (the work done in the waits included).  The first
+ * balance_meter_cpu() after balance_meter_turn() (or init) only starts a
+ * window.
  */
+void balance_meter_add(struct balance_meter *m, uint64_t wake_us, uint64_t sleep_us);
 bool balance_meter_due(const struct balance_meter *m, uint64_t now_us);
 bool balance_meter_cpu(struct balance_meter *m, uint64_t now_us, uint64_t cpu_us);
 

@@ -325,6 +325,8 @@ worker_main(void *arg)
 		/* The two clock reads of a turn also measure how busy we are. */
 		sleep_us = clock_usec();
 
+		if (w->cpu_meter)
+			balance_meter_add(&w->meter, woke_us, sleep_us);
 		if (w->cpu_meter ? balance_meter_due(&w->meter, sleep_us) &&
 		    balance_meter_cpu(&w->meter, sleep_us, clock_thread_cpu_usec()) :
 		    balance_meter_turn(&w->meter, woke_us, sleep_us)) {

@@ -165,6 +165,27 @@ test_meter_cpu(void **state)
 	}
 	assert_true(m.share >= 299 && m.share <= 301);
 	assert_false(m.busy);
+	/*
+	 * Awake all the time but on the CPU 30% of it (waiting for one: a
+	 * shared machine): awake counts, as the loop's clock would say.
+	 */
+	for (int i = 0; i < 30; i++) {
+		balance_meter_add(&m, now, now + BALANCE_WINDOW_US);
+		now += BALANCE_WINDOW_US;
+		cpu += BALANCE_WINDOW_US * 3 / 10;
+		assert_true(balance_meter_cpu(&m, now, cpu));
+	}
+	assert_true(m.share >= 990);
+	assert_true(m.busy);
+	/* Light again: 30% awake, 30% on CPU. */
+	for (int i = 0; i < 30; i++) {
+		balance_meter_add(&m, now, now + BALANCE_WINDOW_US * 3 / 10);
+		now += BALANCE_WINDOW_US;
+		cpu += BALANCE_WINDOW_US * 3 / 10;
+		assert_true(balance_meter_cpu(&m, now, cpu));
+	}
+	assert_true(m.share >= 299 && m.share <= 301);
+	assert_false(m.busy);
 	/* More CPU than wall time (it should not be) counts 1000, no more. */
 	now += BALANCE_WINDOW_US;
 	cpu += 3 * BALANCE_WINDOW_US;
