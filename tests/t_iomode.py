@@ -452,8 +452,16 @@ class Loop:
             # the sockets (its output is pending, it does not read).
             taken = before["upcased_tcp_bytes_in_total"] - 4 - 5 * 6
             self.assertLess(taken, n_hog * 128 * 1024, "the daemon read on regardless")
-            states, workers = listing(d.ctl)
-            hog_states = [states.get(h.s.getsockname()[1]) for h in hogs]
+            # A slow build (TSan) may not have read every hog's first
+            # bytes yet: each is flushing once it has; wait for that.
+            deadline = time.monotonic() + 20 * SLOW
+            while True:
+                states, workers = listing(d.ctl)
+                hog_states = [states.get(h.s.getsockname()[1]) for h in hogs]
+                if hog_states.count("flushing") >= n_hog * 9 // 10 or \
+                        time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
             idle_states = [states.get(s.getsockname()[1]) for s in idle]
             self.assertEqual(idle_states, ["reading"] * 5, states)
             self.assertNotIn(None, hog_states)
